@@ -1,0 +1,45 @@
+# kdtrack_lite: every target bootstraps .venv first (once; later runs reuse it in a second).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.kdtrack-installed
+NB_CELL_TIMEOUT ?= 900
+PYTEST_ARGS ?=
+# Tests and nbval run in FAST mode, without progress bars, with a non-interactive plot backend.
+TEST_ENV := KDTRACK_FAST=1 KDTRACK_PROGRESS=0 MPLBACKEND=Agg
+
+.PHONY: setup lab test test-unit test-notebooks notebooks clean-venv help
+
+help:
+	@echo "make lab    set up .venv and open the notebooks in JupyterLab"
+	@echo "make test   set up .venv and run the whole test suite (pytest + nbval, FAST mode)"
+	@echo "make notebooks  re-execute every notebook in place (the figures readers see on GitHub)"
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	@touch $@
+
+lab: setup
+	$(BIN)/jupyter lab --notebook-dir=notebooks
+
+test: setup
+	$(TEST_ENV) $(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env \
+		--nbval-cell-timeout=$(NB_CELL_TIMEOUT) --durations=10 $(PYTEST_ARGS)
+
+test-unit: setup
+	$(TEST_ENV) $(BIN)/python -m pytest tests $(PYTEST_ARGS)
+
+test-notebooks: setup
+	$(TEST_ENV) $(BIN)/python -m pytest notebooks --nbval-lax --nbval-current-env \
+		--nbval-cell-timeout=$(NB_CELL_TIMEOUT) $(PYTEST_ARGS)
+
+notebooks: setup
+	KDTRACK_PROGRESS=0 MPLBACKEND=Agg $(BIN)/jupyter nbconvert --to notebook --execute --inplace \
+		--ExecutePreprocessor.timeout=3600 notebooks/*.ipynb
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,68 @@
+"""The ``kdtrack`` command: ``kdtrack --help`` lists what it does."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+
+from . import __version__
+
+# Each sub-command module adds itself with ``add_command``; the CLI grows with the library.
+_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = []
+
+
+def add_command(register: Callable[[argparse._SubParsersAction], None]):
+    """Decorator for functions that add a sub-parser (with ``set_defaults(func=...)``)."""
+    _COMMANDS.append(register)
+    return register
+
+
+@add_command
+def _version(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("version", help="print the kdtrack_lite version")
+    p.set_defaults(func=lambda args: print(__version__))
+
+
+@add_command
+def _env(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("env", help="print versions, device, profile and data folders (JSON)")
+    p.add_argument("--seed", type=int, default=0)
+
+    def run(args: argparse.Namespace) -> None:
+        from .notebook import setup
+
+        print(json.dumps(setup(seed=args.seed, quiet=True).summary(), indent=2))
+
+    p.set_defaults(func=run)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kdtrack",
+        description="kdtrack_lite: knowledge distillation for object trackers, step by step.",
+    )
+    parser.add_argument("--version", action="version", version=f"kdtrack_lite {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for register in _COMMANDS:
+        register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "func", None) is None:
+        parser.print_help()
+        return 0
+    try:
+        args.func(args)
+    except (FileNotFoundError, ValueError, KeyError, RuntimeError) as err:
+        print(f"kdtrack {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

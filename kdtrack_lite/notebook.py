@@ -1,0 +1,84 @@
+"""The standard opening of every notebook (STYLE 9), kept in one place.
+
+Every notebook in ``notebooks/`` starts with a markdown cell carrying the Colab badge and then
+the code cell :data:`STANDARD_CELL`, word for word (``tests/test_notebooks.py`` checks both).
+The cell installs kdtrack_lite only where it is missing (Colab), then calls :func:`setup`.
+"""
+
+from __future__ import annotations
+
+import platform
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from . import __version__
+from .config import current_profile, is_fast
+from .paths import runs_dir, samples_dir
+from .runtime import pick_device, seed_everything
+
+REPO_URL = "https://github.com/kdtrack-lite/kdtrack_lite"
+COLAB_BADGE = (
+    "[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
+    f"(https://colab.research.google.com/github/kdtrack-lite/kdtrack_lite/blob/main/notebooks/{{name}})"
+)
+
+STANDARD_CELL = f"""\
+# kdtrack_lite standard setup: the same first cell in every notebook.
+import importlib.util, os, subprocess, sys
+if importlib.util.find_spec("kdtrack_lite") is None:  # install only what is missing
+    if "google.colab" not in sys.modules:
+        raise ModuleNotFoundError("kdtrack_lite is not installed: run `make lab` in the repository (README, Quickstart)")
+    subprocess.run(["git", "clone", "-q", "--depth", "1", "{REPO_URL}", "/content/kdtrack_lite"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", "/content/kdtrack_lite"], check=True)
+    sys.path.insert(0, "/content/kdtrack_lite")
+    os.chdir("/content/kdtrack_lite/notebooks")
+from kdtrack_lite.notebook import setup
+ENV = setup(seed=0)  # seeds everything, picks the device, reads KDTRACK_FAST
+FAST, DEVICE, SEED = ENV.fast, ENV.device, ENV.seed"""
+
+
+@dataclass(frozen=True)
+class NotebookEnv:
+    fast: bool
+    device: torch.device
+    seed: int
+    profile: str
+
+    def summary(self) -> dict[str, str]:
+        """Versions and places a student (or a bug report) needs, as a small dict."""
+        try:
+            samples = str(samples_dir())
+        except FileNotFoundError as err:
+            samples = f"(not found: {err})"
+        return {
+            "kdtrack_lite": __version__,
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "device": str(self.device),
+            "profile": self.profile + (" (KDTRACK_FAST=1)" if self.fast else ""),
+            "seed": str(self.seed),
+            "samples": samples,
+            "runs": str(runs_dir()),
+        }
+
+
+def setup(seed: int = 0, device: str | None = None, quiet: bool = False) -> NotebookEnv:
+    """Seed everything, pick the device and read the FAST flag; print one summary line."""
+    seed_everything(seed)
+    env = NotebookEnv(fast=is_fast(), device=pick_device(device), seed=seed, profile=current_profile())
+    if not quiet:
+        s = env.summary()
+        print(
+            f"kdtrack_lite {s['kdtrack_lite']} | torch {s['torch']} | device {s['device']} | "
+            f"profile {s['profile']} | seed {seed}",
+            file=sys.stdout,
+        )
+    return env
+
+
+def colab_badge(notebook_name: str) -> str:
+    """The Colab badge markdown for ``notebooks/<notebook_name>``."""
+    return COLAB_BADGE.format(name=Path(notebook_name).name)

@@ -1,0 +1,64 @@
+"""Seeds, devices and progress bars: what every script and notebook sets up first."""
+
+from __future__ import annotations
+
+import os
+import random
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+DEVICE_ENV = "KDTRACK_DEVICE"
+
+
+def seed_everything(seed: int, deterministic: bool = True) -> int:
+    """Seed Python, NumPy and torch (CPU and CUDA) so that a run can be repeated.
+
+    With ``deterministic=True`` torch is asked for deterministic kernels where it has them
+    (``warn_only``, so an op without one still runs). The same seed then gives the same data,
+    training and metrics on the same machine; across machines, floating-point order may differ.
+
+    Returns:
+        The seed, for logging and checkpoints.
+    """
+    if not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    os.environ["PYTHONHASHSEED"] = str(seed)
+    if deterministic:
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        torch.backends.cudnn.benchmark = False
+    return seed
+
+
+def pick_device(prefer: str | None = None) -> torch.device:
+    """The device to run on: ``prefer``, else ``$KDTRACK_DEVICE``, else cuda > mps > cpu.
+
+    Raises:
+        RuntimeError: when the asked-for device is not available here.
+    """
+    name = prefer or os.environ.get(DEVICE_ENV) or None
+    if name is None:
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(f"device {name!r} was asked for, but torch sees no CUDA GPU here")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise RuntimeError(f"device {name!r} was asked for, but MPS is not available here")
+    return device
+
+
+def progress(iterable=None, desc: str | None = None, total: int | None = None, **kwargs):
+    """A ``tqdm.auto`` bar (a widget in notebooks, text in a terminal).
+
+    Set ``KDTRACK_PROGRESS=0`` to silence every bar (the test suite does not need them).
+    """
+    disable = os.environ.get("KDTRACK_PROGRESS", "1") == "0"
+    return tqdm(iterable, desc=desc, total=total, disable=disable, leave=False, **kwargs)

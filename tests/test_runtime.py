@@ -1,0 +1,68 @@
+import numpy as np
+import pytest
+import torch
+
+from kdtrack_lite.fileio import atomic_path, write_text_atomic
+from kdtrack_lite.runtime import pick_device, seed_everything
+
+
+def _draw():
+    import random
+
+    return random.random(), np.random.rand(3).tolist(), torch.rand(3).tolist()
+
+
+def test_same_seed_same_numbers_different_seed_different_numbers():
+    seed_everything(7)
+    a = _draw()
+    seed_everything(7)
+    b = _draw()
+    seed_everything(8)
+    c = _draw()
+    assert a == b
+    assert a != c
+
+
+def test_same_seed_same_training():
+    def train():
+        seed_everything(3)
+        model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 1))
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        x, y = torch.randn(32, 4), torch.randn(32, 1)
+        for _ in range(5):
+            opt.zero_grad()
+            loss = torch.nn.functional.mse_loss(model(x), y)
+            loss.backward()
+            opt.step()
+        return loss.item(), [p.detach().clone() for p in model.parameters()]
+
+    (l1, p1), (l2, p2) = train(), train()
+    assert l1 == l2 and all(torch.equal(a, b) for a, b in zip(p1, p2))
+
+
+def test_bad_seed_is_rejected():
+    with pytest.raises(ValueError, match="non-negative int"):
+        seed_everything(-1)
+
+
+def test_device_pick(monkeypatch):
+    monkeypatch.delenv("KDTRACK_DEVICE", raising=False)
+    assert pick_device("cpu").type == "cpu"
+    assert pick_device().type in {"cpu", "cuda", "mps"}
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match="no CUDA GPU"):
+            pick_device("cuda")
+        monkeypatch.setenv("KDTRACK_DEVICE", "cuda")
+        with pytest.raises(RuntimeError):
+            pick_device()
+
+
+def test_atomic_write_leaves_old_file_on_failure(tmp_path):
+    target = tmp_path / "results.txt"
+    write_text_atomic(target, "old")
+    with pytest.raises(ZeroDivisionError):
+        with atomic_path(target) as tmp:
+            tmp.write_text("half")
+            1 / 0
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["results.txt"]
