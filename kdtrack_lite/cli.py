@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 from collections.abc import Callable, Sequence
 
 from . import __version__
 
-# Each sub-command module adds itself with ``add_command``; the CLI grows with the library.
+# Each sub-command adds itself with ``add_command``; modules holding sub-commands are listed
+# here and imported when the parser is built (so ``kdtrack --help`` stays quick to import).
 _COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = []
+_COMMAND_MODULES: tuple[str, ...] = (
+)
 
 
 def add_command(register: Callable[[argparse._SubParsersAction], None]):
@@ -45,6 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"kdtrack_lite {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module in _COMMAND_MODULES:
+        importlib.import_module(module)
     for register in _COMMANDS:
         register(sub)
     return parser

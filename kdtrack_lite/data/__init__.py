@@ -1,0 +1,1 @@
+"""Synthetic tracking data, degradations and standard-format readers/writers."""
