@@ -8,6 +8,8 @@ NB_CELL_TIMEOUT ?= 900
 PYTEST_ARGS ?=
 # Tests and nbval run in FAST mode, without progress bars, with a non-interactive plot backend.
 TEST_ENV := KDTRACK_FAST=1 KDTRACK_PROGRESS=0 MPLBACKEND=Agg
+# Jupyter refuses to start as root (containers, some cloud VMs) unless told it is fine.
+LAB_ARGS ?= $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 .PHONY: setup lab test test-unit test-notebooks notebooks clean-venv help
 
@@ -24,7 +26,7 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 lab: setup
-	$(BIN)/jupyter lab --notebook-dir=notebooks
+	$(BIN)/jupyter lab --notebook-dir=notebooks $(LAB_ARGS)
 
 test: setup
 	$(TEST_ENV) $(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env \
