@@ -55,10 +55,11 @@ def pick_device(prefer: str | None = None) -> torch.device:
     return device
 
 
-def progress(iterable=None, desc: str | None = None, total: int | None = None, **kwargs):
+def progress(iterable=None, desc: str | None = None, total: int | None = None,
+             disable: bool = False, **kwargs):
     """A ``tqdm.auto`` bar (a widget in notebooks, text in a terminal).
 
     Set ``KDTRACK_PROGRESS=0`` to silence every bar (the test suite does not need them).
     """
-    disable = os.environ.get("KDTRACK_PROGRESS", "1") == "0"
+    disable = disable or os.environ.get("KDTRACK_PROGRESS", "1") == "0"
     return tqdm(iterable, desc=desc, total=total, disable=disable, leave=False, **kwargs)

@@ -1,0 +1,128 @@
+"""The Distiller: one student, frozen teachers, and a list of loss terms (STYLE 4).
+
+``Distiller(student, teachers, losses)`` is the only training object in kdtrack_lite. A student
+trained alone is a Distiller with no teachers (the *baseline*), so every comparison in the
+notebooks runs the same loop with the same budget and differs only in its loss terms.
+
+Contract (our design, after mdistiller's ``Distiller``):
+
+* teachers are put in eval mode and frozen (``requires_grad=False``) and stay in eval mode when
+  the distiller is set to train;
+* features are read through forward hooks (:class:`~kdtrack_lite.distill.hooks.FeatureTaps`)
+  on the sub-modules the student/teacher expose in ``taps()``;
+* ``forward_train(batch) -> (student_out, {"loss_task": ..., "loss_<term>": ...})``: the loop sums
+  every entry whose key starts with ``loss_``;
+* loss terms are ``nn.Module`` s with trainable adapters (e.g. FitNets regressors) registered as
+  sub-modules, so their parameters are trained with the student.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from .hooks import FeatureTaps
+
+Batch = Mapping[str, Any]
+# A model's forward on a batch: how a student or teacher consumes a batch dict.
+ForwardFn = Callable[[nn.Module, Batch], Any]
+
+
+@dataclass
+class DistillContext:
+    """What a loss term sees: outputs and tapped features of the student and each teacher."""
+
+    batch: Batch
+    student_out: Any
+    student_feats: dict[str, torch.Tensor]
+    teacher_outs: dict[str, Any] = field(default_factory=dict)
+    teacher_feats: dict[str, dict[str, torch.Tensor]] = field(default_factory=dict)
+
+
+class LossTerm(nn.Module):
+    """Base of a distillation term: ``forward(ctx) -> {"loss_<name>": scalar tensor}``."""
+
+    name: str = "kd"
+    needs_teacher: bool = True
+
+    def forward(self, ctx: DistillContext) -> dict[str, torch.Tensor]:  # pragma: no cover
+        raise NotImplementedError
+
+
+def _taps_of(model: nn.Module) -> dict[str, nn.Module]:
+    return model.taps() if hasattr(model, "taps") else {}
+
+
+class Distiller(nn.Module):
+    """Student + frozen teachers + task loss + distillation terms.
+
+    Args:
+        student: the model being trained.
+        task_loss: ``task_loss(student_out, batch) -> {"loss_task": ..., ...}`` (the ground-truth loss).
+        teachers: ``{name: model}``; frozen here.
+        losses: distillation terms (see :class:`LossTerm`); empty = the student alone.
+        forward: how a model consumes a batch (default ``model(batch)``).
+    """
+
+    def __init__(
+        self,
+        student: nn.Module,
+        task_loss: Callable[[Any, Batch], dict[str, torch.Tensor]],
+        teachers: Mapping[str, nn.Module] | None = None,
+        losses: list[LossTerm] | None = None,
+        forward: ForwardFn | None = None,
+    ):
+        super().__init__()
+        self.student = student
+        self.teachers = nn.ModuleDict(dict(teachers or {}))
+        self.losses = nn.ModuleList(losses or [])
+        self.task_loss = task_loss
+        self._forward = forward or (lambda model, batch: model(batch))
+        for teacher in self.teachers.values():
+            teacher.eval()
+            teacher.requires_grad_(False)
+        needs = [t.name for t in self.losses if t.needs_teacher]
+        if needs and not self.teachers:
+            raise ValueError(f"loss term(s) {needs} need a teacher, but no teacher was given")
+        self.student_taps = FeatureTaps(_taps_of(student))
+        self.teacher_taps = {n: FeatureTaps(_taps_of(t), detach=True) for n, t in self.teachers.items()}
+
+    def train(self, mode: bool = True) -> "Distiller":
+        super().train(mode)
+        for teacher in self.teachers.values():
+            teacher.eval()  # teachers never switch to train mode (BN statistics stay fixed)
+        return self
+
+    def trainable_parameters(self) -> list[nn.Parameter]:
+        """Student and loss-term (adapter) parameters: what the optimiser updates."""
+        params = list(self.student.parameters()) + list(self.losses.parameters())
+        return [p for p in params if p.requires_grad]
+
+    def forward_train(self, batch: Batch) -> tuple[Any, dict[str, torch.Tensor]]:
+        """One training forward: ``(student_out, {"loss_task": ..., "loss_<term>": ...})``."""
+        teacher_outs, teacher_feats = {}, {}
+        if self.losses and self.teachers:
+            with torch.no_grad():
+                for name, teacher in self.teachers.items():
+                    teacher_outs[name] = self._forward(teacher, batch)
+                    teacher_feats[name] = dict(self.teacher_taps[name].features)
+        student_out = self._forward(self.student, batch)
+        losses = dict(self.task_loss(student_out, batch))
+        if "loss_task" not in losses:
+            raise KeyError(f"task_loss must return a 'loss_task' entry, got {sorted(losses)}")
+        ctx = DistillContext(batch, student_out, dict(self.student_taps.features), teacher_outs, teacher_feats)
+        for term in self.losses:
+            for key, value in term(ctx).items():
+                if not key.startswith("loss_") or key in losses:
+                    raise KeyError(f"loss term {term.name!r} returned a bad or duplicate key {key!r}")
+                losses[key] = value
+        return student_out, losses
+
+
+def total_loss(losses: Mapping[str, torch.Tensor]) -> torch.Tensor:
+    """Sum of every ``loss_*`` entry (the loop's objective)."""
+    return sum(v for k, v in losses.items() if k.startswith("loss_"))

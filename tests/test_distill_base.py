@@ -1,0 +1,126 @@
+from dataclasses import dataclass
+
+import pytest
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from kdtrack_lite.checkpoint import load_checkpoint
+from kdtrack_lite.config import Config
+from kdtrack_lite.distill import Distiller, FeatureTaps, LossTerm, TrainConfig, fit
+from kdtrack_lite.registry import register_builder
+from kdtrack_lite.runtime import seed_everything
+
+
+@dataclass
+class NetCfg(Config):
+    width: int = 8
+
+
+class Net(nn.Module):
+    def __init__(self, width=8):
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(4, width), nn.BatchNorm1d(width), nn.ReLU())
+        self.head = nn.Linear(width, 1)
+
+    def taps(self):
+        return {"body": self.body}
+
+    def forward(self, batch):
+        return self.head(self.body(batch["x"]))
+
+
+@register_builder("test_distill_net", NetCfg)
+def build_net(cfg=None):
+    return Net((cfg or NetCfg()).width)
+
+
+def mse_task(out, batch):
+    return {"loss_task": nn.functional.mse_loss(out, batch["y"])}
+
+
+class OutputMatch(LossTerm):
+    name = "match"
+
+    def forward(self, ctx):
+        return {"loss_match": nn.functional.mse_loss(ctx.student_out, ctx.teacher_outs["t"])}
+
+
+def _loader(n=64, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 4, generator=g)
+    y = x.sum(1, keepdim=True)
+    ds = TensorDataset(x, y)
+    return DataLoader(ds, batch_size=16, shuffle=True, generator=g,
+                      collate_fn=lambda items: {"x": torch.stack([a for a, _ in items]),
+                                                "y": torch.stack([b for _, b in items])})
+
+
+def test_feature_taps_record_and_remove():
+    net = Net()
+    taps = FeatureTaps(net.taps())
+    net.eval()(({"x": torch.randn(2, 4)}))
+    assert taps.features["body"].shape == (2, 8)
+    taps.remove()
+    taps.clear()
+    net({"x": torch.randn(2, 4)})
+    assert taps.features == {}
+    with pytest.raises(KeyError, match="no sub-module"):
+        FeatureTaps.from_names(net, ["nope"])
+
+
+def test_teachers_frozen_and_stay_in_eval():
+    teacher, student = Net(16), Net(4)
+    d = Distiller(student, mse_task, teachers={"t": teacher}, losses=[OutputMatch()])
+    d.train()
+    assert not teacher.training and student.training
+    assert all(not p.requires_grad for p in teacher.parameters())
+    assert set(map(id, d.trainable_parameters())) == set(map(id, student.parameters()))
+    before = [p.clone() for p in teacher.parameters()]
+    bn_before = teacher.body[1].running_mean.clone()
+    out, losses = d.forward_train({"x": torch.randn(8, 4), "y": torch.randn(8, 1)})
+    sum(losses.values()).backward()
+    assert set(losses) == {"loss_task", "loss_match"}
+    assert all(torch.equal(a, b) for a, b in zip(before, teacher.parameters()))
+    assert torch.equal(bn_before, teacher.body[1].running_mean)
+
+
+def test_kd_term_without_teacher_is_an_error():
+    with pytest.raises(ValueError, match="need a teacher"):
+        Distiller(Net(), mse_task, losses=[OutputMatch()])
+
+
+def test_fit_learns_restores_best_and_writes_checkpoint(tmp_path):
+    seed_everything(0)
+    student = build_net(NetCfg(width=8))
+    val_x = torch.randn(64, 4)
+
+    def validate(model):
+        return -nn.functional.mse_loss(model({"x": val_x}), val_x.sum(1, keepdim=True)).item()
+
+    cfg = TrainConfig.make(profile="fast", epochs=4, steps_per_epoch=10, lr=1e-2)
+    before = validate(student.eval())
+    hist = fit(Distiller(student, mse_task), _loader(), cfg, validate=validate,
+               checkpoint_path=tmp_path / "s.pt")
+    assert len(hist.epochs) == 4 and hist.best_metric > before
+    assert validate(student.eval()) == pytest.approx(hist.best_metric)
+    ckpt = load_checkpoint(tmp_path / "s.pt")
+    assert ckpt.builder == "test_distill_net" and ckpt.metrics["val"] == pytest.approx(hist.best_metric)
+    assert ckpt.extra["history"]["best_epoch"] == hist.best_epoch
+
+
+def test_fit_is_deterministic_per_seed():
+    def run():
+        seed_everything(5)
+        student = Net()
+        fit(Distiller(student, mse_task), _loader(seed=5), TrainConfig.make(profile="fast", epochs=2, steps_per_epoch=5))
+        return [p.detach().clone() for p in student.parameters()]
+
+    assert all(torch.equal(a, b) for a, b in zip(run(), run()))
+
+
+def test_early_stopping_stops():
+    student = Net()
+    hist = fit(Distiller(student, mse_task), _loader(), TrainConfig.make(profile="full", epochs=10, steps_per_epoch=2, patience=2),
+               validate=lambda m: 1.0)  # never improves after epoch 1
+    assert hist.stopped_early and len(hist.epochs) == 3 and hist.best_epoch == 1
