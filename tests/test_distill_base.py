@@ -124,3 +124,17 @@ def test_early_stopping_stops():
     hist = fit(Distiller(student, mse_task), _loader(), TrainConfig.make(profile="full", epochs=10, steps_per_epoch=2, patience=2),
                validate=lambda m: 1.0)  # never improves after epoch 1
     assert hist.stopped_early and len(hist.epochs) == 3 and hist.best_epoch == 1
+
+
+def test_task_loss_module_parameters_are_trained():
+    class Scaled(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.scale = nn.Parameter(torch.ones(()))
+
+        def forward(self, out, batch):
+            return {"loss_task": nn.functional.mse_loss(out * self.scale, batch["y"])}
+
+    loss = Scaled()
+    d = Distiller(Net(), loss)
+    assert any(p is loss.scale for p in d.trainable_parameters())

@@ -62,7 +62,8 @@ class Distiller(nn.Module):
 
     Args:
         student: the model being trained.
-        task_loss: ``task_loss(student_out, batch) -> {"loss_task": ..., ...}`` (the ground-truth loss).
+        task_loss: ``task_loss(student_out, batch) -> {"loss_task": ..., ...}`` (the ground-truth
+            loss); an ``nn.Module`` with parameters (an identity classifier) is trained too.
         teachers: ``{name: model}``; frozen here.
         losses: distillation terms (see :class:`LossTerm`); empty = the student alone.
         forward: how a model consumes a batch (default ``model(batch)``).
@@ -98,8 +99,10 @@ class Distiller(nn.Module):
         return self
 
     def trainable_parameters(self) -> list[nn.Parameter]:
-        """Student and loss-term (adapter) parameters: what the optimiser updates."""
+        """Student, task-loss (e.g. an identity classifier) and loss-term (adapter) parameters."""
         params = list(self.student.parameters()) + list(self.losses.parameters())
+        if isinstance(self.task_loss, nn.Module):
+            params += list(self.task_loss.parameters())
         return [p for p in params if p.requires_grad]
 
     def forward_train(self, batch: Batch) -> tuple[Any, dict[str, torch.Tensor]]:
