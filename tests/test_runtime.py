@@ -66,3 +66,14 @@ def test_atomic_write_leaves_old_file_on_failure(tmp_path):
             1 / 0
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["results.txt"]
+
+
+def test_atomic_write_uses_the_usual_file_mode(tmp_path):
+    import os
+
+    umask = os.umask(0o022)
+    try:
+        path = write_text_atomic(tmp_path / "r.txt", "x")
+    finally:
+        os.umask(umask)
+    assert oct(path.stat().st_mode & 0o777) == oct(0o644)
