@@ -174,3 +174,15 @@ def test_negative_width_and_duplicates_raise():
     dup = np.vstack([res, res[:1]])
     with pytest.raises(ValueError, match=r"\(frame, id\) = \(1, 1\) appears more than once"):
         evaluate_mot({"a": gt}, {"a": dup})
+
+
+def test_cli_eval_writes_table(tmp_path, capsys):
+    from kdtrack_lite.cli import main
+
+    out = tmp_path / "t.csv"
+    assert main(["eval", "--gt", os.path.join(DATA, SEQS[0], "gt.txt"),
+                 "--results", os.path.join(DATA, SEQS[0], "test.txt"), "--out", str(out)]) == 0
+    line = [x for x in capsys.readouterr().out.splitlines() if x.startswith("| TUD-Campus")][0]
+    assert [c.strip() for c in line.split("|")[2:7]] == ["39.1", "41.8", "36.9", "77.0", "52.6"]
+    assert out.read_text().startswith(",HOTA,DetA")
+    assert main(["eval", "--gt", str(tmp_path / "nope"), "--results", str(out)]) == 2

@@ -76,7 +76,7 @@ class MOTReport:
         t = self.table.copy()
         for c in COLUMNS:
             t[c] = [f"{v:.{digits}f}" if c in PERCENT_COLUMNS else f"{int(v)}" for v in t[c]]
-        return t.to_markdown()
+        return t.to_markdown(disable_numparse=True, colalign=("left",) + ("right",) * len(COLUMNS))
 
 
 def _check_rows(rows, seq: str, kind: str, min_cols: int) -> np.ndarray:
