@@ -30,6 +30,7 @@ def test_numpy2_shim_makes_motmetrics_iou_work():
     assert d[0, 0] == pytest.approx(1 - 2 / 6) and np.isnan(d[0, 1])
 
 
+@pytest.mark.filterwarnings("ignore::FutureWarning", "ignore:Operation with tuple")
 def test_clear_and_id_metrics_equal_motmetrics_own_pipeline(report):
     # exactly what motmetrics' own test_motchallenge_files does
     accs = [mm.utils.compare_to_groundtruth(mm.io.loadtxt(os.path.join(DATA, s, "gt.txt")),
@@ -131,7 +132,15 @@ def test_empty_results_are_defined():
     assert row["FN"] == 4 and row["FP"] == 0 and row["IDSW"] == 0
     assert row["MOTA"] == pytest.approx(0.0)  # 1 - FN/GT
     assert row["HOTA"] == 0 and row["DetA"] == 0 and row["IDF1"] == 0
-    assert np.isnan(row["MOTP"])  # no matches: undefined, documented
+    assert np.isnan(row["MOTP"]) and np.isnan(row["LocA"])  # no matches: undefined, documented
+
+
+def test_empty_ground_truth_is_documented_not_silent():
+    gt, res = _toy()
+    gt[:, 6] = 0  # every gt row ignored
+    row = evaluate_mot({"a": gt}, {"a": res}).per_sequence.loc["a"]
+    assert row["FP"] == 4 and row["FN"] == 0 and row["MOTA"] == -np.inf
+    assert row["HOTA"] == 0 and np.isnan(row["LocA"])
 
 
 def test_perfect_results_score_100():

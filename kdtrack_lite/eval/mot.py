@@ -21,7 +21,11 @@ Conventions (OUR DESIGN CHOICES, each mirrors the reference):
   motmetrics would silently count it as a false positive).
 * A sequence in the results but not in the ground truth is an error listing the names; a ground
   truth sequence with no results is an error too -- pass an empty ``(0, 7)`` array to evaluate
-  an empty tracker (then MOTA = 1 - FN/GT = 0 - FP..., HOTA = 0, MOTP and IDP undefined = NaN).
+  an empty tracker: then FN = GT, MOTA = 1 - FN/GT = 0, IDF1 = HOTA = DetA = AssA = 0, and the
+  ratios with an empty denominator are NaN (MOTP, LocA, IDP: no match, no prediction).
+* A sequence whose ground truth is empty (no ``conf != 0`` box) keeps motmetrics' values:
+  MOTA = -inf with false positives (NaN without), IDR NaN; HOTA = 0. Its FP still count in the
+  combined row.
 * NaN / inf box values, negative widths or heights, non-integer frames or ids and duplicate
   ``(frame, id)`` pairs are errors naming the sequence and row.
 * ``combined`` is computed the proper way: motmetrics' ``generate_overall`` (events of all
@@ -127,6 +131,14 @@ def _trackeval_data(gt: np.ndarray, res: np.ndarray, n_frames: int, seq: str) ->
     return data
 
 
+def _hota_value(res: dict, field: str) -> float:
+    """trackeval's reported number (mean over alpha, in %). LocA with no true positive at any
+    alpha is NaN here: trackeval returns 1.0 (100 %) there, a number with no meaning."""
+    if field == "LocA" and float(np.sum(res["HOTA_TP"])) == 0:
+        return float("nan")
+    return 100.0 * float(np.mean(res[field]))
+
+
 def _accumulate(mm, gt: np.ndarray, res: np.ndarray, iou_threshold: float):
     """A motmetrics accumulator fed frame by frame, exactly as ``compare_to_groundtruth`` does."""
     acc = mm.MOTAccumulator(auto_id=False)
@@ -216,8 +228,7 @@ def evaluate_mot(gt: dict[str, np.ndarray] | str | Path, results: dict[str, np.n
     for c in ["MOTA", "MOTP", "IDF1", "IDP", "IDR"]:
         table[c] *= 100.0
     for c in ["HOTA", "DetA", "AssA", "LocA"]:
-        table[c] = [100.0 * float(np.mean(hota_raw[s][c])) for s in names] + [
-            100.0 * float(np.mean(hota_raw[COMBINED][c]))]
+        table[c] = [_hota_value(hota_raw[s], c) for s in names + [COMBINED]]
     table.index = names + [COMBINED]
     table = table[COLUMNS]
     return MOTReport(per_sequence=table.iloc[:-1].copy(), combined=table.iloc[-1].rename(COMBINED),

@@ -1,10 +1,12 @@
 """Controlled corruptions of a tracker output, to see what each MOT metric is sensitive to.
 
 Used by notebook 00: start from perfect results (the ground truth itself) and apply one error
-type with growing strength. Expected behaviour (Luiten et al. 2021, HOTA paper, Sec. 4):
+type with growing strength. Expected behaviour
+(metric definitions: Luiten et al. 2021):
 
-* :func:`drop_detections` -- misses: MOTA and DetA fall about linearly, AssA barely moves.
-* :func:`swap_ids` -- identity switches: MOTA hardly moves (one IDSW per switched box), IDF1 and
+* :func:`drop_detections` -- misses: MOTA and DetA fall about linearly; AssA falls as well,
+  since missed boxes are parts of true trajectories the tracker did not follow.
+* :func:`swap_ids` -- identity switches: MOTA hardly moves (two IDSW per swap), IDF1 and
   AssA fall fast.
 * :func:`jitter_boxes` -- localisation noise: LocA/MOTP first, then every metric once IoUs fall
   below the match threshold.
