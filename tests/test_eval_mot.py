@@ -195,3 +195,34 @@ def test_cli_eval_writes_table(tmp_path, capsys):
     assert [c.strip() for c in line.split("|")[2:7]] == ["39.1", "41.8", "36.9", "77.0", "52.6"]
     assert out.read_text().startswith(",HOTA,DetA")
     assert main(["eval", "--gt", str(tmp_path / "nope"), "--results", str(out)]) == 2
+
+
+@pytest.mark.filterwarnings("ignore:Operation with tuple")
+def test_iou_threshold_maps_to_motmetrics_distance():
+    # IoU >= 0.7 to match  <=>  motmetrics distance 1 - IoU <= 0.3
+    s = SEQS[0]
+    acc = mm.utils.compare_to_groundtruth(mm.io.loadtxt(os.path.join(DATA, s, "gt.txt")),
+                                          mm.io.loadtxt(os.path.join(DATA, s, "test.txt")), "iou", distth=0.3)
+    ref = mm.metrics.create().compute(acc, metrics=["mota", "idf1", "num_misses"])
+    got = evaluate_mot({s: _load("gt.txt")[s]}, {s: _load("test.txt")[s]}, iou_threshold=0.7).per_sequence.loc[s]
+    assert got["MOTA"] == pytest.approx(100 * ref["mota"].iloc[0]) and got["FN"] == ref["num_misses"].iloc[0]
+    assert got["IDF1"] == pytest.approx(100 * ref["idf1"].iloc[0])
+    with pytest.raises(ValueError, match="iou_threshold"):
+        evaluate_mot({s: _load("gt.txt")[s]}, {s: _load("test.txt")[s]}, iou_threshold=0)
+
+
+def test_seqinfo_length_is_read(tmp_path):
+    gt, res = _toy()
+    seq = tmp_path / "gt" / "toy"
+    (seq / "gt").mkdir(parents=True)
+    np.savetxt(seq / "gt" / "gt.txt", gt, delimiter=",", fmt="%g")
+    (seq / "seqinfo.ini").write_text("[Sequence]\nname=toy\nseqLength=5\n")
+    res[0, 0] = 5  # inside the declared length, beyond the last gt frame
+    (tmp_path / "res").mkdir()
+    np.savetxt(tmp_path / "res" / "toy.txt", res, delimiter=",", fmt="%g")
+    row = evaluate_mot(tmp_path / "gt", tmp_path / "res").per_sequence.loc["toy"]
+    assert row["FP"] == 1 and row["FN"] == 1
+    res[0, 0] = 6
+    np.savetxt(tmp_path / "res" / "toy.txt", res, delimiter=",", fmt="%g")
+    with pytest.raises(ValueError, match=r"frames 1..5"):
+        evaluate_mot(tmp_path / "gt", tmp_path / "res")
