@@ -41,6 +41,7 @@ def test_samples_read_back_with_the_standard_readers():
     clean = read_mot_sequence(ROOT / "mot" / "mot-clean")
     lowq = read_mot_sequence(ROOT / "mot" / "mot-lowq")
     assert clean.num_frames == 60 and clean.size == (256, 192) and len(clean.gt) > 100
+    assert clean.det is not None and clean.det.shape[1] == 10 and set(clean.det[:, 1]) == {-1}
     assert lowq.degradation and all(v.shape == (60,) for v in lowq.degradation.values())
     sot = read_sot_sequence(ROOT / "sot" / "sot-attr")
     assert {"FOC", "FM", "MB", "SV", "BC"} <= set(sot.attributes) and sot.num_frames == 80

@@ -107,3 +107,16 @@ def test_sot_is_deterministic_and_rejects_unknown_attributes():
     np.testing.assert_array_equal(a.boxes_tlwh, b.boxes_tlwh)
     with pytest.raises(ValueError, match="unknown attribute"):
         generate_sot_sequence(cfg, 0, attributes=["XYZ"])
+
+
+def test_simulated_detections_follow_visibility(mot):
+    from kdtrack_lite.data.detections import DetectionNoiseConfig, simulate_detections
+    cfg = DetectionNoiseConfig(box_noise=0.0, false_per_frame=0.0, miss_base=0.0, miss_occluded=1.0)
+    det = simulate_detections(mot, cfg, seed=0)
+    # without noise, every detection is exactly a gt box; recall tracks visibility (miss p = 1 - vis)
+    gt_boxes = {tuple(r) for r in mot.gt[:, [0, 2, 3, 4, 5]]}
+    assert all(tuple(r) in gt_boxes for r in det[:, [0, 2, 3, 4, 5]])
+    assert abs(len(det) / len(mot.gt) - mot.gt[:, 8].mean()) < 0.1
+    noisy = simulate_detections(mot, DetectionNoiseConfig(false_per_frame=2.0), seed=0)
+    assert noisy.shape[1] == 10 and (noisy[:, 4:6] > 0).all()
+    np.testing.assert_array_equal(noisy, simulate_detections(mot, DetectionNoiseConfig(false_per_frame=2.0), seed=0))

@@ -41,7 +41,9 @@ def _generate(args: argparse.Namespace) -> Path:
     if args.kind == "mot":
         from .mot_synth import MOTSceneConfig, generate_mot_sequence
         from .motchallenge import write_mot_sequence
+        from .detections import simulate_detections
         seq = generate_mot_sequence(MOTSceneConfig.make(profile, **overrides), args.seed, args.name)
+        seq.det = simulate_detections(seq, seed=args.seed)
     else:
         from .sot_synth import SOTConfig, generate_sot_sequence
         attrs = [a.strip() for a in args.attributes.split(",") if a.strip()] if args.attributes else None
