@@ -118,7 +118,9 @@ def build_manifest(root: Path) -> dict:
         files = file_digests(root / rel, root)
         samples.append({"path": rel, "command": command, "files": files,
                         "bytes": sum(f["bytes"] for f in files.values())})
-    return {"jpeg_quality": JPEG_QUALITY, "samples": samples,
+    import cv2
+    # JPEG bytes are stable for one OpenCV build; another build may encode differently
+    return {"jpeg_quality": JPEG_QUALITY, "opencv": cv2.__version__, "samples": samples,
             "total_bytes": sum(s["bytes"] for s in samples)}
 
 
@@ -130,6 +132,11 @@ def check_samples(root: Path | None = None, regenerate: bool = False) -> list[st
         raise FileNotFoundError(f"{path}: missing; run `kdtrack data samples` to create it")
     manifest = json.loads(path.read_text())
     problems = []
+    if regenerate:
+        import cv2
+        if manifest.get("opencv") != cv2.__version__:
+            problems.append(f"note: samples were encoded with OpenCV {manifest.get('opencv')}, this is "
+                            f"{cv2.__version__}; JPEG bytes may differ even though the frames are the same")
     for sample in manifest["samples"]:
         if regenerate:
             with tempfile.TemporaryDirectory() as tmp:

@@ -36,7 +36,7 @@ import numpy as np
 from ..config import Config
 from .background import random_color, texture_background
 from .sequence import SOTSequence
-from .sprites import render_object
+from .sprites import blend_patch, render_object, warp_object
 
 ATTRIBUTES: tuple[str, ...] = ("OCC", "POC", "FOC", "FM", "SV", "IV", "MB", "LR", "BC", "DEF", "OV")
 _EVENTS = ("POC", "FOC", "FM", "SV", "IV", "MB", "LR", "BC", "DEF", "OV")
@@ -158,43 +158,6 @@ def _plan(cfg: SOTConfig, rng: np.random.Generator, events: set[str]) -> dict:
     return {"pos": pos, "size": size, "log_aspect": log_aspect, "shear": shear, "gain": gain, "shutter": shutter}
 
 
-def _target_patch(base: np.ndarray, w: int, h: int, shear: float, blur: np.ndarray) -> np.ndarray:
-    """Resize the object to ``w x h``, shear it, blur it along ``blur`` (dx, dy) px; float RGBA."""
-    patch = cv2.resize(base, (w, h), interpolation=cv2.INTER_AREA if w < base.shape[1] else cv2.INTER_LINEAR)
-    patch = patch.astype(np.float32)
-    if shear != 0:
-        m = np.array([[1, shear, -shear * h / 2], [0, 1, 0]], np.float32)
-        patch = cv2.warpAffine(patch, m, (w, h), flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0, 0))
-    length = float(np.hypot(*blur))
-    if length >= 1.5:
-        k = int(math.ceil(length)) | 1
-        pad = k // 2 + 1
-        patch = cv2.copyMakeBorder(patch, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=(0, 0, 0, 0))
-        kern = np.zeros((k, k), np.float32)
-        c = k // 2
-        cv2.line(kern, (int(round(c - blur[0] / 2)), int(round(c - blur[1] / 2))),
-                 (int(round(c + blur[0] / 2)), int(round(c + blur[1] / 2))), 1.0, 1)
-        kern /= kern.sum()
-        patch[..., :3] *= patch[..., 3:] / 255
-        patch = cv2.filter2D(patch, -1, kern)
-        patch[..., :3] /= np.maximum(patch[..., 3:] / 255, 1e-3)
-    return patch
-
-
-def _blend(frame: np.ndarray, patch: np.ndarray, left: int, top: int) -> np.ndarray:
-    """Alpha-blend float RGBA ``patch`` into float ``frame``; returns the frame-sized mask (>= 0.5)."""
-    H, W = frame.shape[:2]
-    ph, pw = patch.shape[:2]
-    x0, y0, x1, y1 = max(left, 0), max(top, 0), min(left + pw, W), min(top + ph, H)
-    mask = np.zeros((H, W), bool)
-    if x0 < x1 and y0 < y1:
-        sub = patch[y0 - top:y1 - top, x0 - left:x1 - left]
-        a = sub[..., 3:] / 255
-        frame[y0:y1, x0:x1] = frame[y0:y1, x0:x1] * (1 - a) + sub[..., :3] * a
-        mask[y0:y1, x0:x1] = a[..., 0] >= 0.5
-    return mask
-
-
 def _render(cfg: SOTConfig, rng: np.random.Generator, events: set[str], name: str, seed: int) -> SOTSequence:
     T, W, H = cfg.num_frames, cfg.width, cfg.height
     plan = _plan(cfg, rng, events)
@@ -242,8 +205,8 @@ def _render(cfg: SOTConfig, rng: np.random.Generator, events: set[str], name: st
         w, h = max(3, int(round(s * math.exp(la / 2)))), max(3, int(round(s * math.exp(-la / 2))))
         for patch, path, size, look in movers:
             mw = mh = max(3, int(round(size if not look else s)))
-            p = _target_patch(patch, mw, mh, 0.0, np.zeros(2))
-            _blend(frame, p, int(round(path[t, 0] - mw / 2)), int(round(path[t, 1] - mh / 2)))
+            p = warp_object(patch, mw, mh, 0.0, np.zeros(2))
+            blend_patch(frame, p, int(round(path[t, 0] - mw / 2)), int(round(path[t, 1] - mh / 2)))
             if look:
                 d = np.hypot(path[t, 0] - cx, path[t, 1] - cy)
                 inside = 0 <= path[t, 0] < W and 0 <= path[t, 1] < H
@@ -251,12 +214,12 @@ def _render(cfg: SOTConfig, rng: np.random.Generator, events: set[str], name: st
         disp = plan["pos"][t] - plan["pos"][t - 1] if t > 0 else np.zeros(2)
         blur = plan["shutter"] * disp
         blur_len[t] = np.hypot(*blur) if np.hypot(*blur) >= 1.5 else 0.0
-        tp = _target_patch(base, w, h, plan["shear"][t], blur)
+        tp = warp_object(base, w, h, plan["shear"][t], blur)
         left, top = int(round(cx - w / 2)), int(round(cy - h / 2))
         pad = (tp.shape[1] - w) // 2
-        tmask = _blend(frame, tp, left - pad, top - pad)
+        tmask = blend_patch(frame, tp, left - pad, top - pad)
         boxes[t] = (left, top, w, h)
-        sharp = _target_patch(base, w, h, plan["shear"][t], np.zeros(2))[..., 3] >= 128
+        sharp = warp_object(base, w, h, plan["shear"][t], np.zeros(2))[..., 3] >= 128
         inframe[t] = tmask.sum() / max(1, sharp.sum())
         norm = cv2.resize(sharp.astype(np.uint8), (32, 32), interpolation=cv2.INTER_NEAREST).astype(bool)
         shape_iou[t] = (norm & base_mask.astype(bool)).sum() / max(1, (norm | base_mask.astype(bool)).sum())

@@ -149,3 +149,40 @@ def paste(frame: np.ndarray, idbuf: np.ndarray | None, patch: np.ndarray, left: 
     if idbuf is not None:
         idbuf[y0:y1, x0:x1][sub] = obj_id
     return area
+
+
+def warp_object(base: np.ndarray, w: int, h: int, shear: float, blur: np.ndarray) -> np.ndarray:
+    """Resize the object to ``w x h``, shear it, blur it along ``blur`` (dx, dy) px; float RGBA."""
+    patch = cv2.resize(base, (w, h), interpolation=cv2.INTER_AREA if w < base.shape[1] else cv2.INTER_LINEAR)
+    patch = patch.astype(np.float32)
+    if shear != 0:
+        m = np.array([[1, shear, -shear * h / 2], [0, 1, 0]], np.float32)
+        patch = cv2.warpAffine(patch, m, (w, h), flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0, 0))
+    length = float(np.hypot(*blur))
+    if length >= 1.5:
+        k = int(math.ceil(length)) | 1
+        pad = k // 2 + 1
+        patch = cv2.copyMakeBorder(patch, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=(0, 0, 0, 0))
+        kern = np.zeros((k, k), np.float32)
+        c = k // 2
+        cv2.line(kern, (int(round(c - blur[0] / 2)), int(round(c - blur[1] / 2))),
+                 (int(round(c + blur[0] / 2)), int(round(c + blur[1] / 2))), 1.0, 1)
+        kern /= kern.sum()
+        patch[..., :3] *= patch[..., 3:] / 255
+        patch = cv2.filter2D(patch, -1, kern)
+        patch[..., :3] /= np.maximum(patch[..., 3:] / 255, 1e-3)
+    return patch
+
+
+def blend_patch(frame: np.ndarray, patch: np.ndarray, left: int, top: int) -> np.ndarray:
+    """Alpha-blend float RGBA ``patch`` into float ``frame``; returns the frame-sized mask (>= 0.5)."""
+    H, W = frame.shape[:2]
+    ph, pw = patch.shape[:2]
+    x0, y0, x1, y1 = max(left, 0), max(top, 0), min(left + pw, W), min(top + ph, H)
+    mask = np.zeros((H, W), bool)
+    if x0 < x1 and y0 < y1:
+        sub = patch[y0 - top:y1 - top, x0 - left:x1 - left]
+        a = sub[..., 3:] / 255
+        frame[y0:y1, x0:x1] = frame[y0:y1, x0:x1] * (1 - a) + sub[..., :3] * a
+        mask[y0:y1, x0:x1] = a[..., 0] >= 0.5
+    return mask
