@@ -14,6 +14,7 @@ from . import __version__
 # here and imported when the parser is built (so ``kdtrack --help`` stays quick to import).
 _COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = []
 _COMMAND_MODULES: tuple[str, ...] = (
+    "kdtrack_lite.data.samples",
     "kdtrack_lite.eval.commands",
 )
 

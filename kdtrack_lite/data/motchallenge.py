@@ -1,0 +1,193 @@
+"""MOTChallenge layout, read and written: the same code reads real MOT15/16/17/20 folders.
+
+Layout::
+
+    <seq>/seqinfo.ini        [Sequence] name, imDir, frameRate, seqLength, imWidth, imHeight, imExt
+    <seq>/img1/000001.jpg    frames, 1-based, six digits
+    <seq>/gt/gt.txt          frame,id,left,top,w,h,conf,class,visibility         (MOT16/17/20: 9 cols)
+                             frame,id,left,top,w,h,conf,x,y,z                    (MOT15: 10 cols)
+    <seq>/det/det.txt        frame,-1,left,top,w,h,score,x,y,z  (10 cols; 7 cols also accepted)
+
+Tracker results use the 10-column form ``frame,id,left,top,w,h,conf,-1,-1,-1``. MOT15 ground
+truth has no class or visibility columns: it is read as class 1 (pedestrian), visibility 1.
+Extras that other tools ignore: ``degradation.csv`` (per-frame levels) and ``kdtrack_meta.json``.
+"""
+
+from __future__ import annotations
+
+import configparser
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ..fileio import write_text_atomic
+from .framesio import (DataFormatError, format_number, list_frames, parse_numeric_lines, placeholder_frames,
+                       read_frames, write_frames)
+from .sequence import MOTSequence
+
+_LAYOUTS = {
+    "gt": ((9, 10), "MOTChallenge gt: frame,id,left,top,w,h,conf,class,visibility (MOT15: ...,conf,x,y,z)"),
+    "det": ((10, 7), "MOTChallenge det: frame,id,left,top,w,h,score[,x,y,z]"),
+    "results": ((10, 7), "MOTChallenge results: frame,id,left,top,w,h,conf,-1,-1,-1"),
+}
+
+
+def read_mot_txt(path: str | Path, kind: str = "gt") -> np.ndarray:
+    """Read a MOTChallenge text file, checked line by line.
+
+    Args:
+        kind: ``"gt"`` -> ``(N, 9)`` (MOT15's 10 columns become class 1, visibility 1);
+            ``"det"`` / ``"results"`` -> ``(N, 10)`` (7-column files padded with -1).
+
+    Returns:
+        float64 rows sorted by frame, then id.
+
+    Raises:
+        DataFormatError: naming ``path:line`` for a wrong column count, a non-numeric field,
+            a frame below 1 or not an integer, or a negative width/height.
+    """
+    if kind not in _LAYOUTS:
+        raise ValueError(f"read_mot_txt: kind must be one of {sorted(_LAYOUTS)}, got {kind!r}")
+    allowed, what = _LAYOUTS[kind]
+    rows = []
+    for lineno, v in parse_numeric_lines(path, allowed, what):
+        if v[0] < 1 or not float(v[0]).is_integer():
+            raise DataFormatError(f"{path}:{lineno}: frame is {v[0]:g}, expected an integer >= 1 ({what})")
+        if v[4] < 0 or v[5] < 0:
+            raise DataFormatError(f"{path}:{lineno}: box size w={v[4]:g}, h={v[5]:g}, expected w >= 0 and h >= 0 "
+                                  f"({what})")
+        if kind == "gt" and len(v) == 10:
+            v = v[:7] + [1.0, 1.0]
+        elif kind != "gt" and len(v) == 7:
+            v = v + [-1.0, -1.0, -1.0]
+        if kind == "gt" and not 0 <= v[8] <= 1:
+            raise DataFormatError(f"{path}:{lineno}: visibility is {v[8]:g}, expected a value in [0, 1] ({what})")
+        rows.append(v)
+    arr = np.array(rows, np.float64).reshape(-1, 9 if kind == "gt" else 10)
+    return arr[np.lexsort((arr[:, 1], arr[:, 0]))]
+
+
+def write_mot_txt(path: str | Path, rows: np.ndarray) -> Path:
+    """Write rows (any column count) as comma-separated MOTChallenge text, atomically."""
+    rows = np.asarray(rows, np.float64)
+    text = "".join(",".join(format_number(v) for v in r) + "\n" for r in rows)
+    return write_text_atomic(path, text)
+
+
+def write_mot_results(path: str | Path, rows: np.ndarray) -> Path:
+    """Write tracker output ``(N, 10)`` = frame,id,left,top,w,h,conf,-1,-1,-1 (atomic).
+
+    Raises:
+        ValueError: rows not of shape ``(N, 10)``.
+    """
+    rows = np.asarray(rows, np.float64)
+    if rows.ndim != 2 or rows.shape[1] != 10:
+        if rows.size == 0:
+            rows = rows.reshape(0, 10)
+        else:
+            raise ValueError(f"write_mot_results({path}): rows must be (N, 10), got {rows.shape}")
+    return write_mot_txt(path, rows[np.lexsort((rows[:, 1], rows[:, 0]))])
+
+
+def read_seqinfo(seq_dir: str | Path) -> dict:
+    """Parse ``seqinfo.ini``; returns name, imDir, frameRate, seqLength, imWidth, imHeight, imExt."""
+    path = Path(seq_dir) / "seqinfo.ini"
+    if not path.is_file():
+        raise DataFormatError(f"{path}: missing; a MOTChallenge sequence folder needs seqinfo.ini "
+                              f"([Sequence] name, imDir, frameRate, seqLength, imWidth, imHeight, imExt)")
+    parser = configparser.ConfigParser()
+    parser.optionxform = str
+    parser.read(path)
+    if "Sequence" not in parser:
+        raise DataFormatError(f"{path}: no [Sequence] section")
+    sec = parser["Sequence"]
+    info = {}
+    for key, cast in (("name", str), ("imDir", str), ("frameRate", float), ("seqLength", int),
+                      ("imWidth", int), ("imHeight", int), ("imExt", str)):
+        if key not in sec:
+            raise DataFormatError(f"{path}: key {key!r} missing from [Sequence]")
+        try:
+            info[key] = cast(sec[key])
+        except ValueError:
+            raise DataFormatError(f"{path}: {key} = {sec[key]!r}, expected {cast.__name__}") from None
+    return info
+
+
+def write_mot_sequence(seq: MOTSequence, root: str | Path, ext: str = ".jpg", quality: int = 95) -> Path:
+    """Write ``seq`` as ``root/<seq.name>/`` in MOTChallenge layout; returns that folder."""
+    seq_dir = Path(root) / seq.name
+    W, H = seq.size
+    write_frames(seq.frames, seq_dir / "img1", 6, ext, quality)
+    write_mot_txt(seq_dir / "gt" / "gt.txt", seq.gt)
+    if seq.det is not None:
+        write_mot_txt(seq_dir / "det" / "det.txt", seq.det)
+    write_text_atomic(seq_dir / "seqinfo.ini", (
+        f"[Sequence]\nname={seq.name}\nimDir=img1\nframeRate={format_number(seq.fps)}\n"
+        f"seqLength={seq.num_frames}\nimWidth={W}\nimHeight={H}\nimExt={ext}\n"))
+    if seq.degradation:
+        write_degradation_csv(seq_dir / "degradation.csv", seq.degradation)
+    if seq.meta:
+        write_text_atomic(seq_dir / "kdtrack_meta.json", json.dumps(seq.meta, indent=1, sort_keys=True) + "\n")
+    return seq_dir
+
+
+def read_mot_sequence(seq_dir: str | Path, load_frames: bool = True) -> MOTSequence:
+    """Read a MOTChallenge sequence folder (synthetic or real MOT17/MOT20).
+
+    Args:
+        load_frames: False gives a zero placeholder of the right shape (fast, for gt only).
+
+    Raises:
+        DataFormatError: missing ``seqinfo.ini``, missing frame files or index gaps,
+            malformed ``gt.txt``/``det.txt`` (file:line), gt frames beyond ``seqLength``.
+    """
+    seq_dir = Path(seq_dir)
+    info = read_seqinfo(seq_dir)
+    paths = list_frames(seq_dir / info["imDir"], info["imExt"], expected=info["seqLength"])
+    T = info["seqLength"]
+    frames = read_frames(paths) if load_frames else placeholder_frames(T, info["imWidth"], info["imHeight"])
+    gt_path = seq_dir / "gt" / "gt.txt"
+    gt = read_mot_txt(gt_path, "gt") if gt_path.is_file() else np.zeros((0, 9))
+    if len(gt) and gt[:, 0].max() > T:
+        raise DataFormatError(f"{gt_path}: frame {int(gt[:, 0].max())} is beyond seqLength={T} in seqinfo.ini")
+    det_path = seq_dir / "det" / "det.txt"
+    det = read_mot_txt(det_path, "det") if det_path.is_file() else None
+    deg_path = seq_dir / "degradation.csv"
+    degradation = read_degradation_csv(deg_path, T) if deg_path.is_file() else {}
+    meta_path = seq_dir / "kdtrack_meta.json"
+    meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {"source": str(seq_dir)}
+    return MOTSequence(info["name"], frames, gt, info["frameRate"], degradation, meta, det)
+
+
+def write_degradation_csv(path: str | Path, levels: dict[str, np.ndarray]) -> Path:
+    """Per-frame degradation levels: a header of op names, then one row per frame."""
+    names = sorted(levels)
+    rows = np.stack([np.asarray(levels[n], np.float64) for n in names], 1)
+    text = "frame," + ",".join(names) + "\n" + "".join(
+        f"{t + 1}," + ",".join(format_number(v) for v in r) + "\n" for t, r in enumerate(rows))
+    return write_text_atomic(path, text)
+
+
+def read_degradation_csv(path: str | Path, num_frames: int) -> dict[str, np.ndarray]:
+    path = Path(path)
+    lines = path.read_text().splitlines()
+    names = lines[0].split(",")[1:]
+    rows = parse_numeric_lines_from(path, lines[1:], len(names) + 1)
+    if len(rows) != num_frames:
+        raise DataFormatError(f"{path}: {len(rows)} rows, expected one per frame ({num_frames})")
+    arr = np.array(rows).reshape(-1, len(names) + 1)
+    return {n: arr[:, i + 1] for i, n in enumerate(names)}
+
+
+def parse_numeric_lines_from(path: Path, lines: list[str], columns: int, first_line: int = 2) -> list[list[float]]:
+    out = []
+    for i, line in enumerate(lines):
+        fields = line.split(",")
+        if len(fields) != columns:
+            raise DataFormatError(f"{path}:{i + first_line}: expected {columns} columns, got {len(fields)}")
+        try:
+            out.append([float(f) for f in fields])
+        except ValueError:
+            raise DataFormatError(f"{path}:{i + first_line}: non-numeric field in {line[:60]!r}") from None
+    return out
