@@ -114,6 +114,61 @@ def read_seqinfo(seq_dir: str | Path) -> dict:
     return info
 
 
+def _seq_length(seq_dir: Path) -> int | None:
+    """``seqLength`` from ``seq_dir/seqinfo.ini`` (only that key is needed to evaluate), or None."""
+    path = seq_dir / "seqinfo.ini"
+    if not path.is_file():
+        return None
+    parser = configparser.ConfigParser()
+    parser.optionxform = str
+    parser.read(path)
+    try:
+        return int(parser["Sequence"]["seqLength"])
+    except (KeyError, ValueError):
+        raise DataFormatError(f"{path}: expected an integer seqLength in its [Sequence] section") from None
+
+
+def load_mot_gt(path: str | Path) -> tuple[dict[str, np.ndarray], dict[str, int]]:
+    """Ground truth for evaluation from a ``gt.txt`` file, a sequence folder or a split folder.
+
+    Layouts: ``<root>/<seq>/gt/gt.txt`` (a split such as ``MOT17/train``), ``<seq>/gt/gt.txt``, or
+    a single gt file. ``seqinfo.ini`` beside ``gt/`` gives the sequence length when present.
+
+    Returns:
+        ``({seq: (N, 9) rows}, {seq: seqLength})`` (lengths only where a ``seqinfo.ini`` exists).
+    """
+    path = Path(path)
+    if path.is_file():
+        seq_dir = path.parent.parent if path.parent.name == "gt" else path.parent
+        lengths = {seq_dir.name: n} if (n := _seq_length(seq_dir)) is not None else {}
+        return {seq_dir.name: read_mot_txt(path, "gt")}, lengths
+    if (path / "gt" / "gt.txt").is_file():
+        return load_mot_gt(path / "gt" / "gt.txt")
+    if not path.is_dir():
+        raise FileNotFoundError(f"ground truth not found: {path}")
+    gt, lengths = {}, {}
+    for seq_dir in sorted(p for p in path.iterdir() if (p / "gt" / "gt.txt").is_file()):
+        g, n = load_mot_gt(seq_dir / "gt" / "gt.txt")
+        gt.update(g)
+        lengths.update(n)
+    if not gt:
+        raise FileNotFoundError(f"{path}: no <seq>/gt/gt.txt found (MOTChallenge layout expected)")
+    return gt, lengths
+
+
+def load_mot_results(path: str | Path) -> dict[str, np.ndarray]:
+    """Tracker results from a ``<seq>.txt`` file or a folder of them -> ``{seq: (N, 10) rows}``."""
+    path = Path(path)
+    if path.is_file():
+        return {path.stem: read_mot_txt(path, "results")}
+    if not path.is_dir():
+        raise FileNotFoundError(f"tracker results not found: {path}")
+    files = sorted(path.glob("*.txt"))
+    if not files:
+        raise FileNotFoundError(f"{path}: no <seq>.txt result files found")
+    return {f.stem: read_mot_txt(f, "results") for f in files}
+
+
 def write_mot_sequence(seq: MOTSequence, root: str | Path, ext: str = ".jpg", quality: int = 95) -> Path:
     """Write ``seq`` as ``root/<seq.name>/`` in MOTChallenge layout; returns that folder."""
     seq_dir = Path(root) / seq.name

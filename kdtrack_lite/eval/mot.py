@@ -41,7 +41,7 @@ import numpy as np
 import pandas as pd
 
 from ..boxes import box_iou, tlwh_to_xyxy
-from . import _motfile
+from ..data.motchallenge import load_mot_gt, load_mot_results
 from ._compat import import_motmetrics
 
 COLUMNS = ["HOTA", "DetA", "AssA", "LocA", "MOTA", "MOTP", "IDF1", "IDP", "IDR",
@@ -157,10 +157,10 @@ def _load(gt, results):
     lengths: dict[str, int] = {}
     gt_is_file = isinstance(gt, (str, Path)) and Path(gt).is_file()
     if isinstance(gt, (str, Path)):
-        gt, lengths = _motfile.load_gt(gt)
+        gt, lengths = load_mot_gt(gt)
     if isinstance(results, (str, Path)):
         res_is_file = Path(results).is_file()
-        results = _motfile.load_results(results)
+        results = load_mot_results(results)
         if gt_is_file and res_is_file:  # one file each: they are the same sequence whatever the names
             results = {next(iter(gt)): next(iter(results.values()))}
     return dict(gt), dict(results), lengths
