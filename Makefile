@@ -40,7 +40,7 @@ test-notebooks: setup
 		--nbval-cell-timeout=$(NB_CELL_TIMEOUT) $(PYTEST_ARGS)
 
 notebooks: setup
-	KDTRACK_PROGRESS=0 MPLBACKEND=Agg $(BIN)/jupyter nbconvert --to notebook --execute --inplace \
+	KDTRACK_PROGRESS=0 $(BIN)/jupyter nbconvert --to notebook --execute --inplace \
 		--ExecutePreprocessor.timeout=3600 notebooks/*.ipynb
 
 clean-venv:

@@ -65,9 +65,28 @@ class NotebookEnv:
         }
 
 
+FIGURE_DPI = 72  # executed notebooks are committed: modest figure resolution keeps them small
+
+
+def _configure_matplotlib() -> None:
+    import matplotlib
+
+    matplotlib.rcParams["figure.dpi"] = FIGURE_DPI
+    matplotlib.rcParams["savefig.dpi"] = FIGURE_DPI
+    try:  # inside Jupyter: JPEG figures (frames are photo-like; PNG of them is 5-10x larger)
+        from IPython import get_ipython
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+
+        if get_ipython() is not None:
+            set_matplotlib_formats("jpeg", pil_kwargs={"quality": 88})
+    except ImportError:
+        pass
+
+
 def setup(seed: int = 0, device: str | None = None, quiet: bool = False) -> NotebookEnv:
-    """Seed everything, pick the device and read the FAST flag; print one summary line."""
+    """Seed everything, pick the device, read the FAST flag and set plot defaults; print one line."""
     seed_everything(seed)
+    _configure_matplotlib()
     env = NotebookEnv(fast=is_fast(), device=pick_device(device), seed=seed, profile=current_profile())
     if not quiet:
         s = env.summary()
