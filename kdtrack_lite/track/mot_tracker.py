@@ -136,14 +136,12 @@ class MOTTracker:
         # stage 1: high-score detections vs confirmed and lost tracks, IoU + appearance
         pool = [t for t in self.tracks if t.state in (CONFIRMED, LOST)]
         matches, u_trk, u_high = linear_assignment(self._cost(pool, dets[high], embs, high), cfg.match_thresh_first)
-        for r, c in matches:
-            self._match(pool[r], dets[high[c]], embs, high[c])
+        self._match([pool[r] for r in matches[:, 0]], dets, embs, high[matches[:, 1]])
         # stage 2: low-score detections vs tracks that were tracked last frame, IoU only
         left = [pool[r] for r in u_trk if pool[r].state == CONFIRMED]
         cost2 = iou_cost(np.array([t.box_xyxy for t in left]).reshape(-1, 4), dets[low, :4])
         matches2, u_left, _ = linear_assignment(cost2, cfg.match_thresh_second)
-        for r, c in matches2:
-            self._match(left[r], dets[low[c]], embs, low[c])
+        self._match([left[r] for r in matches2[:, 0]], dets, embs, low[matches2[:, 1]])
         for r in u_left:
             left[r].state = LOST
         # tentative tracks vs the high detections nobody took
@@ -151,8 +149,7 @@ class MOTTracker:
         tentative = [t for t in self.tracks if t.state == TENTATIVE]
         matches3, u_tent, u_high = linear_assignment(self._cost(tentative, dets[high], embs, high),
                                                      cfg.match_thresh_tentative)
-        for r, c in matches3:
-            self._match(tentative[r], dets[high[c]], embs, high[c])
+        self._match([tentative[r] for r in matches3[:, 0]], dets, embs, high[matches3[:, 1]])
         dead = {id(tentative[r]) for r in u_tent}
         # births, then deaths
         first = self.frame_count == 1 and cfg.confirm_on_first_frame
@@ -186,21 +183,25 @@ class MOTTracker:
             emb_c = embedding_cost(np.stack([t.embedding for t in tracks]), embs[cols])
         return fused_cost(iou_c, emb_c, self.cfg.appearance_weight, self.cfg.iou_gate)
 
-    def _match(self, track: Track, det: np.ndarray, embs: np.ndarray | None, col: int) -> None:
-        mean, cov = self.kf.update(track.mean[None], track.cov[None], xyxy_to_cxcywh(det[None, :4]))
-        track.mean, track.cov = mean[0], cov[0]
-        track.score = float(det[4])
-        track.time_since_update = 0
-        track.hits += 1
-        if embs is not None:
-            e = embs[col]
-            m = self.cfg.embedding_momentum
-            e = e if track.embedding is None else m * track.embedding + (1 - m) * e
-            track.embedding = e / max(np.linalg.norm(e), 1e-12)
-        if track.state == TENTATIVE and track.hits >= self.cfg.min_hits:
-            track.state, track.track_id = CONFIRMED, self._new_id()
-        elif track.state == LOST:
-            track.state = CONFIRMED
+    def _match(self, tracks: list[Track], dets: np.ndarray, embs: np.ndarray | None, rows: np.ndarray) -> None:
+        """Kalman-correct ``tracks`` with ``dets[rows]`` (one batched update) and refresh them."""
+        if not tracks:
+            return
+        mean, cov = self.kf.update(np.stack([t.mean for t in tracks]), np.stack([t.cov for t in tracks]),
+                                   xyxy_to_cxcywh(dets[rows, :4]))
+        m = self.cfg.embedding_momentum
+        for track, mu, p, row in zip(tracks, mean, cov, rows):
+            track.mean, track.cov = mu, p
+            track.score = float(dets[row, 4])
+            track.time_since_update = 0
+            track.hits += 1
+            if embs is not None:
+                e = embs[row] if track.embedding is None else m * track.embedding + (1 - m) * embs[row]
+                track.embedding = e / max(np.linalg.norm(e), 1e-12)
+            if track.state == TENTATIVE and track.hits >= self.cfg.min_hits:
+                track.state, track.track_id = CONFIRMED, self._new_id()
+            elif track.state == LOST:
+                track.state = CONFIRMED
 
     def _start(self, det: np.ndarray, emb: np.ndarray | None, confirm: bool) -> None:
         mean, cov = self.kf.initiate(xyxy_to_cxcywh(det[None, :4]))
