@@ -193,3 +193,36 @@ def test_mot_rows_and_writer(tmp_path):
     lines = path.read_text().splitlines()
     assert lines == ["7,3,10.00,20.00,20.00,40.00,0.7500,-1,-1,-1", "8,4,10.00,20.00,20.00,40.00,0.7500,-1,-1,-1"]
     np.testing.assert_allclose(np.loadtxt(path, delimiter=","), np.concatenate([rows, rows + [[1, 1] + [0] * 8]]))
+
+
+def test_tracking_offsets_carry_a_match_the_kalman_prediction_misses():
+    # steady 2 px/frame, then a 40 px jump: no overlap with the Kalman prediction
+    centres = [30 + 2 * t for t in range(6)] + [30 + 2 * 5 + 40 + 2 * t for t in range(1, 4)]
+    frames = [np.array([_det(c, 50)]) for c in centres]
+    offsets = [np.array([[-(centres[t] - centres[t - 1] if t else 0.0), 0.0]]) for t in range(len(centres))]
+    plain, with_offsets = MOTTracker(), MOTTracker()
+    ids_plain = [plain.update(d)[:, 4].tolist() for d in frames]
+    ids_off = [with_offsets.update(d, tracking_offsets=o)[:, 4].tolist() for d, o in zip(frames, offsets)]
+    assert ids_off == [[1]] * len(frames)
+    assert ids_plain[6] == [] and ids_plain[-1] == [2]  # without offsets the jump starts a new track
+    off_cfg = MOTTracker(TrackerConfig(use_tracking_offset=False))
+    assert [off_cfg.update(d, tracking_offsets=o)[:, 4].tolist() for d, o in zip(frames, offsets)] == ids_plain
+    with pytest.raises(ValueError, match="tracking_offsets"):
+        MOTTracker().update(frames[0], tracking_offsets=np.zeros((2, 2)))
+
+
+def test_prior_heatmap_renders_confident_tracks_like_render_heatmap():
+    from kdtrack_lite.data.heatmap import render_heatmap
+
+    tracker = MOTTracker()
+    for t in range(5):
+        out = tracker.update(np.array([_det(30 + 4 * t, 50, score=0.9), _det(120, 60, score=0.65)]))
+    assert len(out) == 2
+    np.testing.assert_array_equal(tracker.prior_heatmap(100, 160), render_heatmap(out[:, :4], 100, 160))
+    strict = MOTTracker(TrackerConfig(prior_min_score=0.7))
+    for t in range(15):
+        out = strict.update(np.array([_det(30 + 4 * t, 50, score=0.9), _det(120, 60, score=0.65)]))
+    np.testing.assert_array_equal(strict.prior_heatmap(100, 160), render_heatmap(out[:1, :4], 100, 160))
+    ahead = strict.prior_heatmap(100, 160, predicted=True)  # one frame ahead at the learnt 4 px/frame
+    y, x = np.unravel_index(ahead.argmax(), ahead.shape)
+    assert x == pytest.approx(30 + 4 * 15, abs=1) and y == 50

@@ -7,7 +7,11 @@ appearance unreliable); unmatched high-score detections start new tracks; unmatc
 kept as *lost* for a buffer of frames before they are removed. Motion: Kalman filter (SORT).
 
 OUR DESIGN CHOICES: stage 1 fuses IoU with an appearance cost when embeddings are given
-(DeepSORT/FairMOT idea, see :mod:`kdtrack_lite.track.association`); a new track is *tentative*
+(DeepSORT/FairMOT idea, see :mod:`kdtrack_lite.track.association`); when the detector gives
+CenterTrack tracking offsets (previous minus current centre), the IoU of a pair is the larger of
+IoU(Kalman prediction, detection) and IoU(track's last box, detection moved back by its offset),
+so either motion cue can carry a match (CenterTrack itself matches offset-moved centres
+greedily); a new track is *tentative*
 until ``min_hits`` matches in a row and only then receives an id, so ids are consecutive; on the
 first frame tracks are confirmed at once (``confirm_on_first_frame``); ids come from a counter
 owned by the tracker instance, starting at 1 (no global state; :meth:`MOTTracker.reset`).
@@ -28,6 +32,7 @@ import numpy as np
 
 from ..boxes import cxcywh_to_xyxy, xyxy_to_cxcywh, xyxy_to_tlwh
 from ..config import Config
+from ..data.heatmap import render_heatmap
 from ..fileio import atomic_path
 from .association import embedding_cost, fused_cost, iou_cost, linear_assignment
 from .kalman import BoxKalmanFilter, KalmanConfig
@@ -53,6 +58,10 @@ class TrackerConfig(Config):
         min_hits: consecutive matches before a tentative track is confirmed and gets an id.
         confirm_on_first_frame: confirm every track started on the first frame at once.
         embedding_momentum: ``e <- m e + (1 - m) e_det`` smoothing of a track's embedding.
+        use_tracking_offset: use the detector's tracking offsets when :meth:`MOTTracker.update`
+            gets them.
+        prior_min_score: tracks rendered into the CenterTrack prior heatmap need this score
+            (0.5: CenterTrack's inference rule, DESIGN.md §1.1).
         kalman: motion-model noise.
     """
 
@@ -68,6 +77,8 @@ class TrackerConfig(Config):
     min_hits: int = 2
     confirm_on_first_frame: bool = True
     embedding_momentum: float = 0.9
+    use_tracking_offset: bool = True
+    prior_min_score: float = 0.5
     kalman: KalmanConfig = field(default_factory=KalmanConfig)
 
 
@@ -83,6 +94,7 @@ class Track:
         self.score = score
         self.embedding = embedding
         self.start_frame = frame
+        self.last_box_xyxy = self.box_xyxy  # box at the last match (for tracking offsets)
 
     @property
     def box_xyxy(self) -> np.ndarray:
@@ -107,19 +119,22 @@ class MOTTracker:
         self.frame_count = 0
         self._next_id = 1
         self._last_output = np.zeros((0, 6))
+        self._offsets = None
 
     def _new_id(self) -> int:
         self._next_id += 1
         return self._next_id - 1
 
     def update(self, detections: np.ndarray, frame: np.ndarray | None = None,
-               embeddings: np.ndarray | None = None) -> np.ndarray:
+               embeddings: np.ndarray | None = None, tracking_offsets: np.ndarray | None = None) -> np.ndarray:
         """Advance one frame.
 
         Args:
             detections: ``(N, 6)`` ``[x1, y1, x2, y2, score, class]`` in pixels (``N`` may be 0).
             frame: the image (unused by this tracker; kept for the common interface).
             embeddings: ``(N, D)`` appearance embeddings of the detections, or ``None``.
+            tracking_offsets: ``(N, 2)`` previous minus current centre in pixels (CenterTrack's
+                tracking head), or ``None``.
 
         Returns:
             ``(M, 6)`` ``[x1, y1, x2, y2, track_id, score]`` of the confirmed tracks matched in
@@ -127,6 +142,12 @@ class MOTTracker:
         """
         dets, embs = _check_detections(detections, embeddings)
         cfg = self.cfg
+        offsets = None
+        if tracking_offsets is not None and cfg.use_tracking_offset:
+            offsets = np.asarray(tracking_offsets, np.float64)
+            if offsets.shape != (len(dets), 2):
+                raise ValueError(f"MOTTracker.update: tracking_offsets must be ({len(dets)}, 2), got {offsets.shape}")
+        self._offsets = offsets
         self.frame_count += 1
         self._predict()
         scores = dets[:, 4]
@@ -135,11 +156,11 @@ class MOTTracker:
 
         # stage 1: high-score detections vs confirmed and lost tracks, IoU + appearance
         pool = [t for t in self.tracks if t.state in (CONFIRMED, LOST)]
-        matches, u_trk, u_high = linear_assignment(self._cost(pool, dets[high], embs, high), cfg.match_thresh_first)
+        matches, u_trk, u_high = linear_assignment(self._cost(pool, dets, embs, high), cfg.match_thresh_first)
         self._match([pool[r] for r in matches[:, 0]], dets, embs, high[matches[:, 1]])
         # stage 2: low-score detections vs tracks that were tracked last frame, IoU only
         left = [pool[r] for r in u_trk if pool[r].state == CONFIRMED]
-        cost2 = iou_cost(np.array([t.box_xyxy for t in left]).reshape(-1, 4), dets[low, :4])
+        cost2 = self._iou_cost(left, dets, low)
         matches2, u_left, _ = linear_assignment(cost2, cfg.match_thresh_second)
         self._match([left[r] for r in matches2[:, 0]], dets, embs, low[matches2[:, 1]])
         for r in u_left:
@@ -147,7 +168,7 @@ class MOTTracker:
         # tentative tracks vs the high detections nobody took
         high = high[u_high]
         tentative = [t for t in self.tracks if t.state == TENTATIVE]
-        matches3, u_tent, u_high = linear_assignment(self._cost(tentative, dets[high], embs, high),
+        matches3, u_tent, u_high = linear_assignment(self._cost(tentative, dets, embs, high),
                                                      cfg.match_thresh_tentative)
         self._match([tentative[r] for r in matches3[:, 0]], dets, embs, high[matches3[:, 1]])
         dead = {id(tentative[r]) for r in u_tent}
@@ -175,9 +196,18 @@ class MOTTracker:
             t.mean, t.cov = m, c
             t.time_since_update += 1
 
+    def _iou_cost(self, tracks: list[Track], dets: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """``1 - IoU`` of tracks vs ``dets[rows]``, with the tracking-offset cue when available."""
+        cost = iou_cost(np.array([t.box_xyxy for t in tracks]).reshape(-1, 4), dets[rows, :4])
+        if self._offsets is None or not tracks or not len(rows):
+            return cost
+        moved_back = dets[rows, :4] + np.tile(self._offsets[rows], 2)  # detections in the previous frame
+        cost_off = iou_cost(np.array([t.last_box_xyxy for t in tracks]), moved_back)
+        fresh = np.array([t.time_since_update == 1 for t in tracks])  # matched in the previous frame
+        return np.where(fresh[:, None], np.minimum(cost, cost_off), cost)
+
     def _cost(self, tracks: list[Track], dets: np.ndarray, embs: np.ndarray | None, cols: np.ndarray) -> np.ndarray:
-        boxes = np.array([t.box_xyxy for t in tracks]).reshape(-1, 4)
-        iou_c = iou_cost(boxes, dets[:, :4])
+        iou_c = self._iou_cost(tracks, dets, cols)
         emb_c = None
         if embs is not None and tracks and all(t.embedding is not None for t in tracks):
             emb_c = embedding_cost(np.stack([t.embedding for t in tracks]), embs[cols])
@@ -192,6 +222,7 @@ class MOTTracker:
         m = self.cfg.embedding_momentum
         for track, mu, p, row in zip(tracks, mean, cov, rows):
             track.mean, track.cov = mu, p
+            track.last_box_xyxy = track.box_xyxy
             track.score = float(dets[row, 4])
             track.time_since_update = 0
             track.hits += 1
@@ -209,6 +240,22 @@ class MOTTracker:
         if confirm or self.cfg.min_hits <= 1:
             track.state, track.track_id = CONFIRMED, self._new_id()
         self.tracks.append(track)
+
+    def prior_heatmap(self, height: int, width: int, predicted: bool = False) -> np.ndarray:
+        """CenterTrack prior ``(height, width)`` float32: a Gaussian per output track of the last
+        frame with score >= ``prior_min_score`` (:func:`kdtrack_lite.data.heatmap.render_heatmap`).
+
+        ``predicted=True`` renders the tracks one frame ahead with the Kalman motion model (the
+        tracker state is not changed).
+        """
+        out = self._last_output[self._last_output[:, 5] >= self.cfg.prior_min_score]
+        boxes = out[:, :4]
+        if predicted and len(out):
+            by_id = {t.track_id: t for t in self.tracks}
+            tracks = [by_id[int(i)] for i in out[:, 4]]
+            mean, _ = self.kf.predict(np.stack([t.mean for t in tracks]), np.stack([t.cov for t in tracks]))
+            boxes = cxcywh_to_xyxy(mean[:, :4])
+        return render_heatmap(boxes, height, width, stride=1)
 
     def results_rows(self, frame_idx: int | None = None) -> np.ndarray:
         """MOTChallenge rows ``(M, 10)`` for the last :meth:`update`: frame, id, left, top, w, h,
