@@ -39,6 +39,14 @@ def test_output_shapes_and_normalised_embeddings(detectors, name):
     assert fresh.heads.last_conv("logits_hm").bias.item() == pytest.approx(-2.19)
 
 
+def test_fast_channel_normalisation_matches_torch():
+    from kdtrack_lite.models.centertrack import l2_normalize_channels
+
+    x = torch.randn(2, 5, 3, 4, generator=torch.Generator().manual_seed(0))
+    x[0, :, 0, 0] = 0.0
+    torch.testing.assert_close(l2_normalize_channels(x), F.normalize(x, dim=1))
+
+
 def test_prev_image_and_prior_change_the_output(detectors):
     model = detectors["teacher"]
     x = torch.rand(1, 3, H, W)
