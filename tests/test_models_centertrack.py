@@ -118,7 +118,11 @@ def test_decode_recovers_encoded_boxes():
     dets = decode_detections(_encode(boxes, tracking_out), k=20, score_threshold=0.5, nms_iou=0.5)[0]
     order = np.argsort(dets["boxes_xyxy"][:, 0].numpy())
     np.testing.assert_allclose(dets["boxes_xyxy"].numpy()[order], boxes, atol=1e-4)
-    np.testing.assert_allclose(dets["tracking"].numpy()[order], tracking_out * S, atol=1e-5)
+    # tracking targets are previous centre minus the integer peak (output px), as in the data contract
+    peaks = np.floor((boxes[:, :2] + boxes[:, 2:]) / 2 / S)
+    np.testing.assert_allclose(dets["prev_centers_xy"].numpy()[order], (peaks + tracking_out) * S, atol=1e-4)
+    np.testing.assert_allclose(dets["tracking"].numpy()[order],
+                               (peaks + tracking_out) * S - (boxes[:, :2] + boxes[:, 2:]) / 2, atol=1e-4)
     np.testing.assert_allclose(dets["scores"].numpy(), 1 - 1e-4, atol=1e-5)
     assert dets["embeddings"].numpy()[order].argmax(1).tolist() == [0, 1, 2]
     arr, emb = to_detections(dets)
@@ -170,6 +174,16 @@ def test_masked_l1_and_identity_loss_match_references():
         identity_loss(emb, ids + 5, mask, weight)
 
 
+def test_global_identities_separate_sequences():
+    from kdtrack_lite.models.centertrack_loss import global_identities
+
+    ids = torch.tensor([[1, 2, 0], [1, 3, 0]])
+    got = global_identities(ids, torch.tensor([0, 2]), max_ids_per_sequence=10)
+    assert got.tolist() == [[1, 2, 0], [21, 23, 0]]
+    with pytest.raises(ValueError, match="max_ids_per_sequence"):
+        global_identities(ids, torch.tensor([0, 1]), max_ids_per_sequence=2)
+
+
 def _batch(b=2, k=4):
     g = torch.Generator().manual_seed(0)
     h, w = H // S, W // S
@@ -183,14 +197,15 @@ def _batch(b=2, k=4):
         "prior_hm": torch.zeros(b, 1, H, W), "hm": hm, "ind": ind, "mask": mask,
         "wh": torch.rand(b, k, 2, generator=g) * 30, "reg": torch.rand(b, k, 2, generator=g),
         "tracking": torch.randn(b, k, 2, generator=g), "tracking_mask": mask.clone(),
-        "ids": torch.tensor([[1, 2, 3, 0], [4, 5, 6, 0]]),
+        "ids": torch.tensor([[1, 2, 3, 0], [1, 2, 3, 0]]), "seq_index": torch.tensor([0, 1]),
     }
 
 
 def test_centertrack_loss_terms_and_a_training_step_lowers_it():
     torch.manual_seed(0)
     model = build("centertrack", DetectorConfig.preset("student"))
-    crit = CenterTrackLoss(CenterTrackLossConfig(num_identities=8), embedding_dim=model.cfg.embedding_dim)
+    crit = CenterTrackLoss(CenterTrackLossConfig(num_identities=8, max_ids_per_sequence=4),
+                           embedding_dim=model.cfg.embedding_dim)
     batch = _batch()
     opt = torch.optim.Adam([*model.parameters(), *crit.parameters()], lr=1e-2)
     losses = []

@@ -20,7 +20,7 @@ def _outputs(boxes_xyxy, tracking_in_px):
         ix, iy = int(cx), int(cy)
         out["wh"][0, :, iy, ix] = torch.tensor([x2 - x1, y2 - y1])
         out["reg"][0, :, iy, ix] = torch.tensor([cx - ix, cy - iy])
-        out["tracking"][0, :, iy, ix] = torch.tensor(tracking_in_px[i]) / S
+        out["tracking"][0, :, iy, ix] = torch.tensor(tracking_in_px[i]) / S + torch.tensor([cx - ix, cy - iy])
         out["embedding"][0, i, iy, ix] = 1.0
     p = torch.from_numpy(render_heatmap(np.array(boxes_xyxy), H, W, stride=S)).clamp(1e-4, 1 - 1e-4)[None, None]
     out["logits_hm"] = torch.log(p / (1 - p))
@@ -54,6 +54,8 @@ def test_pipeline_wires_previous_frame_prior_and_offsets_and_writes_rows():
     np.testing.assert_array_equal(np.bincount(rows[:, 0].astype(int))[1:], [2] * n)
     first = rows[rows[:, 1] == 1]
     np.testing.assert_allclose(first[:, 2], [10 + 3 * t for t in range(n)], atol=1.0)  # left column
+    # the tracker got the detector's offsets (previous minus current centre, input px)
+    np.testing.assert_allclose(sorted(pipe.tracker._offsets.tolist()), sorted(offsets[-1]), atol=1e-4)
     # frame 1: prev = itself, empty prior; frame t: prev = frame t-1, prior peaks at t-1 tracks
     img0, prev0, prior0 = det.seen[0]
     assert torch.equal(img0, prev0) and prior0.sum() == 0

@@ -221,8 +221,11 @@ def decode_detections(outputs: dict[str, torch.Tensor], k: int = 100, score_thre
 
     Returns:
         One dict per image, rows sorted by score: ``boxes_xyxy (N, 4)`` input pixels,
-        ``scores (N,)``, ``centers_xy (N, 2)`` input pixels, ``tracking (N, 2)`` previous minus
-        current centre in input pixels, ``embeddings (N, D)`` (``(N, 0)`` without that head).
+        ``scores (N,)``, ``centers_xy (N, 2)`` input pixels, ``prev_centers_xy (N, 2)`` the
+        object's centre in the previous frame (input pixels), ``tracking (N, 2)`` =
+        ``prev_centers_xy - centers_xy``, ``embeddings (N, D)`` (``(N, 0)`` without that head).
+        The tracking head is read CenterTrack's way (and the data contract's): previous centre
+        minus the *integer* peak position, in output pixels.
     """
     heat = outputs["logits_hm"].sigmoid()  # (B, 1, h, w)
     b, _, h, w = heat.shape
@@ -231,9 +234,10 @@ def decode_detections(outputs: dict[str, torch.Tensor], k: int = 100, score_thre
     xs, ys = (ind % w).float(), (ind // w).float()
     reg = gather_at(outputs["reg"], ind)  # (B, k, 2)
     wh = gather_at(outputs["wh"], ind)
-    trk = gather_at(outputs["tracking"], ind) * stride
+    trk = gather_at(outputs["tracking"], ind)  # previous centre minus the integer peak (output px)
     emb = gather_at(outputs["embedding"], ind) if "embedding" in outputs else heat.new_zeros(b, ind.shape[1], 0)
     cx, cy = (xs + reg[..., 0]) * stride, (ys + reg[..., 1]) * stride
+    prev = torch.stack([(xs + trk[..., 0]) * stride, (ys + trk[..., 1]) * stride], -1)  # (B, k, 2)
     boxes = torch.stack([cx - wh[..., 0] / 2, cy - wh[..., 1] / 2, cx + wh[..., 0] / 2, cy + wh[..., 1] / 2], -1)
     results = []
     for i in range(b):
@@ -242,7 +246,9 @@ def decode_detections(outputs: dict[str, torch.Tensor], k: int = 100, score_thre
         results.append({
             "boxes_xyxy": boxes[i, keep], "scores": scores[i, keep],
             "centers_xy": torch.stack([cx[i, keep], cy[i, keep]], -1),
-            "tracking": trk[i, keep], "embeddings": emb[i, keep],
+            "prev_centers_xy": prev[i, keep],
+            "tracking": prev[i, keep] - torch.stack([cx[i, keep], cy[i, keep]], -1),
+            "embeddings": emb[i, keep],
         })
     return results
 

@@ -18,6 +18,9 @@ terms average over the valid (masked) entries; the identity classifier is cosine
 class weights L2-normalised, logits scaled by ``id_scale``) because the detector already
 L2-normalises its embeddings; the classifier lives in :class:`CenterTrackLoss`, not in the
 detector, so detector checkpoints do not depend on how many identities a data set has.
+Identities are numbered per sequence in our data (the same id in two sequences is two people),
+so when the batch carries ``seq_index`` the class of an object is
+``seq_index * max_ids_per_sequence + id`` (:func:`global_identities`).
 Batch dict keys follow the data contract (``hm, ind, mask, wh, reg, tracking, tracking_mask,
 ids``).
 """
@@ -39,7 +42,8 @@ class CenterTrackLossConfig(Config):
     """Weights and hyper-parameters of :func:`centertrack_loss`.
 
     ``alpha``/``beta`` are CenterNet's focal-loss exponents (PAPER FACT); the term weights,
-    ``num_identities`` and ``id_scale`` are OUR CHOICES.
+    ``num_identities`` (classifier size), ``max_ids_per_sequence`` (id range of one sequence)
+    and ``id_scale`` (cosine-logit scale) are OUR CHOICES.
     """
 
     alpha: float = 2.0
@@ -49,7 +53,8 @@ class CenterTrackLossConfig(Config):
     w_reg: float = 1.0
     w_tracking: float = 1.0
     w_id: float = 0.1
-    num_identities: int = 1024
+    num_identities: int = 4096
+    max_ids_per_sequence: int = 64
     id_scale: float = 16.0
 
 
@@ -84,6 +89,17 @@ def masked_l1_loss(pred_maps: torch.Tensor, ind: torch.Tensor, mask: torch.Tenso
     pred = gather_at(pred_maps, ind)  # (B, K, C)
     m = mask.to(pred.dtype)[..., None].expand_as(pred)
     return (torch.abs(pred - target) * m).sum() / m.sum().clamp(min=1.0)
+
+
+def global_identities(ids: torch.Tensor, seq_index: torch.Tensor, max_ids_per_sequence: int) -> torch.Tensor:
+    """Per-sequence ids ``(B, K)`` (0 = padding) -> data-set-wide ids ``seq * M + id`` (0 kept)."""
+    if int(ids.max()) > max_ids_per_sequence:
+        raise ValueError(
+            f"global_identities: id {int(ids.max())} exceeds max_ids_per_sequence={max_ids_per_sequence}; "
+            "raise CenterTrackLossConfig.max_ids_per_sequence"
+        )
+    seq = seq_index.reshape(-1, 1).long()
+    return torch.where(ids > 0, seq * max_ids_per_sequence + ids, torch.zeros_like(ids))
 
 
 def identity_loss(embeddings: torch.Tensor, ids: torch.Tensor, mask: torch.Tensor,
@@ -126,7 +142,7 @@ def centertrack_loss(outputs: dict[str, torch.Tensor], batch: dict[str, torch.Te
     Args:
         outputs: :class:`CenterTrackDetector` outputs.
         batch: data-contract dict (``hm (B,1,h,w)``, ``ind (B,K)``, ``mask``, ``wh (B,K,2)``,
-            ``reg``, ``tracking``, ``tracking_mask``, ``ids``).
+            ``reg``, ``tracking``, ``tracking_mask``, ``ids``; optional ``seq_index (B,)``).
         weights: :class:`CenterTrackLossConfig` (default values when ``None``).
         id_classifier: ``(num_identities, D)`` class vectors for :func:`identity_loss`.
 
@@ -151,7 +167,10 @@ def centertrack_loss(outputs: dict[str, torch.Tensor], batch: dict[str, torch.Te
         terms["loss_tracking"] = zero
     if id_classifier is not None and "embedding" in outputs and "ids" in batch:
         emb = gather_at(outputs["embedding"], ind)  # (B, K, D)
-        terms["loss_id"] = identity_loss(emb, batch["ids"].long(), mask, id_classifier, cfg.id_scale)
+        ids = batch["ids"].long()
+        if "seq_index" in batch:
+            ids = global_identities(ids, batch["seq_index"], cfg.max_ids_per_sequence)
+        terms["loss_id"] = identity_loss(emb, ids, mask, id_classifier, cfg.id_scale)
     else:
         terms["loss_id"] = zero
     terms["loss_task"] = (cfg.w_hm * terms["loss_hm"] + cfg.w_wh * terms["loss_wh"] + cfg.w_reg * terms["loss_reg"]
