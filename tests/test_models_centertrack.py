@@ -36,7 +36,8 @@ def test_output_shapes_and_normalised_embeddings(detectors, name):
     assert torch.allclose(out["embedding"].norm(dim=1), torch.ones(2, H // S, W // S), atol=1e-5)
     # heatmap bias initialisation: every pixel starts near sigmoid(-2.19) ~ 0.1 in a fresh model
     fresh = build("centertrack", DetectorConfig.preset(name))
-    assert fresh.heads.last_conv("logits_hm").bias.item() == pytest.approx(-2.19)
+    assert fresh.heads.bias("logits_hm").item() == pytest.approx(-2.19)
+    assert fresh.heads.bias("wh").abs().max() < 1  # only the heatmap bias is set
 
 
 def test_fast_channel_normalisation_matches_torch():

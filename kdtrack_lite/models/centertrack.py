@@ -51,15 +51,15 @@ class DetectorConfig(Config):
     """
 
     backbone: BackboneConfig = field(default_factory=lambda: BackboneConfig.preset("teacher"))
-    neck_channels: int = 64
-    head_channels: int = 48
+    neck_channels: int = 96
+    head_channels: int = 64
     shared_head_trunk: bool = False
     embedding_dim: int = 32
     prior_stem_kernel: int = 7
     hm_bias_init: float = -2.19
 
     PRESETS: ClassVar[dict[str, dict]] = {
-        "teacher": dict(neck_channels=64, head_channels=48),
+        "teacher": dict(neck_channels=96, head_channels=64),
         "student": dict(neck_channels=24, head_channels=32, shared_head_trunk=True),
     }
 
@@ -94,25 +94,44 @@ def _head(c_in: int, c_hidden: int, c_out: int) -> nn.Sequential:
 class Heads(nn.Module):
     """The five output heads: ``3x3 conv -> ReLU -> 1x1 conv`` each, or one shared 3x3 trunk.
 
+    With ``shared_trunk`` the five 1x1 output convs are stored as one conv whose output channels
+    are split by head (the same function as five convs, fewer kernel launches on a CPU).
     ``forward(neck (B, n, h, w)) -> {name: (B, C_name, h, w)}`` for ``name`` in :data:`HEADS`.
     """
 
     def __init__(self, c_in: int, c_hidden: int, out_channels: dict[str, int], shared_trunk: bool):
         super().__init__()
-        self.trunk = nn.Sequential(nn.Conv2d(c_in, c_hidden, 3, 1, 1), nn.ReLU(inplace=True)) if shared_trunk else None
-        self.out = nn.ModuleDict({
-            name: nn.Conv2d(c_hidden, c, 1) if shared_trunk else _head(c_in, c_hidden, c)
-            for name, c in out_channels.items()
-        })
+        self.out_channels = dict(out_channels)
+        if shared_trunk:
+            self.trunk = nn.Sequential(nn.Conv2d(c_in, c_hidden, 3, 1, 1), nn.ReLU(inplace=True))
+            self.out = nn.Conv2d(c_hidden, sum(out_channels.values()), 1)
+        else:
+            self.trunk = None
+            self.out = nn.ModuleDict({name: _head(c_in, c_hidden, c) for name, c in out_channels.items()})
 
-    def last_conv(self, name: str) -> nn.Conv2d:
-        head = self.out[name]
-        return head if isinstance(head, nn.Conv2d) else head[-1]
+    def init_bias(self, name: str, value: float) -> None:
+        """Set the output bias of head ``name`` to ``value``."""
+        with torch.no_grad():
+            if self.trunk is None:
+                self.out[name][-1].bias.fill_(value)
+            else:
+                start = 0
+                for key, c in self.out_channels.items():
+                    if key == name:
+                        self.out.bias[start : start + c] = value
+                    start += c
+
+    def bias(self, name: str) -> torch.Tensor:
+        """Output bias of head ``name`` ``(C_name,)``."""
+        if self.trunk is None:
+            return self.out[name][-1].bias
+        return dict(zip(self.out_channels, self.out.bias.split(list(self.out_channels.values()))))[name]
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        if self.trunk is not None:
-            x = self.trunk(x)
-        return {name: head(x) for name, head in self.out.items()}
+        if self.trunk is None:
+            return {name: head(x) for name, head in self.out.items()}
+        parts = self.out(self.trunk(x)).split(list(self.out_channels.values()), dim=1)
+        return dict(zip(self.out_channels, parts))
 
 
 class CenterTrackDetector(nn.Module):
@@ -147,7 +166,7 @@ class CenterTrackDetector(nn.Module):
             self.neck = conv_bn_relu(n, n, 3)
         outs = {"logits_hm": 1, "wh": 2, "reg": 2, "tracking": 2, "embedding": cfg.embedding_dim}
         self.heads = Heads(n, cfg.head_channels, outs, cfg.shared_head_trunk)
-        nn.init.constant_(self.heads.last_conv("logits_hm").bias, cfg.hm_bias_init)
+        self.heads.init_bias("logits_hm", cfg.hm_bias_init)
 
     def taps(self) -> dict[str, nn.Module]:
         """Backbone taps (``"s4"``, ``"s8"``, ``"s16"``) plus ``"neck"`` (stride 4)."""
