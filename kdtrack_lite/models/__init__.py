@@ -1,0 +1,16 @@
+"""Models: backbone family (teacher/student), CenterTrack-style MOT detector, SiamFC.
+
+Importing this package registers the model builders (``kdtrack_lite.registry``).
+"""
+
+from .backbone import Backbone, BackboneConfig, count_parameters
+from .centertrack import CenterTrackDetector, DecodeConfig, DetectorConfig, decode_detections, to_detections
+from .centertrack_loss import CenterTrackLoss, CenterTrackLossConfig, centertrack_loss, focal_loss
+from .siamfc import SiamFC, SiamFCConfig, SiamFCLoss, SiamFCLossConfig, balanced_logistic_loss, siamfc_labels, xcorr
+
+__all__ = [
+    "Backbone", "BackboneConfig", "count_parameters",
+    "CenterTrackDetector", "DetectorConfig", "DecodeConfig", "decode_detections", "to_detections",
+    "CenterTrackLoss", "CenterTrackLossConfig", "centertrack_loss", "focal_loss",
+    "SiamFC", "SiamFCConfig", "SiamFCLoss", "SiamFCLossConfig", "balanced_logistic_loss", "siamfc_labels", "xcorr",
+]

@@ -1,0 +1,190 @@
+"""SiamFC: fully-convolutional Siamese tracker head, its labels and its balanced logistic loss.
+
+PAPER FACTS (SiamFC, Bertinetto et al. 2016; DESIGN.md §1.2): one embedding network ``phi`` is
+applied to the exemplar (template) ``z`` and the search image ``x``; the response map is their
+cross-correlation ``f(z, x) = s * (phi(z) ⋆ phi(x)) + b``, computed as a grouped ``conv2d`` with
+the template features as the kernel, ``s = 0.001``; the network stride is 8. Training labels are
+positive where the distance to the target centre is ``<= r_pos / stride`` (L1 distance, as in
+DESIGN.md) and negative elsewhere; the logistic loss is balanced so that positives and
+negatives weigh the same.
+
+OUR DESIGN CHOICES: the backbone family of :mod:`kdtrack_lite.models.backbone` with two stages
+(strides 4, 8) plus a linear 1x1 ``adjust`` conv + BN (SiamFC's last layer has no ReLU); lite crops
+(template 64, search 128 -> response 9 x 9); "same" padding; a learnable bias ``b``; positive
+and negative halves of the loss each weigh 1/2.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..config import Config
+from ..registry import register_builder
+from .backbone import Backbone, BackboneConfig
+
+
+@dataclass
+class SiamFCConfig(Config):
+    """SiamFC model shape. ``response_scale`` = 0.001 is SiamFC's ``s`` (PAPER FACT); rest ours.
+
+    Attributes:
+        backbone: two stages (stride 8).
+        feature_channels: channels of ``phi`` after the 1x1 adjust conv.
+        response_scale: ``s`` in ``s * xcorr + b``.
+        template_size, search_size: crop sides in pixels (lite sizes, OUR CHOICE).
+    """
+
+    backbone: BackboneConfig = field(default_factory=lambda: BackboneConfig.preset(
+        "teacher", widths=(64, 128), blocks=(1, 3)))
+    feature_channels: int = 64
+    response_scale: float = 0.001
+    template_size: int = 64
+    search_size: int = 128
+
+    PRESETS: ClassVar[dict[str, dict]] = {
+        "teacher": dict(backbone=dict(widths=(64, 128), blocks=(1, 3)), feature_channels=64),
+        "student": dict(backbone=dict(widths=(16, 48), blocks=(1, 2)), feature_channels=32),
+    }
+
+    @classmethod
+    def preset(cls, name: str, **overrides) -> "SiamFCConfig":
+        """``"teacher"`` or ``"student"`` SiamFC (backbone preset of that name, two stages)."""
+        if name not in cls.PRESETS:
+            raise ValueError(f"SiamFCConfig.preset: unknown preset {name!r}; known: {sorted(cls.PRESETS)}")
+        values = dict(cls.PRESETS[name])
+        values["backbone"] = BackboneConfig.preset(name, **values["backbone"]).to_dict()
+        return cls.from_dict({**values, **overrides})
+
+    @property
+    def stride(self) -> int:
+        return self.backbone.stride
+
+    @property
+    def response_size(self) -> int:
+        return (self.search_size - self.template_size) // self.stride + 1
+
+
+def xcorr(z_feat: torch.Tensor, x_feat: torch.Tensor) -> torch.Tensor:
+    """Cross-correlate each template with its search features via one grouped ``conv2d``.
+
+    Args:
+        z_feat: ``(B, C, hz, wz)`` template features (or ``(1, C, hz, wz)``, shared by all ``B``).
+        x_feat: ``(B, C, hx, wx)`` search features.
+
+    Returns:
+        ``(B, 1, hx - hz + 1, wx - wz + 1)`` un-scaled responses.
+    """
+    b, c, hx, wx = x_feat.shape
+    if z_feat.shape[0] == 1 and b > 1:
+        z_feat = z_feat.expand(b, -1, -1, -1)
+    if z_feat.shape[:2] != (b, c):
+        raise ValueError(f"xcorr: template features {tuple(z_feat.shape)} do not fit search features {tuple(x_feat.shape)}")
+    out = F.conv2d(x_feat.reshape(1, b * c, hx, wx), z_feat, groups=b)  # (1, B, ho, wo)
+    return out.reshape(b, 1, out.shape[-2], out.shape[-1])
+
+
+class SiamFC(nn.Module):
+    """``forward(template (B,3,64,64), search (B,3,128,128)) -> logits (B, 1, 9, 9)``.
+
+    For tracking, :meth:`features` embeds crops once and :meth:`response` correlates cached
+    template features with several search crops. Feature taps: :meth:`taps`.
+    """
+
+    def __init__(self, cfg: SiamFCConfig | None = None):
+        super().__init__()
+        self.cfg = cfg = cfg or SiamFCConfig()
+        self.backbone = Backbone(cfg.backbone)
+        # linear 1x1 conv + BN: BN keeps phi at unit scale so that s = 0.001 gives usable logits
+        self.adjust = nn.Sequential(nn.Conv2d(cfg.backbone.widths[-1], cfg.feature_channels, 1, bias=False),
+                                    nn.BatchNorm2d(cfg.feature_channels))
+        self.bias = nn.Parameter(torch.zeros(1))
+
+    def taps(self) -> dict[str, nn.Module]:
+        """Backbone taps (``"s4"``, ``"s8"``) plus ``"adjust"`` (the embedding ``phi``)."""
+        return {**self.backbone.taps(), "adjust": self.adjust}
+
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        """``phi``: ``(B, 3, S, S)`` crops in [0, 1] -> ``(B, C, S / 8, S / 8)``."""
+        last = self.backbone(images)[self.cfg.backbone.tap_names[-1]]
+        return self.adjust(last)
+
+    def response(self, z_feat: torch.Tensor, x_feat: torch.Tensor) -> torch.Tensor:
+        """Response logits ``s * xcorr(z_feat, x_feat) + b`` -> ``(B, 1, R, R)``."""
+        return self.cfg.response_scale * xcorr(z_feat, x_feat) + self.bias
+
+    def forward(self, template: torch.Tensor, search: torch.Tensor) -> torch.Tensor:
+        return self.response(self.features(template), self.features(search))
+
+
+@register_builder("siamfc", SiamFCConfig)
+def build_siamfc(cfg: SiamFCConfig | None = None) -> SiamFC:
+    """Registry builder ``"siamfc"``; presets: ``SiamFCConfig.preset("teacher"|"student")``."""
+    return SiamFC(cfg or SiamFCConfig())
+
+
+def siamfc_labels(response_size: int, target_offset: torch.Tensor, stride: int, r_pos: float) -> torch.Tensor:
+    """SiamFC training labels: 1 within L1 distance ``r_pos / stride`` of the target, else 0.
+
+    Args:
+        response_size: side ``R`` of the response map.
+        target_offset: ``(B, 2)`` target centre minus search-crop centre, in search pixels (x, y).
+        stride: search pixels per response cell.
+        r_pos: positive radius in search pixels.
+
+    Returns:
+        ``(B, 1, R, R)`` float labels.
+    """
+    c = (response_size - 1) / 2
+    grid = torch.arange(response_size, dtype=torch.float32, device=target_offset.device)
+    tx = c + target_offset[:, 0].float() / stride  # (B,) target position in response cells
+    ty = c + target_offset[:, 1].float() / stride
+    dist = (grid[None, None, :] - tx[:, None, None]).abs() + (grid[None, :, None] - ty[:, None, None]).abs()
+    return (dist <= r_pos / stride).float()[:, None]  # (B, 1, R, R)
+
+
+def balanced_logistic_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Balanced logistic loss: ``1/2 mean_pos BCE + 1/2 mean_neg BCE`` over the whole batch.
+
+    Every positive weighs ``1 / (2 N_pos)`` and every negative ``1 / (2 N_neg)`` (SiamFC's
+    balancing; the 1/2 is OUR normalisation so the weights sum to 1). With no positive (target
+    invisible) the negatives carry the whole weight.
+
+    Args:
+        logits: ``(B, 1, R, R)`` response logits.
+        labels: same shape, 1 = positive, 0 = negative.
+    """
+    if logits.shape != labels.shape:
+        raise ValueError(f"balanced_logistic_loss: logits {tuple(logits.shape)} and labels {tuple(labels.shape)} differ")
+    bce = F.binary_cross_entropy_with_logits(logits, labels, reduction="none")
+    pos = labels > 0.5
+    n_pos, n_neg = pos.sum(), (~pos).sum()
+    if n_pos == 0 or n_neg == 0:
+        return bce.mean()
+    return 0.5 * bce[pos].sum() / n_pos + 0.5 * bce[~pos].sum() / n_neg
+
+
+@dataclass
+class SiamFCLossConfig(Config):
+    """``r_pos``: positive radius in search pixels (OUR CHOICE for the 128-pixel search crop)."""
+
+    r_pos: float = 8.0
+
+
+class SiamFCLoss(nn.Module):
+    """Thin module: labels from the batch's ``target_offset`` (all negative where ``visible`` is 0),
+    then :func:`balanced_logistic_loss`. ``forward(logits, batch) -> {"loss_task": scalar}``."""
+
+    def __init__(self, cfg: SiamFCLossConfig | None = None, stride: int = 8):
+        super().__init__()
+        self.cfg, self.stride = cfg or SiamFCLossConfig(), stride
+
+    def forward(self, logits: torch.Tensor, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        labels = siamfc_labels(logits.shape[-1], batch["target_offset"], self.stride, self.cfg.r_pos)
+        if "visible" in batch:
+            labels = labels * (batch["visible"].float() > 0.5).float()[:, None, None, None]
+        return {"loss_task": balanced_logistic_loss(logits, labels)}

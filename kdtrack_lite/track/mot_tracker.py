@@ -1,0 +1,300 @@
+"""ByteTrack-style multi-object tracker: Kalman motion + two-stage association.
+
+PAPER FACTS (ByteTrack, Zhang et al. 2022): associate *every* detection box, not only the
+confident ones — first the high-score detections with the tracks, then the low-score detections
+with the tracks left unmatched (IoU only, since low-score boxes are often occluded and their
+appearance unreliable); unmatched high-score detections start new tracks; unmatched tracks are
+kept as *lost* for a buffer of frames before they are removed. Motion: Kalman filter (SORT).
+
+OUR DESIGN CHOICES: stage 1 fuses IoU with an appearance cost when embeddings are given
+(DeepSORT/FairMOT idea, see :mod:`kdtrack_lite.track.association`); when the detector gives
+CenterTrack tracking offsets (previous minus current centre), the IoU of a pair is the larger of
+IoU(Kalman prediction, detection) and IoU(track's last box, detection moved back by its offset),
+so either motion cue can carry a match (CenterTrack itself matches offset-moved centres
+greedily); a new track is *tentative*
+until ``min_hits`` matches in a row and only then receives an id, so ids are consecutive; on the
+first frame tracks are confirmed at once (``confirm_on_first_frame``); ids come from a counter
+owned by the tracker instance, starting at 1 (no global state; :meth:`MOTTracker.reset`).
+The output box of a track is its Kalman-corrected state. Every threshold is a field of
+:class:`TrackerConfig`.
+
+Input/output (DESIGN.md §2): ``update(detections (N, 6) [x1, y1, x2, y2, score, class])``
+returns ``(M, 6)`` ``[x1, y1, x2, y2, track_id, score]``; :meth:`MOTTracker.results_rows` gives
+MOTChallenge rows ``frame, id, left, top, w, h, conf, -1, -1, -1``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..boxes import cxcywh_to_xyxy, xyxy_to_cxcywh, xyxy_to_tlwh
+from ..config import Config
+from ..data.heatmap import render_heatmap
+from ..fileio import atomic_path
+from .association import embedding_cost, fused_cost, iou_cost, linear_assignment
+from .kalman import BoxKalmanFilter, KalmanConfig
+
+TENTATIVE, CONFIRMED, LOST = "tentative", "confirmed", "lost"
+
+
+@dataclass
+class TrackerConfig(Config):
+    """Thresholds of :class:`MOTTracker` (OUR DEFAULTS; matching thresholds are on costs).
+
+    Attributes:
+        high_score: detections with score >= this are "high" (stage 1, may start tracks).
+        low_score: detections with ``low_score <= score < high_score`` are used in stage 2 only;
+            lower ones are ignored.
+        new_track_score: an unmatched high detection starts a track only above this score.
+        match_thresh_first: largest fused cost accepted in stage 1 (high dets vs tracks).
+        match_thresh_second: largest IoU cost accepted in stage 2 (low dets vs tracks).
+        match_thresh_tentative: largest fused cost for tentative tracks vs leftover high dets.
+        appearance_weight: ``w`` in ``(1 - w) iou_cost + w appearance_cost``.
+        iou_gate: pairs with IoU below this are never matched in stage 1.
+        max_age: frames a lost track is kept before removal (the track buffer).
+        min_hits: consecutive matches before a tentative track is confirmed and gets an id.
+        confirm_on_first_frame: confirm every track started on the first frame at once.
+        embedding_momentum: ``e <- m e + (1 - m) e_det`` smoothing of a track's embedding.
+        use_tracking_offset: use the detector's tracking offsets when :meth:`MOTTracker.update`
+            gets them.
+        prior_min_score: tracks rendered into the CenterTrack prior heatmap need this score
+            (0.5: CenterTrack's inference rule, DESIGN.md §1.1).
+        kalman: motion-model noise.
+    """
+
+    high_score: float = 0.5
+    low_score: float = 0.1
+    new_track_score: float = 0.6
+    match_thresh_first: float = 0.8
+    match_thresh_second: float = 0.5
+    match_thresh_tentative: float = 0.7
+    appearance_weight: float = 0.3
+    iou_gate: float = 0.1
+    max_age: int = 30
+    min_hits: int = 2
+    confirm_on_first_frame: bool = True
+    embedding_momentum: float = 0.9
+    use_tracking_offset: bool = True
+    prior_min_score: float = 0.5
+    kalman: KalmanConfig = field(default_factory=KalmanConfig)
+
+
+class Track:
+    """One track: Kalman state, id (0 while tentative), status and smoothed embedding."""
+
+    def __init__(self, mean: np.ndarray, cov: np.ndarray, score: float, embedding: np.ndarray | None, frame: int):
+        self.mean, self.cov = mean, cov  # (8,), (8, 8)
+        self.track_id = 0
+        self.state = TENTATIVE
+        self.hits = 1
+        self.time_since_update = 0
+        self.score = score
+        self.embedding = embedding
+        self.start_frame = frame
+        self.last_box_xyxy = self.box_xyxy  # box at the last match (for tracking offsets)
+
+    @property
+    def box_xyxy(self) -> np.ndarray:
+        return cxcywh_to_xyxy(self.mean[:4])
+
+
+class MOTTracker:
+    """Two-stage (ByteTrack-style) tracker; see the module docstring.
+
+    Args:
+        cfg: :class:`TrackerConfig`.
+    """
+
+    def __init__(self, cfg: TrackerConfig | None = None):
+        self.cfg = cfg or TrackerConfig()
+        self.kf = BoxKalmanFilter(self.cfg.kalman)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every track and restart ids at 1 and the frame counter at 0."""
+        self.tracks: list[Track] = []
+        self.frame_count = 0
+        self._next_id = 1
+        self._last_output = np.zeros((0, 6))
+        self._offsets = None
+
+    def _new_id(self) -> int:
+        self._next_id += 1
+        return self._next_id - 1
+
+    def update(self, detections: np.ndarray, frame: np.ndarray | None = None,
+               embeddings: np.ndarray | None = None, tracking_offsets: np.ndarray | None = None) -> np.ndarray:
+        """Advance one frame.
+
+        Args:
+            detections: ``(N, 6)`` ``[x1, y1, x2, y2, score, class]`` in pixels (``N`` may be 0).
+            frame: the image (unused by this tracker; kept for the common interface).
+            embeddings: ``(N, D)`` appearance embeddings of the detections, or ``None``.
+            tracking_offsets: ``(N, 2)`` previous minus current centre in pixels (CenterTrack's
+                tracking head), or ``None``.
+
+        Returns:
+            ``(M, 6)`` ``[x1, y1, x2, y2, track_id, score]`` of the confirmed tracks matched in
+            this frame.
+        """
+        dets, embs = _check_detections(detections, embeddings)
+        cfg = self.cfg
+        offsets = None
+        if tracking_offsets is not None and cfg.use_tracking_offset:
+            offsets = np.asarray(tracking_offsets, np.float64)
+            if offsets.shape != (len(dets), 2):
+                raise ValueError(f"MOTTracker.update: tracking_offsets must be ({len(dets)}, 2), got {offsets.shape}")
+        self._offsets = offsets
+        self.frame_count += 1
+        self._predict()
+        scores = dets[:, 4]
+        high = np.flatnonzero(scores >= cfg.high_score)
+        low = np.flatnonzero((scores >= cfg.low_score) & (scores < cfg.high_score))
+
+        # stage 1: high-score detections vs confirmed and lost tracks, IoU + appearance
+        pool = [t for t in self.tracks if t.state in (CONFIRMED, LOST)]
+        matches, u_trk, u_high = linear_assignment(self._cost(pool, dets, embs, high), cfg.match_thresh_first)
+        self._match([pool[r] for r in matches[:, 0]], dets, embs, high[matches[:, 1]])
+        # stage 2: low-score detections vs tracks that were tracked last frame, IoU only
+        left = [pool[r] for r in u_trk if pool[r].state == CONFIRMED]
+        cost2 = self._iou_cost(left, dets, low)
+        matches2, u_left, _ = linear_assignment(cost2, cfg.match_thresh_second)
+        self._match([left[r] for r in matches2[:, 0]], dets, embs, low[matches2[:, 1]])
+        for r in u_left:
+            left[r].state = LOST
+        # tentative tracks vs the high detections nobody took
+        high = high[u_high]
+        tentative = [t for t in self.tracks if t.state == TENTATIVE]
+        matches3, u_tent, u_high = linear_assignment(self._cost(tentative, dets, embs, high),
+                                                     cfg.match_thresh_tentative)
+        self._match([tentative[r] for r in matches3[:, 0]], dets, embs, high[matches3[:, 1]])
+        dead = {id(tentative[r]) for r in u_tent}
+        # births, then deaths
+        first = self.frame_count == 1 and cfg.confirm_on_first_frame
+        for c in high[u_high]:
+            if dets[c, 4] >= cfg.new_track_score:
+                self._start(dets[c], None if embs is None else embs[c], confirm=first)
+        self.tracks = [t for t in self.tracks
+                       if id(t) not in dead and not (t.state == LOST and t.time_since_update > cfg.max_age)]
+        out = [np.r_[t.box_xyxy, t.track_id, t.score] for t in self.tracks
+               if t.state == CONFIRMED and t.time_since_update == 0]
+        self._last_output = np.array(out, np.float64).reshape(-1, 6)
+        return self._last_output.copy()
+
+    def _predict(self) -> None:
+        if not self.tracks:
+            return
+        mean = np.stack([t.mean for t in self.tracks])
+        for i, t in enumerate(self.tracks):
+            if t.state != CONFIRMED:  # lost/tentative: do not extrapolate a size change
+                mean[i, 6:8] = 0.0
+        mean, cov = self.kf.predict(mean, np.stack([t.cov for t in self.tracks]))
+        for t, m, c in zip(self.tracks, mean, cov):
+            t.mean, t.cov = m, c
+            t.time_since_update += 1
+
+    def _iou_cost(self, tracks: list[Track], dets: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """``1 - IoU`` of tracks vs ``dets[rows]``, with the tracking-offset cue when available."""
+        cost = iou_cost(np.array([t.box_xyxy for t in tracks]).reshape(-1, 4), dets[rows, :4])
+        if self._offsets is None or not tracks or not len(rows):
+            return cost
+        moved_back = dets[rows, :4] + np.tile(self._offsets[rows], 2)  # detections in the previous frame
+        cost_off = iou_cost(np.array([t.last_box_xyxy for t in tracks]), moved_back)
+        fresh = np.array([t.time_since_update == 1 for t in tracks])  # matched in the previous frame
+        return np.where(fresh[:, None], np.minimum(cost, cost_off), cost)
+
+    def _cost(self, tracks: list[Track], dets: np.ndarray, embs: np.ndarray | None, cols: np.ndarray) -> np.ndarray:
+        iou_c = self._iou_cost(tracks, dets, cols)
+        emb_c = None
+        if embs is not None and tracks and all(t.embedding is not None for t in tracks):
+            emb_c = embedding_cost(np.stack([t.embedding for t in tracks]), embs[cols])
+        return fused_cost(iou_c, emb_c, self.cfg.appearance_weight, self.cfg.iou_gate)
+
+    def _match(self, tracks: list[Track], dets: np.ndarray, embs: np.ndarray | None, rows: np.ndarray) -> None:
+        """Kalman-correct ``tracks`` with ``dets[rows]`` (one batched update) and refresh them."""
+        if not tracks:
+            return
+        mean, cov = self.kf.update(np.stack([t.mean for t in tracks]), np.stack([t.cov for t in tracks]),
+                                   xyxy_to_cxcywh(dets[rows, :4]))
+        m = self.cfg.embedding_momentum
+        for track, mu, p, row in zip(tracks, mean, cov, rows):
+            track.mean, track.cov = mu, p
+            track.last_box_xyxy = track.box_xyxy
+            track.score = float(dets[row, 4])
+            track.time_since_update = 0
+            track.hits += 1
+            if embs is not None:
+                e = embs[row] if track.embedding is None else m * track.embedding + (1 - m) * embs[row]
+                track.embedding = e / max(np.linalg.norm(e), 1e-12)
+            if track.state == TENTATIVE and track.hits >= self.cfg.min_hits:
+                track.state, track.track_id = CONFIRMED, self._new_id()
+            elif track.state == LOST:
+                track.state = CONFIRMED
+
+    def _start(self, det: np.ndarray, emb: np.ndarray | None, confirm: bool) -> None:
+        mean, cov = self.kf.initiate(xyxy_to_cxcywh(det[None, :4]))
+        track = Track(mean[0], cov[0], float(det[4]), emb, self.frame_count)
+        if confirm or self.cfg.min_hits <= 1:
+            track.state, track.track_id = CONFIRMED, self._new_id()
+        self.tracks.append(track)
+
+    def prior_heatmap(self, height: int, width: int, predicted: bool = False) -> np.ndarray:
+        """CenterTrack prior ``(height, width)`` float32: a Gaussian per output track of the last
+        frame with score >= ``prior_min_score`` (:func:`kdtrack_lite.data.heatmap.render_heatmap`).
+
+        ``predicted=True`` renders the tracks one frame ahead with the Kalman motion model (the
+        tracker state is not changed).
+        """
+        out = self._last_output[self._last_output[:, 5] >= self.cfg.prior_min_score]
+        boxes = out[:, :4]
+        if predicted and len(out):
+            by_id = {t.track_id: t for t in self.tracks}
+            tracks = [by_id[int(i)] for i in out[:, 4]]
+            mean, _ = self.kf.predict(np.stack([t.mean for t in tracks]), np.stack([t.cov for t in tracks]))
+            boxes = cxcywh_to_xyxy(mean[:, :4])
+        return render_heatmap(boxes, height, width, stride=1)
+
+    def results_rows(self, frame_idx: int | None = None) -> np.ndarray:
+        """MOTChallenge rows ``(M, 10)`` for the last :meth:`update`: frame, id, left, top, w, h,
+        conf, -1, -1, -1 (``frame_idx`` defaults to the tracker's 1-based frame count)."""
+        return tracks_to_mot_rows(self._last_output, self.frame_count if frame_idx is None else frame_idx)
+
+
+def tracks_to_mot_rows(tracks: np.ndarray, frame_idx: int) -> np.ndarray:
+    """``(M, 6)`` ``[x1, y1, x2, y2, id, score]`` -> ``(M, 10)`` MOTChallenge rows for ``frame_idx``."""
+    tracks = np.asarray(tracks, np.float64).reshape(-1, 6)
+    rows = np.full((len(tracks), 10), -1.0)
+    rows[:, 0] = frame_idx
+    rows[:, 1] = tracks[:, 4]
+    rows[:, 2:6] = xyxy_to_tlwh(tracks[:, :4])
+    rows[:, 6] = tracks[:, 5]
+    return rows
+
+
+def write_mot_rows(path: str | os.PathLike, rows: np.ndarray) -> None:
+    """Write ``(M, 10)`` MOTChallenge rows as ``frame,id,left,top,w,h,conf,-1,-1,-1`` (atomic)."""
+    rows = np.asarray(rows, np.float64).reshape(-1, 10)
+    with atomic_path(path) as tmp:
+        np.savetxt(tmp, rows, fmt=["%d", "%d", "%.2f", "%.2f", "%.2f", "%.2f", "%.4f", "%d", "%d", "%d"],
+                   delimiter=",")
+
+
+def _check_detections(detections, embeddings) -> tuple[np.ndarray, np.ndarray | None]:
+    dets = np.asarray(detections, np.float64)
+    if dets.size == 0:
+        dets = dets.reshape(0, 6)
+    if dets.ndim != 2 or dets.shape[1] != 6:
+        raise ValueError(
+            f"MOTTracker.update: detections must be (N, 6) [x1, y1, x2, y2, score, class], got shape {dets.shape}"
+        )
+    if embeddings is None:
+        return dets, None
+    embs = np.asarray(embeddings, np.float64)
+    if embs.ndim != 2 or len(embs) != len(dets):
+        raise ValueError(
+            f"MOTTracker.update: embeddings must be (N, D) with N = {len(dets)} detections, got shape {embs.shape}"
+        )
+    return dets, embs

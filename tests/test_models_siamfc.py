@@ -1,0 +1,176 @@
+import math
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from kdtrack_lite.checkpoint import load_checkpoint, save_checkpoint
+from kdtrack_lite.data.crops import crop_and_resize
+from kdtrack_lite.models import (
+    SiamFCConfig, SiamFCLoss, balanced_logistic_loss, count_parameters, siamfc_labels, xcorr,
+)
+from kdtrack_lite.registry import build
+from kdtrack_lite.track.sot_tracker import SiamFCTracker, SOTTrackerConfig
+
+
+@pytest.fixture(scope="module")
+def siamese():
+    torch.manual_seed(0)
+    return {n: build("siamfc", SiamFCConfig.preset(n)).eval() for n in ("teacher", "student")}
+
+
+@pytest.mark.parametrize("name", ["teacher", "student"])
+def test_response_shape_stride_and_taps(siamese, name):
+    m = siamese[name]
+    assert m.cfg.stride == 8 and m.cfg.response_size == 9
+    with torch.no_grad():
+        out = m(torch.rand(2, 3, 64, 64), torch.rand(2, 3, 128, 128))
+    assert out.shape == (2, 1, 9, 9)
+    assert list(m.taps()) == ["s4", "s8", "adjust"]
+
+
+def test_student_has_at_least_8x_fewer_parameters(siamese):
+    assert count_parameters(siamese["teacher"]) >= 8 * count_parameters(siamese["student"])
+    assert count_parameters(siamese["teacher"].backbone) >= 8 * count_parameters(siamese["student"].backbone)
+
+
+def test_xcorr_matches_per_sample_conv2d():
+    g = torch.Generator().manual_seed(0)
+    z, x = torch.randn(3, 4, 2, 3, generator=g), torch.randn(3, 4, 6, 7, generator=g)
+    ref = torch.cat([F.conv2d(x[i : i + 1], z[i : i + 1]) for i in range(3)])
+    torch.testing.assert_close(xcorr(z, x), ref)
+    torch.testing.assert_close(xcorr(z[:1], x), torch.cat([F.conv2d(x[i : i + 1], z[:1]) for i in range(3)]))
+    with pytest.raises(ValueError, match="do not fit"):
+        xcorr(z[:2], x)
+
+
+def test_labels_are_an_l1_ball_around_the_shifted_target():
+    labels = siamfc_labels(9, torch.tensor([[0.0, 0.0], [16.0, -8.0]]), stride=8, r_pos=8)
+    assert labels.shape == (2, 1, 9, 9)
+    expected0 = np.zeros((9, 9))
+    expected0[4, 3:6] = expected0[3:6, 4] = 1  # the centre cell and its 4 neighbours
+    np.testing.assert_array_equal(labels[0, 0].numpy(), expected0)
+    ys, xs = np.nonzero(labels[1, 0].numpy())
+    assert sorted(zip(xs, ys)) == sorted([(6, 3), (5, 3), (7, 3), (6, 2), (6, 4)])  # centre (4+2, 4-1)
+    assert siamfc_labels(9, torch.zeros(1, 2), 8, r_pos=16).sum() == 13  # L1 radius 2: 1 + 4 + 8
+
+
+def test_balanced_logistic_loss_matches_hand_computation():
+    logits = torch.tensor([2.0, -1.0, 0.5, -3.0, 1.0]).reshape(1, 1, 1, 5)
+    labels = torch.tensor([1.0, 1.0, 0.0, 0.0, 0.0]).reshape(1, 1, 1, 5)
+
+    def bce(z, y):
+        return -(y * math.log(1 / (1 + math.exp(-z))) + (1 - y) * math.log(1 - 1 / (1 + math.exp(-z))))
+
+    pos = (bce(2.0, 1) + bce(-1.0, 1)) / 2
+    neg = (bce(0.5, 0) + bce(-3.0, 0) + bce(1.0, 0)) / 3
+    assert balanced_logistic_loss(logits, labels).item() == pytest.approx(0.5 * pos + 0.5 * neg, rel=1e-6)
+    all_neg = balanced_logistic_loss(logits, torch.zeros_like(labels))
+    assert all_neg.item() == pytest.approx(sum(bce(z, 0) for z in [2.0, -1.0, 0.5, -3.0, 1.0]) / 5, rel=1e-6)
+
+
+def test_loss_module_uses_visibility_and_a_step_lowers_the_loss():
+    torch.manual_seed(0)
+    model = build("siamfc", SiamFCConfig.preset("student"))
+    crit = SiamFCLoss(stride=model.cfg.stride)
+    g = torch.Generator().manual_seed(1)
+    batch = {"template": torch.rand(4, 3, 64, 64, generator=g), "search": torch.rand(4, 3, 128, 128, generator=g),
+             "target_offset": torch.tensor([[0.0, 0.0], [8.0, 8.0], [-16.0, 0.0], [0.0, 0.0]]),
+             "visible": torch.tensor([1.0, 1.0, 1.0, 0.0])}
+    logits = model(batch["template"], batch["search"])
+    labels = siamfc_labels(9, batch["target_offset"], 8, crit.cfg.r_pos)
+    labels[3] = 0
+    assert crit(logits, batch)["loss_task"].item() == pytest.approx(balanced_logistic_loss(logits, labels).item())
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    losses = []
+    for _ in range(4):
+        loss = crit(model(batch["template"], batch["search"]), batch)["loss_task"]
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < losses[0]
+
+
+def _texture(seed=0, size=256):
+    rng = np.random.default_rng(seed)
+    small = rng.uniform(0, 1, (size // 4, size // 4, 3)).astype(np.float32)
+    return np.kron(small, np.ones((4, 4, 1), np.float32))  # 4-pixel blocks
+
+
+@pytest.mark.parametrize("name", ["teacher", "student"])
+def test_response_peak_follows_a_shift_of_the_target(siamese, name):
+    """Random-init network, textured scene: a search crop shifted by d puts the peak at d / stride."""
+    img = _texture(1)
+    target = (128.0, 128.0)
+    z = crop_and_resize(img, target, 64, 64)
+    for d in [(0, 0), (16, -8), (-24, 16)]:
+        # the search crop is centred d away from the target, so the target sits at +d in it
+        x = crop_and_resize(img, (target[0] - d[0], target[1] - d[1]), 128, 128)
+        to_t = lambda a: torch.from_numpy(a).permute(2, 0, 1)[None]  # noqa: E731
+        with torch.no_grad():
+            r = siamese[name](to_t(z), to_t(x))[0, 0]
+        y, xx = np.unravel_index(int(r.argmax()), r.shape)
+        assert (xx - 4, y - 4) == (d[0] // 8, d[1] // 8), (name, d, r)
+
+
+class BlobSiamese(nn.Module):
+    """Hand-made Siamese net for tracker geometry tests: phi = 8x8 average pooling."""
+
+    def __init__(self):
+        super().__init__()
+        self.cfg = SimpleNamespace(stride=8)
+        self.dummy = nn.Parameter(torch.zeros(1))
+
+    def features(self, crops):
+        return F.avg_pool2d(crops, 8)
+
+    def response(self, z_feat, x_feat):
+        r = xcorr(z_feat, x_feat)
+        return 10 * (r / z_feat.pow(2).sum((1, 2, 3)).view(-1, 1, 1, 1) - 0.5)
+
+
+def _blob_frame(center, sigma, size=(160, 192)):
+    h, w = size
+    yy, xx = np.mgrid[0:h, 0:w]
+    g = np.exp(-((xx - center[0]) ** 2 + (yy - center[1]) ** 2) / (2 * sigma**2))
+    return np.repeat((255 * g)[..., None], 3, axis=2).astype(np.uint8)
+
+
+def test_sot_tracker_follows_a_moving_target():
+    tracker = SiamFCTracker(BlobSiamese(), SOTTrackerConfig())
+    with pytest.raises(RuntimeError, match="init"):
+        tracker.update(_blob_frame((50, 50), 6))
+    tracker.init(_blob_frame((50, 60), 6), [38, 48, 24, 24])
+    errors = []
+    for t in range(1, 25):
+        c = (50 + 3 * t, 60 + 1.5 * t)
+        box, score = tracker.update(_blob_frame(c, 6))
+        assert box.shape == (4,) and 0.0 <= score <= 1.0
+        errors.append(box[:2] + box[2:] / 2 - c)
+    # one response cell = 8 search px = 6 frame px here; pooled features localise to ~half a cell
+    errors = np.array(errors)
+    assert np.abs(errors).max() < 4.5
+    assert np.abs(errors.mean(0)).max() < 1.5  # no systematic lag or offset
+    assert 0.7 * 24 < box[2] < 1.4 * 24  # the size may wander within the scale steps, not blow up
+    with pytest.raises(ValueError, match="frame"):
+        tracker.update(np.zeros((10, 10)))
+    with pytest.raises(ValueError, match="box_xywh"):
+        tracker.init(_blob_frame((50, 60), 6), [38, 48, 0, 24])
+
+
+def test_sot_tracker_runs_with_a_siamfc_student_and_checkpoints_round_trip(siamese, tmp_path):
+    frame = (_texture(2, 192) * 255).astype(np.uint8)
+    for name, model in siamese.items():
+        tracker = SiamFCTracker(model)
+        tracker.init(frame, [80, 80, 24, 30])
+        box, score = tracker.update(frame)
+        assert box.shape == (4,) and isinstance(score, float)
+        np.testing.assert_allclose(box[:2] + box[2:] / 2, [92, 95], atol=8)  # same frame: stays put
+        rebuilt = load_checkpoint(save_checkpoint(tmp_path / f"{name}.pt", model)).build().eval()
+        with torch.no_grad():
+            x = torch.rand(1, 3, 128, 128)
+            torch.testing.assert_close(rebuilt(x[..., :64, :64], x), model(x[..., :64, :64], x))
