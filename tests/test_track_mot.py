@@ -3,9 +3,10 @@ import pytest
 from scipy.optimize import linear_sum_assignment
 
 from kdtrack_lite.boxes import box_iou
+from kdtrack_lite.data.motchallenge import read_mot_txt, write_mot_results
 from kdtrack_lite.track import (
     BoxKalmanFilter, KalmanConfig, MOTTracker, TrackerConfig, embedding_cost, fused_cost, iou_cost,
-    kf_predict, kf_update, linear_assignment, tracks_to_mot_rows, write_mot_rows,
+    kf_predict, kf_update, linear_assignment, tracks_to_mot_rows,
 )
 
 
@@ -189,10 +190,8 @@ def test_mot_rows_and_writer(tmp_path):
     rows = tracks_to_mot_rows(tracks, 7)
     np.testing.assert_allclose(rows, [[7, 3, 10, 20, 20, 40, 0.75, -1, -1, -1]])
     path = tmp_path / "res" / "seq.txt"
-    write_mot_rows(path, np.concatenate([rows, rows + [[1, 1, 0, 0, 0, 0, 0, 0, 0, 0]]]))
-    lines = path.read_text().splitlines()
-    assert lines == ["7,3,10.00,20.00,20.00,40.00,0.7500,-1,-1,-1", "8,4,10.00,20.00,20.00,40.00,0.7500,-1,-1,-1"]
-    np.testing.assert_allclose(np.loadtxt(path, delimiter=","), np.concatenate([rows, rows + [[1, 1] + [0] * 8]]))
+    write_mot_results(path, np.concatenate([rows, rows + [[1, 1, 0, 0, 0, 0, 0, 0, 0, 0]]]))
+    np.testing.assert_allclose(read_mot_txt(path, "results"), np.concatenate([rows, rows + [[1, 1] + [0] * 8]]))
 
 
 def test_tracking_offsets_carry_a_match_the_kalman_prediction_misses():

@@ -2,13 +2,13 @@
 
 from .association import embedding_cost, fused_cost, iou_cost, linear_assignment
 from .kalman import BoxKalmanFilter, KalmanConfig, kf_predict, kf_update
-from .mot_tracker import MOTTracker, TrackerConfig, tracks_to_mot_rows, write_mot_rows
+from .mot_tracker import MOTTracker, TrackerConfig, tracks_to_mot_rows
 from .pipeline import MOTPipeline, frame_to_tensor
 from .sot_tracker import SiamFCTracker, SOTTrackerConfig
 
 __all__ = [
     "embedding_cost", "fused_cost", "iou_cost", "linear_assignment",
     "BoxKalmanFilter", "KalmanConfig", "kf_predict", "kf_update",
-    "MOTTracker", "TrackerConfig", "tracks_to_mot_rows", "write_mot_rows",
+    "MOTTracker", "TrackerConfig", "tracks_to_mot_rows",
     "MOTPipeline", "frame_to_tensor", "SiamFCTracker", "SOTTrackerConfig",
 ]

@@ -25,7 +25,6 @@ MOTChallenge rows ``frame, id, left, top, w, h, conf, -1, -1, -1``.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -33,7 +32,6 @@ import numpy as np
 from ..boxes import cxcywh_to_xyxy, xyxy_to_cxcywh, xyxy_to_tlwh
 from ..config import Config
 from ..data.heatmap import render_heatmap
-from ..fileio import atomic_path
 from .association import embedding_cost, fused_cost, iou_cost, linear_assignment
 from .kalman import BoxKalmanFilter, KalmanConfig
 
@@ -272,14 +270,6 @@ def tracks_to_mot_rows(tracks: np.ndarray, frame_idx: int) -> np.ndarray:
     rows[:, 2:6] = xyxy_to_tlwh(tracks[:, :4])
     rows[:, 6] = tracks[:, 5]
     return rows
-
-
-def write_mot_rows(path: str | os.PathLike, rows: np.ndarray) -> None:
-    """Write ``(M, 10)`` MOTChallenge rows as ``frame,id,left,top,w,h,conf,-1,-1,-1`` (atomic)."""
-    rows = np.asarray(rows, np.float64).reshape(-1, 10)
-    with atomic_path(path) as tmp:
-        np.savetxt(tmp, rows, fmt=["%d", "%d", "%.2f", "%.2f", "%.2f", "%.2f", "%.4f", "%d", "%d", "%d"],
-                   delimiter=",")
 
 
 def _check_detections(detections, embeddings) -> tuple[np.ndarray, np.ndarray | None]:
