@@ -16,6 +16,7 @@ _COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = []
 _COMMAND_MODULES: tuple[str, ...] = (
     "kdtrack_lite.data.samples",
     "kdtrack_lite.eval.commands",
+    "kdtrack_lite.train.commands",
 )
 
 

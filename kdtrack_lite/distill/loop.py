@@ -168,6 +168,8 @@ def fit(
             if better:
                 history.best_metric, history.best_epoch, bad_epochs = metric, epoch + 1, 0
                 best_state = copy.deepcopy(distiller.student.state_dict())
+                if checkpoint_path is not None and main:  # a long run keeps its best so far on disk
+                    _save(checkpoint_path, distiller.student, cfg, history, checkpoint_extra)
             else:
                 bad_epochs += 1
         history.epochs.append(record)
@@ -179,8 +181,11 @@ def fit(
     history.seconds = time.perf_counter() - start
     distiller.eval()
     if checkpoint_path is not None and main:
-        metrics = {} if history.best_metric is None else {"val": history.best_metric}
-        save_checkpoint(checkpoint_path, distiller.student, seed=cfg.seed, metrics=metrics,
-                        extra={"history": history.to_dict(), "train_config": cfg.to_dict(),
-                               **(checkpoint_extra or {})})
+        _save(checkpoint_path, distiller.student, cfg, history, checkpoint_extra)
     return history
+
+
+def _save(path, student: nn.Module, cfg: TrainConfig, history: History, extra: dict[str, Any] | None) -> None:
+    metrics = {} if history.best_metric is None else {"val": history.best_metric}
+    save_checkpoint(path, student, seed=cfg.seed, metrics=metrics,
+                    extra={"history": history.to_dict(), "train_config": cfg.to_dict(), **(extra or {})})

@@ -1,0 +1,1 @@
+"""Training recipes: data splits, loaders, validation and ``fit`` calls for each tracker family."""

@@ -1,0 +1,49 @@
+"""``kdtrack train``: the commands that produce every shipped checkpoint."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+
+from ..cli import add_command
+
+
+@add_command
+def _train(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train a teacher or student baseline (MOT detector or SiamFC)")
+    p.add_argument("family", choices=["mot", "sot"], help="mot = CenterTrack detector, sot = SiamFC")
+    p.add_argument("--role", choices=["teacher", "student"], required=True)
+    p.add_argument("--out", required=True, help="checkpoint path (.pt), written atomically")
+    p.add_argument("--fast", action="store_true", help="FAST profile (same as KDTRACK_FAST=1)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--epochs", type=int, help="override the profile's number of epochs")
+    p.add_argument("--steps", type=int, help="override the profile's steps per epoch")
+    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+
+    def run(args: argparse.Namespace) -> None:
+        import torch
+
+        from ..runtime import seed_everything
+
+        if args.fast:
+            os.environ["KDTRACK_FAST"] = "1"
+        if args.threads:
+            torch.set_num_threads(args.threads)
+        seed_everything(args.seed)
+        overrides = {k: v for k, v in (("epochs", args.epochs), ("steps_per_epoch", args.steps)) if v}
+        if args.family == "mot":
+            from .mot import MOTDataConfig, mot_train_config, train_mot_detector
+
+            _, history = train_mot_detector(args.role, MOTDataConfig.make(),
+                                            mot_train_config(seed=args.seed, **overrides),
+                                            checkpoint_path=args.out)
+        else:
+            from .sot import SOTDataConfig, sot_train_config, train_siamfc
+
+            _, history = train_siamfc(args.role, SOTDataConfig.make(),
+                                      sot_train_config(seed=args.seed, **overrides), checkpoint_path=args.out)
+        print(json.dumps({"checkpoint": args.out, "best_val": history.best_metric,
+                          "best_epoch": history.best_epoch, "seconds": round(history.seconds, 1)}))
+
+    p.set_defaults(func=run)
