@@ -1,8 +1,26 @@
 """Distillation: the Distiller base, feature taps, loss terms and the training loop."""
 
+from .attention import AttentionConfig, AttentionTransfer, at_loss, attention_map
 from .base import Distiller, DistillContext, LossTerm, total_loss
+from .cka import cka_matrix, feature_cka, feature_rows, linear_cka
+from .hint import HintConfig, HintLoss, hint_loss, make_regressor
 from .hooks import FeatureTaps
 from .loop import History, TrainConfig, fit
+from .response import (
+    ResponseKD,
+    ResponseKDConfig,
+    SoftmaxKD,
+    SoftmaxKDConfig,
+    binary_kd_loss,
+    confidence_weight,
+    kd_loss,
+    weighted_l1_loss,
+)
 
 __all__ = ["Distiller", "DistillContext", "LossTerm", "total_loss", "FeatureTaps", "History",
-           "TrainConfig", "fit"]
+           "TrainConfig", "fit",
+           "hint_loss", "make_regressor", "HintConfig", "HintLoss",
+           "attention_map", "at_loss", "AttentionConfig", "AttentionTransfer",
+           "binary_kd_loss", "confidence_weight", "kd_loss", "weighted_l1_loss",
+           "ResponseKDConfig", "ResponseKD", "SoftmaxKDConfig", "SoftmaxKD",
+           "linear_cka", "feature_rows", "feature_cka", "cka_matrix"]
