@@ -105,7 +105,8 @@ def test_dswr_weights_in_unit_interval_with_shapes(per_channel):
     assert reg(torch.zeros(3)).shape == ((5,) if per_channel else (1,))
     with torch.no_grad():  # init_bias sets the starting weight: zero input -> sigmoid(init_bias)
         reg.mlp[0].bias.zero_()
-    torch.testing.assert_close(reg(torch.zeros(3)), torch.full_like(reg(torch.zeros(3)), torch.sigmoid(torch.tensor(3.0))))
+    start = reg(torch.zeros(3))
+    torch.testing.assert_close(start, torch.full_like(start, torch.sigmoid(torch.tensor(3.0)).item()))
     with pytest.raises(ValueError, match="quality must be"):
         reg(torch.zeros(4, 2))
 
