@@ -1,0 +1,8 @@
+"""Teachers that are not trained here: the frozen open_clip image encoder and its embedding cache."""
+
+from .cache import cache_embeddings, embedding_key
+from .clip import ClipTeacher, TeacherUnavailable, load_clip_teacher, teacher_banner
+from .hub import offline_reason, probe_hub
+
+__all__ = ["ClipTeacher", "TeacherUnavailable", "load_clip_teacher", "teacher_banner", "cache_embeddings",
+           "embedding_key", "offline_reason", "probe_hub"]

@@ -1,0 +1,118 @@
+"""Where CLIP weights come from: the local Hugging Face cache, the hub, or nowhere (offline).
+
+``open_clip.create_model_and_transforms(name, pretrained=tag)`` asks the Hugging Face hub for the
+weights and, when the network is down, retries for about a minute before it fails. OUR DESIGN
+CHOICE: decide *before* calling it, in about a second:
+
+1. weights already in the local cache (``huggingface_hub.try_to_load_from_cache``, or open_clip's
+   own URL cache ``~/.cache/clip``) -> load that file, no network at all;
+2. ``HF_HUB_OFFLINE=1`` or ``KDTRACK_OFFLINE=1`` -> offline, no probe;
+3. otherwise one TCP connect to the hub host (``HF_ENDPOINT``, default ``huggingface.co:443``)
+   with a short timeout, run in a daemon thread so that a stuck DNS lookup cannot hold us either.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from urllib.parse import urlparse
+
+OFFLINE_ENVS: tuple[str, ...] = ("HF_HUB_OFFLINE", "KDTRACK_OFFLINE")
+_TRUE = {"1", "true", "yes", "on"}
+# open_clip's file names on the hub (open_clip.constants HF_WEIGHTS_NAME / HF_SAFE_WEIGHTS_NAME)
+HF_WEIGHTS_NAMES: tuple[str, ...] = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")
+
+
+def hub_address() -> tuple[str, int]:
+    """``(host, port)`` of the Hugging Face hub (honours ``HF_ENDPOINT``)."""
+    url = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
+    port = url.port or (80 if url.scheme == "http" else 443)
+    return url.hostname or "huggingface.co", port
+
+
+def offline_env() -> str | None:
+    """The name of the first offline environment variable that is set to true, else None."""
+    for name in OFFLINE_ENVS:
+        if os.environ.get(name, "").strip().lower() in _TRUE:
+            return name
+    return None
+
+
+def probe_hub(timeout: float = 1.0) -> str | None:
+    """Try one TCP connection to the hub; ``None`` when it succeeds, else why it failed.
+
+    The whole probe (DNS lookup included) is bounded by ``timeout`` seconds: it runs in a daemon
+    thread and is abandoned when the deadline passes.
+    """
+    if timeout <= 0:
+        raise ValueError(f"probe_hub: timeout must be > 0 seconds, got {timeout}")
+    host, port = hub_address()
+    result: list[str | None] = []
+
+    def connect() -> None:
+        try:
+            socket.create_connection((host, port), timeout=timeout).close()
+            result.append(None)
+        except OSError as err:
+            result.append(f"{type(err).__name__}: {err}")
+
+    worker = threading.Thread(target=connect, daemon=True, name="kdtrack-hub-probe")
+    worker.start()
+    worker.join(timeout)
+    if not result:
+        return f"no answer from {host}:{port} within {timeout:g} s"
+    return None if result[0] is None else f"{host}:{port} unreachable ({result[0]})"
+
+
+def offline_reason(timeout: float = 1.0) -> str | None:
+    """Why the hub cannot be used (env variable set, or the probe failed), or None when it can."""
+    env = offline_env()
+    if env is not None:
+        return f"{env}=1 is set"
+    return probe_hub(timeout)
+
+
+def weight_sources(pretrained_cfg: dict) -> list[tuple[str, str]]:
+    """``[(repo_id, filename), ...]`` open_clip would download for a tag (safetensors first)."""
+    hub = pretrained_cfg.get("hf_hub", "")
+    if not hub:
+        return []
+    repo_id, filename = os.path.split(hub)  # open_clip: "org/name/" = default file names
+    if not filename:
+        names = list(HF_WEIGHTS_NAMES)
+    else:
+        names = [filename]
+        if filename.endswith((".bin", ".pth")):
+            names.insert(0, filename[:-4] + ".safetensors")
+    return [(repo_id, name) for name in names]
+
+
+def cached_weights(pretrained_cfg: dict, cache_dir: str | None = None) -> str | None:
+    """Path of the tag's weight file if it is already in a local cache, else None (no network)."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:  # pragma: no cover - open_clip depends on huggingface_hub
+        try_to_load_from_cache = None
+    if try_to_load_from_cache is not None:
+        for repo_id, filename in weight_sources(pretrained_cfg):
+            found = try_to_load_from_cache(repo_id, filename, cache_dir=cache_dir)
+            if isinstance(found, str) and os.path.isfile(found):
+                return found
+    url = pretrained_cfg.get("url", "")
+    if url:  # open_clip's own download cache for URL-only weights
+        path = os.path.join(cache_dir or os.path.expanduser("~/.cache/clip"), os.path.basename(url))
+        if os.path.isfile(path):
+            return path
+    return None
+
+
+def download_hint(model_name: str, tag: str, pretrained_cfg: dict) -> str:
+    """Where to fetch a tag's weight file by hand (for the error/fallback message)."""
+    sources = weight_sources(pretrained_cfg)
+    if sources:
+        repo_id = sources[0][0]
+        names = " or ".join(name for _, name in sources)
+        return f"https://huggingface.co/{repo_id} (file {names})"
+    url = pretrained_cfg.get("url", "")
+    return url or f"the open_clip release that provides {model_name!r} / {tag!r}"
