@@ -1,0 +1,139 @@
+"""Training recipe for SiamFC trackers (teacher or student baseline; SDST reuses it).
+
+OUR DESIGN: SOT splits are drawn from the synthetic engine with disjoint seed ranges; the i-th
+sequence of every split is asked to carry the attribute pair ``ATTRIBUTE_CYCLE[i % 6]``, so each
+split covers every LaSOT-style attribute and per-attribute scores have enough frames. Validation
+runs the full tracker (multi-scale search, Hann window) and scores success AUC (OTB/LaSOT).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Sampler
+
+from ..config import Config, current_profile
+from ..data.datasets import SiamesePairs, SiamPairConfig
+from ..data.sequence import SOTSequence
+from ..data.sot_synth import SOTConfig, generate_sot_sequence
+from ..distill.base import Distiller
+from ..distill.loop import History, TrainConfig, fit
+from ..eval.sot import SOTReport, evaluate_sot
+from ..models.siamfc import SiamFCConfig, SiamFCLoss, build_siamfc
+from ..runtime import progress
+from ..track.sot_tracker import SiamFCTracker, SOTTrackerConfig
+
+SPLIT_SEED_BASE = {"train": 40_000, "val": 50_000, "test": 60_000}
+ATTRIBUTE_CYCLE = (("FOC", "FM"), ("POC", "SV"), ("IV", "MB"), ("BC", "DEF"), ("OV", "LR"), ("FM", "SV"))
+SOT_TRAIN_FULL = {"epochs": 15, "steps_per_epoch": 150, "patience": 5}
+
+
+@dataclass
+class SOTDataConfig(Config):
+    """Split sizes and sequence length of the SOT experiments (OUR CHOICE)."""
+
+    train_sequences: int = 36
+    val_sequences: int = 6
+    test_sequences: int = 18
+    num_frames: int = 120
+    batch_size: int = 16
+    seed: int = 0
+    FAST: ClassVar[dict] = {"train_sequences": 12, "val_sequences": 3, "test_sequences": 6, "num_frames": 40}
+
+
+def sot_train_config(profile: str | None = None, **overrides) -> TrainConfig:
+    """The training budget of the SiamFC baselines (FULL: 15 x 150 steps of batch 16)."""
+    profile = profile or current_profile()
+    return TrainConfig.make(profile, **({**SOT_TRAIN_FULL, **overrides} if profile == "full" else overrides))
+
+
+def make_sot_split(split: str, cfg: SOTDataConfig, scene: SOTConfig | None = None) -> list[SOTSequence]:
+    """The sequences of ``split`` ("train", "val", "test"), deterministic, attributes cycled."""
+    if split not in SPLIT_SEED_BASE:
+        raise ValueError(f"split must be one of {sorted(SPLIT_SEED_BASE)}, got {split!r}")
+    scene = scene or SOTConfig.make(num_frames=cfg.num_frames)
+    base = SPLIT_SEED_BASE[split] + 100 * cfg.seed
+    count = getattr(cfg, f"{split}_sequences")
+    return [generate_sot_sequence(scene, seed=base + i, name=f"{split}-{i:02d}",
+                                  attributes=list(ATTRIBUTE_CYCLE[i % len(ATTRIBUTE_CYCLE)]))
+            for i in range(count)]
+
+
+def siamfc_forward(model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """How a SiamFC model consumes a :class:`SiamesePairs` batch -> response logits (B, 1, R, R)."""
+    return model(batch["template"], batch["search"])
+
+
+def sot_loader(sequences: list[SOTSequence], batch_size: int, seed: int,
+               sampler: Sampler | None = None, pair_cfg: SiamPairConfig | None = None) -> DataLoader:
+    dataset = SiamesePairs(sequences, pair_cfg or SiamPairConfig(seed=seed))
+    if sampler is not None:
+        return DataLoader(dataset, batch_size=batch_size, sampler=sampler, drop_last=True)
+    return DataLoader(dataset, batch_size=batch_size, shuffle=True, drop_last=True,
+                      generator=torch.Generator().manual_seed(seed))
+
+
+def track_sot(model: nn.Module, seq: SOTSequence, cfg: SOTTrackerConfig | None = None) -> np.ndarray:
+    """Run :class:`SiamFCTracker` from the first frame's true box -> predicted ``(T, 4)`` tlwh."""
+    tracker = SiamFCTracker(model, cfg)
+    tracker.init(seq.frames[0], seq.boxes_tlwh[0])
+    pred = np.empty_like(seq.boxes_tlwh)
+    pred[0] = seq.boxes_tlwh[0]
+    for t in range(1, seq.num_frames):
+        pred[t], _ = tracker.update(seq.frames[t])
+    return pred
+
+
+def evaluate_siamfc(model: nn.Module, sequences: list[SOTSequence], cfg: SOTTrackerConfig | None = None) -> SOTReport:
+    """Success AUC / precision overall and per attribute on ``sequences`` (frames with the target
+    fully occluded or out of view are not scored, as in LaSOT)."""
+    was_training = model.training
+    results = {s.name: track_sot(model, s, cfg) for s in progress(sequences, desc="SOT eval")}
+    model.train(was_training)
+    return evaluate_sot(results, {s.name: s.boxes_tlwh for s in sequences},
+                        frame_attributes={s.name: s.frame_attributes for s in sequences},
+                        valid={s.name: s.visible for s in sequences})
+
+
+def train_siamfc(
+    role: str,
+    data_cfg: SOTDataConfig | None = None,
+    train_cfg: TrainConfig | None = None,
+    model_cfg: SiamFCConfig | None = None,
+    checkpoint_path: str | Path | None = None,
+    teachers: dict[str, nn.Module] | None = None,
+    distiller_losses: list | None = None,
+    train_sequences: list[SOTSequence] | None = None,
+    val_sequences: list[SOTSequence] | None = None,
+    sampler: Sampler | None = None,
+    init_from: nn.Module | None = None,
+) -> tuple[nn.Module, History]:
+    """Train a SiamFC (``role`` preset ``"teacher"``/``"student"``), alone or distilled.
+
+    ``init_from`` starts from another model's weights (a specialised teacher is fine-tuned from
+    the general one); ``sampler`` re-weights training pairs (e.g. by attribute).
+    """
+    data_cfg = data_cfg or SOTDataConfig.make()
+    train_cfg = train_cfg or sot_train_config()
+    torch.manual_seed(train_cfg.seed)
+    model = build_siamfc(model_cfg or SiamFCConfig.preset(role))
+    if init_from is not None:
+        model.load_state_dict(init_from.state_dict())
+    train_seqs = train_sequences if train_sequences is not None else make_sot_split("train", data_cfg)
+    val_seqs = val_sequences if val_sequences is not None else make_sot_split("val", data_cfg)
+    loader = sot_loader(train_seqs, data_cfg.batch_size, seed=train_cfg.seed, sampler=sampler)
+    distiller = Distiller(model, SiamFCLoss(stride=model.cfg.stride), teachers=teachers,
+                          losses=distiller_losses, forward=siamfc_forward)
+
+    def validate(student: nn.Module) -> float:
+        return float(evaluate_siamfc(student, val_seqs).overall.loc["ALL", "AUC"])
+
+    history = fit(distiller, loader, train_cfg, validate=validate, maximize=True,
+                  checkpoint_path=checkpoint_path, desc=f"sot {role}",
+                  checkpoint_extra={"role": role, "data_config": data_cfg.to_dict()})
+    return model, history
