@@ -107,6 +107,7 @@ def test_fit_learns_restores_best_and_writes_checkpoint(tmp_path):
     ckpt = load_checkpoint(tmp_path / "s.pt")
     assert ckpt.builder == "test_distill_net" and ckpt.metrics["val"] == pytest.approx(hist.best_metric)
     assert ckpt.extra["history"]["best_epoch"] == hist.best_epoch
+    assert len(ckpt.extra["history"]["epochs"]) == len(hist.epochs)
 
 
 def test_fit_is_deterministic_per_seed():

@@ -165,6 +165,7 @@ def fit(
             better = history.best_metric is None or (
                 metric > history.best_metric + cfg.min_delta if maximize
                 else metric < history.best_metric - cfg.min_delta)
+            history.epochs.append(record)
             if better:
                 history.best_metric, history.best_epoch, bad_epochs = metric, epoch + 1, 0
                 best_state = copy.deepcopy(distiller.student.state_dict())
@@ -172,7 +173,8 @@ def fit(
                     _save(checkpoint_path, distiller.student, cfg, history, checkpoint_extra)
             else:
                 bad_epochs += 1
-        history.epochs.append(record)
+        else:
+            history.epochs.append(record)
         if validate is not None and cfg.patience and bad_epochs >= cfg.patience:
             history.stopped_early = True
             break
