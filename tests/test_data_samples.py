@@ -57,3 +57,28 @@ def test_cli_generates_a_sequence(tmp_path, capsys):
     assert main(["data", "mot", "--seed", "1", "--name", "m", "--fast", "--degrade", "nonsense:const:1",
                  "--out", str(tmp_path)]) == 2
     assert "degradation spec" in capsys.readouterr().err
+
+
+def test_registered_checkpoint_is_checked(tmp_path):
+    import json
+    import shutil
+
+    from kdtrack_lite.data.samples import check_samples, register_checkpoint
+    from kdtrack_lite.paths import samples_dir
+
+    root = tmp_path / "samples"
+    shutil.copytree(samples_dir(), root, ignore=shutil.ignore_patterns("checkpoints"))
+    manifest = json.loads((root / "MANIFEST.json").read_text())
+    manifest["checkpoints"] = []
+    (root / "MANIFEST.json").write_text(json.dumps(manifest))
+    ckpt = root / "checkpoints" / "m.pt"
+    ckpt.parent.mkdir()
+    ckpt.write_bytes(b"weights")
+    register_checkpoint(ckpt, "kdtrack train mot --role student --out data_samples/checkpoints/m.pt", root)
+    entry = json.loads((root / "MANIFEST.json").read_text())["checkpoints"][0]
+    assert entry["path"] == "checkpoints/m.pt" and entry["bytes"] == 7 and "kdtrack train" in entry["command"]
+    assert check_samples(root) == []
+    ckpt.write_bytes(b"other weights")
+    assert any("checkpoints/m.pt: sha256" in p for p in check_samples(root))
+    ckpt.unlink()
+    assert any("missing (regenerate: kdtrack train" in p for p in check_samples(root))

@@ -43,7 +43,31 @@ def _train(sub: argparse._SubParsersAction) -> None:
 
             _, history = train_siamfc(args.role, SOTDataConfig.make(),
                                       sot_train_config(seed=args.seed, **overrides), checkpoint_path=args.out)
+        _register_if_shipped(args)
         print(json.dumps({"checkpoint": args.out, "best_val": history.best_metric,
                           "best_epoch": history.best_epoch, "seconds": round(history.seconds, 1)}))
 
     p.set_defaults(func=run)
+
+
+def _register_if_shipped(args: argparse.Namespace) -> None:
+    """A checkpoint written into data_samples/ is listed in its MANIFEST.json with this command."""
+    from pathlib import Path
+
+    from ..data.samples import register_checkpoint
+    from ..paths import samples_dir
+
+    try:
+        root = samples_dir().resolve()
+    except FileNotFoundError:
+        return
+    out = Path(args.out).resolve()
+    if root not in out.parents:
+        return
+    parts = ["kdtrack", "train", args.family, "--role", args.role, "--out", f"data_samples/{out.relative_to(root).as_posix()}"]
+    for flag, value in (("--seed", args.seed), ("--epochs", args.epochs), ("--steps", args.steps)):
+        if value is not None and not (flag == "--seed" and value == 0):
+            parts += [flag, str(value)]
+    if args.fast:
+        parts.append("--fast")
+    register_checkpoint(out, " ".join(parts), root)
