@@ -28,8 +28,23 @@ def _check_frames(name: str, frames: np.ndarray) -> None:
         )
 
 
+class _Frames:
+    """What every sequence has: ``frames (T, H, W, 3)`` uint8 RGB."""
+
+    frames: np.ndarray
+
+    @property
+    def num_frames(self) -> int:
+        return int(self.frames.shape[0])
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """``(W, H)`` of a frame."""
+        return int(self.frames.shape[2]), int(self.frames.shape[1])
+
+
 @dataclass
-class MOTSequence:
+class MOTSequence(_Frames):
     """A multi-object tracking sequence.
 
     Attributes:
@@ -54,15 +69,6 @@ class MOTSequence:
         _check_frames(self.name, self.frames)
         self.gt = np.asarray(self.gt, np.float64).reshape(-1, 9)
 
-    @property
-    def num_frames(self) -> int:
-        return int(self.frames.shape[0])
-
-    @property
-    def size(self) -> tuple[int, int]:
-        """``(W, H)`` of a frame."""
-        return int(self.frames.shape[2]), int(self.frames.shape[1])
-
     def boxes_at(self, frame: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Ground truth of one 1-based ``frame``.
 
@@ -82,7 +88,7 @@ class MOTSequence:
 
 
 @dataclass
-class SOTSequence:
+class SOTSequence(_Frames):
     """A single-object tracking sequence with LaSOT-style attribute labels.
 
     Attributes:
@@ -118,15 +124,6 @@ class SOTSequence:
                                  ("out_of_view", self.out_of_view, (t,))):
             if arr.shape != shape:
                 raise ValueError(f"sequence {self.name!r}: {what} must have shape {shape}, got {arr.shape}")
-
-    @property
-    def num_frames(self) -> int:
-        return int(self.frames.shape[0])
-
-    @property
-    def size(self) -> tuple[int, int]:
-        """``(W, H)`` of a frame."""
-        return int(self.frames.shape[2]), int(self.frames.shape[1])
 
     @property
     def visible(self) -> np.ndarray:
