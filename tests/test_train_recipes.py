@@ -47,7 +47,7 @@ def test_sot_splits_cover_the_attributes():
 
 
 def test_tiny_sot_training_and_evaluation(tmp_path):
-    cfg = SOTDataConfig.make("fast", train_sequences=2, val_sequences=1, num_frames=12, batch_size=4)
+    cfg = SOTDataConfig.make("fast", train_sequences=2, train_frames=12, val_sequences=1, num_frames=12, batch_size=4)
     model, hist = train_siamfc("student", cfg, TINY, checkpoint_path=tmp_path / "t.pt")
     report = evaluate_siamfc(load_checkpoint(tmp_path / "t.pt").build(), make_sot_split("val", cfg))
     assert report.overall.loc["ALL", "AUC"] == pytest.approx(hist.best_metric)

@@ -37,13 +37,15 @@ SOT_TRAIN_FULL = {"epochs": 15, "steps_per_epoch": 150, "patience": 5}
 class SOTDataConfig(Config):
     """Split sizes and sequence length of the SOT experiments (OUR CHOICE)."""
 
-    train_sequences: int = 36
+    train_sequences: int = 240  # many short sequences: each is one target appearance, and a
+    train_frames: int = 60      # Siamese net trained on few appearances memorises them
     val_sequences: int = 6
     test_sequences: int = 18
-    num_frames: int = 120
+    num_frames: int = 120       # val / test sequence length
     batch_size: int = 16
     seed: int = 0
-    FAST: ClassVar[dict] = {"train_sequences": 12, "val_sequences": 3, "test_sequences": 6, "num_frames": 40}
+    FAST: ClassVar[dict] = {"train_sequences": 24, "train_frames": 30, "val_sequences": 3, "test_sequences": 6,
+                            "num_frames": 40}
 
 
 def sot_train_config(profile: str | None = None, **overrides) -> TrainConfig:
@@ -56,7 +58,8 @@ def make_sot_split(split: str, cfg: SOTDataConfig, scene: SOTConfig | None = Non
     """The sequences of ``split`` ("train", "val", "test"), deterministic, attributes cycled."""
     if split not in SPLIT_SEED_BASE:
         raise ValueError(f"split must be one of {sorted(SPLIT_SEED_BASE)}, got {split!r}")
-    scene = scene or SOTConfig.make(num_frames=cfg.num_frames)
+    frames = cfg.train_frames if split == "train" else cfg.num_frames
+    scene = scene or SOTConfig.make(num_frames=frames)
     base = SPLIT_SEED_BASE[split] + 100 * cfg.seed
     count = getattr(cfg, f"{split}_sequences")
     return [generate_sot_sequence(scene, seed=base + i, name=f"{split}-{i:02d}",
