@@ -65,7 +65,9 @@ def _register_if_shipped(args: argparse.Namespace) -> None:
     if root not in out.parents:
         return
     parts = ["kdtrack", "train", args.family, "--role", args.role, "--out", f"data_samples/{out.relative_to(root).as_posix()}"]
-    for flag, value in (("--seed", args.seed), ("--epochs", args.epochs), ("--steps", args.steps)):
+    # threads change float summation order, so they are part of an exact regeneration command
+    for flag, value in (("--seed", args.seed), ("--epochs", args.epochs), ("--steps", args.steps),
+                        ("--threads", args.threads)):
         if value is not None and not (flag == "--seed" and value == 0):
             parts += [flag, str(value)]
     if args.fast:
