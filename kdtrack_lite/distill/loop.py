@@ -44,6 +44,15 @@ class TrainConfig(Config):
     FAST: ClassVar[dict] = {"epochs": 3, "steps_per_epoch": 25, "patience": 0, "warmup_steps": 5}
 
 
+def recipe_train_config(full_budget: dict[str, Any], profile: str | None = None, **overrides: Any) -> TrainConfig:
+    """A recipe's :class:`TrainConfig`: ``full_budget`` (its epochs x steps) in the FULL profile,
+    TrainConfig's own FAST values in the FAST profile, then ``overrides``."""
+    from ..config import current_profile
+
+    profile = profile or current_profile()
+    return TrainConfig.make(profile, **({**full_budget, **overrides} if profile == "full" else overrides))
+
+
 @dataclass
 class History:
     """Per-epoch records, the best validation metric and where it happened."""

@@ -21,7 +21,7 @@ from ..data.datasets import CenterTrackPairs, PairConfig
 from ..data.mot_synth import MOTSceneConfig, generate_mot_sequence
 from ..data.sequence import MOTSequence
 from ..distill.base import Distiller
-from ..distill.loop import History, TrainConfig, fit
+from ..distill.loop import History, TrainConfig, fit, recipe_train_config
 from ..eval.mot import MOTReport, evaluate_mot
 from ..models.centertrack import DecodeConfig, DetectorConfig, build_centertrack
 from ..models.centertrack_loss import CenterTrackLoss, CenterTrackLossConfig
@@ -49,10 +49,7 @@ MOT_TRAIN_FULL = {"epochs": 15, "steps_per_epoch": 150, "patience": 5}
 
 def mot_train_config(profile: str | None = None, **overrides) -> TrainConfig:
     """The training budget of the MOT baselines (FULL: 15 x 150 steps of batch 8; FAST: TrainConfig's)."""
-    from ..config import current_profile
-
-    profile = profile or current_profile()
-    return TrainConfig.make(profile, **({**MOT_TRAIN_FULL, **overrides} if profile == "full" else overrides))
+    return recipe_train_config(MOT_TRAIN_FULL, profile, **overrides)
 
 
 def make_mot_split(split: str, cfg: MOTDataConfig, scene: MOTSceneConfig | None = None) -> list[MOTSequence]:

@@ -17,12 +17,12 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Sampler
 
-from ..config import Config, current_profile
+from ..config import Config
 from ..data.datasets import SiamesePairs, SiamPairConfig
 from ..data.sequence import SOTSequence
 from ..data.sot_synth import SOTConfig, generate_sot_sequence
 from ..distill.base import Distiller
-from ..distill.loop import History, TrainConfig, fit
+from ..distill.loop import History, TrainConfig, fit, recipe_train_config
 from ..eval.sot import SOTReport, evaluate_sot
 from ..models.siamfc import SiamFCConfig, SiamFCLoss, build_siamfc
 from ..runtime import progress
@@ -50,8 +50,7 @@ class SOTDataConfig(Config):
 
 def sot_train_config(profile: str | None = None, **overrides) -> TrainConfig:
     """The training budget of the SiamFC baselines (FULL: 15 x 150 steps of batch 16)."""
-    profile = profile or current_profile()
-    return TrainConfig.make(profile, **({**SOT_TRAIN_FULL, **overrides} if profile == "full" else overrides))
+    return recipe_train_config(SOT_TRAIN_FULL, profile, **overrides)
 
 
 def make_sot_split(split: str, cfg: SOTDataConfig, scene: SOTConfig | None = None) -> list[SOTSequence]:
