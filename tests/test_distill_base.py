@@ -139,3 +139,10 @@ def test_task_loss_module_parameters_are_trained():
     loss = Scaled()
     d = Distiller(Net(), loss)
     assert any(p is loss.scale for p in d.trainable_parameters())
+
+
+def test_min_epochs_delays_early_stopping():
+    hist = fit(Distiller(Net(), mse_task), _loader(),
+               TrainConfig.make(profile="full", epochs=10, steps_per_epoch=2, patience=2, min_epochs=6),
+               validate=lambda m: 0.0)  # a metric stuck at its floor
+    assert hist.stopped_early and len(hist.epochs) == 6

@@ -39,6 +39,7 @@ class TrainConfig(Config):
     scheduler: str = "cosine"  # "cosine" (per step, to 0) or "constant"
     warmup_steps: int = 20
     patience: int = 6  # epochs without a better validation metric before stopping (0: never)
+    min_epochs: int = 0  # never stop earlier (a metric stuck at its floor early on says little)
     min_delta: float = 1e-4
     seed: int = 0
     FAST: ClassVar[dict] = {"epochs": 3, "steps_per_epoch": 25, "patience": 0, "warmup_steps": 5}
@@ -184,7 +185,7 @@ def fit(
                 bad_epochs += 1
         else:
             history.epochs.append(record)
-        if validate is not None and cfg.patience and bad_epochs >= cfg.patience:
+        if validate is not None and cfg.patience and bad_epochs >= cfg.patience and epoch + 1 >= cfg.min_epochs:
             history.stopped_early = True
             break
     if best_state is not None:

@@ -44,7 +44,7 @@ class MOTDataConfig(Config):
     FAST: ClassVar[dict] = {"train_sequences": 3, "val_sequences": 1, "test_sequences": 2, "num_frames": 40}
 
 
-MOT_TRAIN_FULL = {"epochs": 15, "steps_per_epoch": 150, "patience": 5}
+MOT_TRAIN_FULL = {"epochs": 15, "steps_per_epoch": 150, "patience": 5, "min_epochs": 8}
 
 
 def mot_train_config(profile: str | None = None, **overrides) -> TrainConfig:

@@ -30,7 +30,7 @@ from ..track.sot_tracker import SiamFCTracker, SOTTrackerConfig
 
 SPLIT_SEED_BASE = {"train": 40_000, "val": 50_000, "test": 60_000}
 ATTRIBUTE_CYCLE = (("FOC", "FM"), ("POC", "SV"), ("IV", "MB"), ("BC", "DEF"), ("OV", "LR"), ("FM", "SV"))
-SOT_TRAIN_FULL = {"epochs": 15, "steps_per_epoch": 150, "patience": 5}
+SOT_TRAIN_FULL = {"epochs": 15, "steps_per_epoch": 150, "patience": 5, "min_epochs": 8}
 
 
 @dataclass
