@@ -20,9 +20,11 @@ from .paths import runs_dir, samples_dir
 from .runtime import pick_device, seed_everything
 
 REPO_URL = "https://github.com/kdtrack-lite/kdtrack_lite"
+# Colab opens a GitHub notebook at colab.research.google.com/github/<owner>/<repo>/blob/...
 COLAB_BADGE = (
     "[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
-    f"(https://colab.research.google.com/github/kdtrack-lite/kdtrack_lite/blob/main/notebooks/{{name}})"
+    "(https://colab.research.google.com/github/" + REPO_URL.removeprefix("https://github.com/")
+    + "/blob/main/notebooks/{name})"
 )
 
 STANDARD_CELL = f"""\
