@@ -43,6 +43,7 @@ import pandas as pd
 from ..boxes import box_iou, tlwh_to_xyxy
 from ..data.motchallenge import load_mot_gt, load_mot_results
 from ._compat import import_motmetrics
+from ._names import check_sequence_names
 
 COLUMNS = ["HOTA", "DetA", "AssA", "LocA", "MOTA", "MOTP", "IDF1", "IDP", "IDR",
            "IDSW", "MT", "ML", "FP", "FN"]
@@ -191,12 +192,7 @@ def evaluate_mot(gt: dict[str, np.ndarray] | str | Path, results: dict[str, np.n
         raise ValueError(f"iou_threshold must be in (0, 1], got {iou_threshold}")
     gt, results, lengths = _load(gt, results)
     lengths.update(seq_lengths or {})
-    unknown = sorted(set(results) - set(gt))
-    if unknown:
-        raise ValueError(f"results name sequence(s) not in the ground truth: {unknown}; known: {sorted(gt)}")
-    missing = sorted(set(gt) - set(results))
-    if missing:
-        raise ValueError(f"no results for sequence(s) {missing}; pass an empty (0, 7) array to score an empty tracker")
+    check_sequence_names(results, gt, "; pass an empty (0, 7) array to score an empty tracker")
     if not gt:
         raise ValueError("no sequences to evaluate")
 

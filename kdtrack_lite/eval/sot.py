@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from ..boxes import box_iou, tlwh_to_cxcywh, tlwh_to_xyxy
+from ._names import check_sequence_names
 
 SUCCESS_THRESHOLDS = np.linspace(0.0, 1.0, 21)
 PRECISION_THRESHOLDS = np.arange(0, 51, dtype=np.float64)  # pixels
@@ -183,12 +184,7 @@ def evaluate_sot(results: dict[str, np.ndarray], sequences: dict[str, np.ndarray
         ValueError: results for unknown sequences, missing results, shape mismatches, or a sequence
             with no scored frame.
     """
-    unknown = sorted(set(results) - set(sequences))
-    if unknown:
-        raise ValueError(f"results for unknown sequence(s) {unknown}; known: {sorted(sequences)}")
-    missing = sorted(set(sequences) - set(results))
-    if missing:
-        raise ValueError(f"no results for sequence(s) {missing}")
+    check_sequence_names(results, sequences)
     frame_attributes, valid = frame_attributes or {}, valid or {}
     rows, curves, per_seq = {}, {}, {}
     for name in sorted(sequences):
