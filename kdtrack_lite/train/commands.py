@@ -20,6 +20,8 @@ def _train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--epochs", type=int, help="override the profile's number of epochs")
     p.add_argument("--steps", type=int, help="override the profile's steps per epoch")
     p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--init", metavar="CKPT", help="start from this checkpoint's weights (continued training)")
+    p.add_argument("--train-sequences", type=int, help="override the number of training sequences")
 
     def run(args: argparse.Namespace) -> None:
         import torch
@@ -32,17 +34,24 @@ def _train(sub: argparse._SubParsersAction) -> None:
             torch.set_num_threads(args.threads)
         seed_everything(args.seed)
         overrides = {k: v for k, v in (("epochs", args.epochs), ("steps_per_epoch", args.steps)) if v}
+        data_overrides = {"train_sequences": args.train_sequences} if args.train_sequences else {}
+        init = None
+        if args.init:
+            from ..checkpoint import load_checkpoint
+
+            init = load_checkpoint(args.init).build()
         if args.family == "mot":
             from .mot import MOTDataConfig, mot_train_config, train_mot_detector
 
-            _, history = train_mot_detector(args.role, MOTDataConfig.make(),
+            _, history = train_mot_detector(args.role, MOTDataConfig.make(**data_overrides),
                                             mot_train_config(seed=args.seed, **overrides),
-                                            checkpoint_path=args.out)
+                                            checkpoint_path=args.out, init_from=init)
         else:
             from .sot import SOTDataConfig, sot_train_config, train_siamfc
 
-            _, history = train_siamfc(args.role, SOTDataConfig.make(),
-                                      sot_train_config(seed=args.seed, **overrides), checkpoint_path=args.out)
+            _, history = train_siamfc(args.role, SOTDataConfig.make(**data_overrides),
+                                      sot_train_config(seed=args.seed, **overrides), checkpoint_path=args.out,
+                                      init_from=init)
         _register_if_shipped(args)
         print(json.dumps({"checkpoint": args.out, "best_val": history.best_metric,
                           "best_epoch": history.best_epoch, "seconds": round(history.seconds, 1)}))
@@ -67,7 +76,8 @@ def _register_if_shipped(args: argparse.Namespace) -> None:
     parts = ["kdtrack", "train", args.family, "--role", args.role, "--out", f"data_samples/{out.relative_to(root).as_posix()}"]
     # threads change float summation order, so they are part of an exact regeneration command
     for flag, value in (("--seed", args.seed), ("--epochs", args.epochs), ("--steps", args.steps),
-                        ("--threads", args.threads)):
+                        ("--threads", args.threads), ("--train-sequences", args.train_sequences),
+                        ("--init", args.init)):
         if value is not None and not (flag == "--seed" and value == 0):
             parts += [flag, str(value)]
     if args.fast:

@@ -109,16 +109,20 @@ def train_mot_detector(
     teachers: dict[str, nn.Module] | None = None,
     train_sequences: list[MOTSequence] | None = None,
     val_sequences: list[MOTSequence] | None = None,
+    init_from: nn.Module | None = None,
 ) -> tuple[nn.Module, History]:
     """Train a CenterTrack detector (``role`` = ``"teacher"`` or ``"student"`` preset).
 
     With ``teachers`` and ``distiller_losses`` the same recipe trains a distilled student, at the
-    same budget (``train_cfg``) as its baseline.
+    same budget (``train_cfg``) as its baseline. ``init_from`` starts from another detector's
+    weights (same architecture): continued training, or fine-tuning a shipped baseline.
     """
     data_cfg = data_cfg or MOTDataConfig.make()
     train_cfg = train_cfg or TrainConfig.make()
     torch.manual_seed(train_cfg.seed)
-    model = build_centertrack(detector_cfg or DetectorConfig.preset(role))
+    model = build_centertrack(detector_cfg or (init_from.cfg if init_from is not None else DetectorConfig.preset(role)))
+    if init_from is not None:
+        model.load_state_dict(init_from.state_dict())
     train_seqs = train_sequences if train_sequences is not None else make_mot_split("train", data_cfg)
     val_seqs = val_sequences if val_sequences is not None else make_mot_split("val", data_cfg)
     loader = mot_loader(train_seqs, data_cfg.batch_size, seed=train_cfg.seed)
