@@ -1,5 +1,6 @@
 """CenterTrack and Siamese pair datasets: targets checked against hand-derived geometry."""
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -114,3 +115,24 @@ def test_siamese_on_synthetic_sot_and_attribute_sampler():
     share = seq.full_occlusion[drawn].mean()
     p = seq.full_occlusion.mean()
     assert share == pytest.approx(10 * p / (10 * p + 1 - p), abs=0.05)
+
+
+def test_siamese_photometric_augmentation_changes_only_the_search_pixels():
+    geometry = dict(exemplar_size=32, search_size=64, max_shift=10, scale_jitter=0.0, max_frame_gap=10)
+    plain = SiamesePairs([_hand_sot()], SiamPairConfig(**geometry))[2]
+    light = SiamesePairs([_hand_sot()], SiamPairConfig(**geometry, photometric_prob=1.0))[2]
+    blur = SiamesePairs([_hand_sot()], SiamPairConfig(**geometry, blur_prob=1.0))[2]
+    for aug in (light, blur):  # labels and template untouched, search pixels changed
+        assert torch.equal(aug["template"], plain["template"])
+        assert torch.equal(aug["target_offset"], plain["target_offset"])
+        assert not torch.equal(aug["search"], plain["search"])
+    # a gain/contrast change keeps the image's structure: the bright target stays brightest
+    target = plain["search"][0] > 0.5
+    assert light["search"][0][target].mean() > light["search"][0][~target].mean()
+    # motion blur smooths edges: less high-frequency energy (variance of the Laplacian)
+    def sharpness(img):
+        return float(cv2.Laplacian(img[0].numpy(), cv2.CV_32F).var())
+    assert sharpness(blur["search"]) < sharpness(plain["search"])
+    # deterministic per seed and index
+    again = SiamesePairs([_hand_sot()], SiamPairConfig(**geometry, photometric_prob=1.0, blur_prob=1.0))
+    assert torch.equal(again[3]["search"], again[3]["search"])

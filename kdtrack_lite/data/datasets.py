@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass
 from typing import ClassVar
 
+import cv2
 import numpy as np
 import torch
 from torch.utils.data import Dataset, WeightedRandomSampler
@@ -175,7 +176,12 @@ class SiamPairConfig(Config):
     PAPER FACT (SiamFC): exemplar crop side ``sqrt((w + p)(h + p))``, ``p = context (w + h)``,
     context 0.5; the search crop covers ``search_size / exemplar_size`` times that. OUR DESIGN
     CHOICE: random shift and log-uniform scale jitter of the search crop (``max_shift`` in
-    search-crop px, ``scale_jitter`` in log units).
+    search-crop px, ``scale_jitter`` in log units); optional photometric augmentation of the
+    search crop (off by default, on in the SOT recipe): with probability ``photometric_prob``
+    a gain ``exp(U(-brightness, brightness))`` and a contrast stretch about the crop mean
+    ``exp(U(-contrast, contrast))``; with probability ``blur_prob`` a linear motion blur of up to
+    ``blur_max_px`` pixels in a random direction. Without it a Siamese net learns "same
+    colours = same object" and loses targets whose lighting changes (IV) or that smear (MB).
     """
 
     exemplar_size: int = 64
@@ -184,6 +190,11 @@ class SiamPairConfig(Config):
     max_frame_gap: int = 50
     max_shift: float = 16.0
     scale_jitter: float = 0.15
+    photometric_prob: float = 0.0
+    brightness: float = 0.9  # log-gain range: exp(0.9) ~ 2.5x brighter or darker
+    contrast: float = 0.4
+    blur_prob: float = 0.0
+    blur_max_px: int = 9
     seed: int = 0
 
     FAST: ClassVar[dict] = {}
@@ -235,6 +246,7 @@ class SiamesePairs(Dataset):
         shift = rng.uniform(-c.max_shift, c.max_shift, 2)
         centre = np.array([x + w / 2 - 0.5, y + h / 2 - 0.5]) - shift / scale
         search = crop_and_resize(seq.frames[t], (float(centre[0]), float(centre[1])), side, c.search_size)
+        search = _photometric(search, c, rng)
         return {
             "template": _to_tensor(template), "search": _to_tensor(search),
             "target_offset": torch.tensor(shift, dtype=torch.float32),
@@ -242,6 +254,26 @@ class SiamesePairs(Dataset):
             "attributes": torch.from_numpy(self.frame_attributes(index)),
             "visible": torch.tensor(float(seq.visible[t])), "seq_index": torch.tensor(s), "frame": torch.tensor(t),
         }
+
+
+def _photometric(crop: np.ndarray, c: SiamPairConfig, rng: np.random.Generator) -> np.ndarray:
+    """The optional gain / contrast / motion-blur augmentation of :class:`SiamPairConfig` (uint8 HWC)."""
+    draws = rng.uniform(size=2)  # drawn whether or not used, so turning one op on leaves the other's draws alone
+    out = crop.astype(np.float32)
+    if draws[0] < c.photometric_prob:
+        gain, stretch = np.exp(rng.uniform(-c.brightness, c.brightness)), np.exp(rng.uniform(-c.contrast, c.contrast))
+        mean = out.mean()
+        out = ((out - mean) * stretch + mean) * gain
+    if draws[1] < c.blur_prob and c.blur_max_px >= 2:
+        length = int(rng.integers(2, c.blur_max_px + 1))
+        kernel = np.zeros((length, length), np.float32)
+        kernel[length // 2, :] = 1.0 / length
+        rot = cv2.getRotationMatrix2D(((length - 1) / 2, (length - 1) / 2), float(rng.uniform(0, 180)), 1.0)
+        kernel = cv2.warpAffine(kernel, rot, (length, length))
+        out = cv2.filter2D(out, -1, kernel / max(kernel.sum(), 1e-6), borderType=cv2.BORDER_REPLICATE)
+    if draws[0] >= c.photometric_prob and draws[1] >= c.blur_prob:
+        return crop
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
 
 
 def attribute_sampler(dataset: SiamesePairs, attributes: list[str], boost: float = 4.0,

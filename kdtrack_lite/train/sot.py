@@ -31,6 +31,9 @@ from ..track.sot_tracker import SiamFCTracker, SOTTrackerConfig
 SPLIT_SEED_BASE = {"train": 40_000, "val": 50_000, "test": 60_000}
 ATTRIBUTE_CYCLE = (("FOC", "FM"), ("POC", "SV"), ("IV", "MB"), ("BC", "DEF"), ("OV", "LR"), ("FM", "SV"))
 SOT_TRAIN_FULL = {"epochs": 15, "steps_per_epoch": 150, "patience": 5, "min_epochs": 8}
+# OUR CHOICE: lighting and blur augmentation of the search crop (SiamPairConfig), so trackers hold
+# targets through illumination variation and motion blur instead of matching raw colours.
+SOT_PAIR_AUGMENT = {"photometric_prob": 0.5, "blur_prob": 0.2}
 
 
 @dataclass
@@ -73,7 +76,7 @@ def siamfc_forward(model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Te
 
 def sot_loader(sequences: list[SOTSequence], batch_size: int, seed: int,
                sampler: Sampler | None = None, pair_cfg: SiamPairConfig | None = None) -> DataLoader:
-    dataset = SiamesePairs(sequences, pair_cfg or SiamPairConfig(seed=seed))
+    dataset = SiamesePairs(sequences, pair_cfg or SiamPairConfig(seed=seed, **SOT_PAIR_AUGMENT))
     if sampler is not None:
         return DataLoader(dataset, batch_size=batch_size, sampler=sampler, drop_last=True)
     return DataLoader(dataset, batch_size=batch_size, shuffle=True, drop_last=True,
