@@ -12,6 +12,7 @@ sampler has it, and logs/saves on rank 0 only when ``torch.distributed`` is init
 from __future__ import annotations
 
 import copy
+import logging
 import math
 import time
 from collections.abc import Callable, Iterable
@@ -28,6 +29,8 @@ from ..config import Config
 from ..runtime import progress
 from .base import Distiller, total_loss
 
+
+_log = logging.getLogger(__name__)
 
 @dataclass
 class TrainConfig(Config):
@@ -185,6 +188,9 @@ def fit(
                 bad_epochs += 1
         else:
             history.epochs.append(record)
+        if main:
+            _log.info("%s epoch %d/%d: %s", desc, epoch + 1, cfg.epochs,
+                      ", ".join(f"{k}={v:.4g}" for k, v in record.items() if k != "epoch"))
         if validate is not None and cfg.patience and bad_epochs >= cfg.patience and epoch + 1 >= cfg.min_epochs:
             history.stopped_early = True
             break

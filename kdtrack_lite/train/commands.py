@@ -24,9 +24,13 @@ def _train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--train-sequences", type=int, help="override the number of training sequences")
 
     def run(args: argparse.Namespace) -> None:
+        import logging
+
         import torch
 
         from ..runtime import seed_everything
+
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
 
         if args.fast:
             os.environ["KDTRACK_FAST"] = "1"
