@@ -5,8 +5,17 @@ Our design: a baseline student and every distilled student run this loop with th
 equal training budget. Validation after each epoch drives early stopping; the best weights are
 restored at the end and, when a path is given, written as a self-describing checkpoint.
 
-Written for a later multi-process launch: the loop only calls ``sampler.set_epoch`` when the
-sampler has it, and logs/saves on rank 0 only when ``torch.distributed`` is initialised.
+Multi-process (``torchrun``, see :mod:`kdtrack_lite.distributed`): when a process group is
+running, the training step is wrapped in ``DistributedDataParallel`` (gradients averaged across
+ranks), the sampler's ``set_epoch`` is called, validation runs on rank 0 and its result is
+broadcast so every rank stops at the same epoch, and only rank 0 logs and writes files.
+
+Resumable: with ``resume=True`` and a checkpoint path, the loop writes ``<checkpoint>.resume``
+after every epoch (student, adapters, optimiser, scheduler, epoch, history, best weights so far,
+RNG states including the loader's generator) and, when that file exists at start, continues from
+it; a killed run thus loses at most the epoch in progress, and the resumed run ends with the same
+weights as an uninterrupted one (``tests/test_distributed.py``). The file is removed when the
+run finishes.
 """
 
 from __future__ import annotations
@@ -23,14 +32,17 @@ from typing import Any, ClassVar
 import torch
 import torch.distributed as dist
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 
 from ..checkpoint import save_checkpoint
 from ..config import Config
+from ..distributed import is_distributed, is_main_process
+from ..fileio import atomic_path
 from ..runtime import progress
 from .base import Distiller, total_loss
 
-
 _log = logging.getLogger(__name__)
+
 
 @dataclass
 class TrainConfig(Config):
@@ -45,6 +57,8 @@ class TrainConfig(Config):
     min_epochs: int = 0  # never stop earlier (a metric stuck at its floor early on says little)
     min_delta: float = 1e-4
     seed: int = 0
+    amp: str = "off"  # mixed precision: "off", "bf16" (CPU or GPU) or "fp16" (GPU, with a GradScaler)
+    compile: bool = False  # torch.compile the student (in place: checkpoints keep their keys)
     FAST: ClassVar[dict] = {"epochs": 3, "steps_per_epoch": 25, "patience": 0, "warmup_steps": 5}
 
 
@@ -75,10 +89,6 @@ class History:
                 "stopped_early": self.stopped_early, "seconds": self.seconds}
 
 
-def is_main_process() -> bool:
-    return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
-
-
 def _lr_factor(step: int, total: int, cfg: TrainConfig) -> float:
     if step < cfg.warmup_steps:
         return (step + 1) / cfg.warmup_steps
@@ -100,6 +110,45 @@ def _to_device(batch: Any, device: torch.device) -> Any:
     return batch
 
 
+def resume_path(checkpoint_path: str | Path) -> Path:
+    """Where :func:`fit` keeps the training state of a resumable run: ``<checkpoint>.resume``."""
+    return Path(str(checkpoint_path) + ".resume")
+
+
+class _TrainStep(nn.Module):
+    """``forward(batch) = distiller.forward_train(batch)``: the module DDP wraps, so gradient
+    averaging covers the student, the task loss's parameters and the adapters together."""
+
+    def __init__(self, distiller: Distiller):
+        super().__init__()
+        self.distiller = distiller
+
+    def forward(self, batch: Any) -> tuple[Any, dict[str, torch.Tensor]]:
+        return self.distiller.forward_train(batch)
+
+
+def _rng_state(loader: Iterable) -> dict[str, Any]:
+    generator = getattr(loader, "generator", None)
+    return {"torch": torch.get_rng_state(), "loader": generator.get_state() if generator is not None else None,
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}
+
+
+def _set_rng_state(state: dict[str, Any], loader: Iterable) -> None:
+    torch.set_rng_state(state["torch"])
+    generator = getattr(loader, "generator", None)
+    if generator is not None and state["loader"] is not None:
+        generator.set_state(state["loader"])
+    if state["cuda"] is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _autocast(device: torch.device, amp: str):
+    if amp not in ("off", "bf16", "fp16"):
+        raise ValueError(f"TrainConfig.amp must be 'off', 'bf16' or 'fp16', got {amp!r}")
+    dtype = torch.float16 if amp == "fp16" else torch.bfloat16
+    return torch.autocast(device_type=device.type, dtype=dtype, enabled=amp != "off")
+
+
 def fit(
     distiller: Distiller,
     train_loader: Iterable,
@@ -110,32 +159,55 @@ def fit(
     checkpoint_path: str | Path | None = None,
     checkpoint_extra: dict[str, Any] | None = None,
     desc: str = "train",
+    resume: bool = False,
 ) -> History:
     """Train ``distiller.student`` (and its loss terms' adapters) for ``cfg.epochs`` epochs.
 
     Args:
         distiller: student + teachers + losses; a student alone is ``Distiller(student, task_loss)``.
-        train_loader: iterable of batch dicts (a ``DataLoader``).
-        cfg: the budget and optimiser settings.
+        train_loader: iterable of batch dicts (a ``DataLoader``; per-rank shards when distributed,
+            see :func:`kdtrack_lite.distributed.make_loader`).
+        cfg: the budget and optimiser settings (``amp``, ``compile`` for the GPU path).
         validate: ``validate(student) -> float`` run after each epoch with the student in eval
             mode (e.g. validation HOTA or AUC); drives early stopping and best-weight restore.
         maximize: whether a larger validation value is better.
         checkpoint_path: where to write the best student (self-describing checkpoint).
+        resume: keep ``<checkpoint_path>.resume`` after every epoch and continue from it when it
+            exists (needs ``checkpoint_path``).
 
     Returns:
         :class:`History`; the student holds the best weights seen (or the last, with no validation).
     """
+    if resume and checkpoint_path is None:
+        raise ValueError("fit(resume=True) needs a checkpoint_path (the resume file sits beside it)")
     device = torch.device(device)
     distiller.to(device)
+    if cfg.compile:
+        distiller.student.compile()  # in place: state_dict keys (and checkpoints) are unchanged
     params = distiller.trainable_parameters()
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps = cfg.steps_per_epoch or len(train_loader)  # type: ignore[arg-type]
     total_steps = steps * cfg.epochs
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: _lr_factor(s, total_steps, cfg))
-    history, best_state, bad_epochs = History(), None, 0
-    start = time.perf_counter()
+    scaler = torch.amp.GradScaler(device.type, enabled=cfg.amp == "fp16")
+    step_module: nn.Module = _TrainStep(distiller)
+    if is_distributed():
+        step_module = DistributedDataParallel(step_module, device_ids=[device.index] if device.type == "cuda" else None)
+    history, best_state, bad_epochs, first_epoch = History(), None, 0, 0
+    state_file = resume_path(checkpoint_path) if resume else None
+    if state_file is not None and state_file.exists():
+        state = torch.load(state_file, map_location=device, weights_only=False)
+        distiller.load_state_dict(state["distiller"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        scaler.load_state_dict(state["scaler"])
+        history = History(**state["history"])
+        best_state, bad_epochs, first_epoch = state["best_state"], state["bad_epochs"], state["epoch"]
+        _set_rng_state(state["rng"], train_loader)
+        _log.info("%s: resuming from %s after epoch %d", desc, state_file, first_epoch)
+    start = time.perf_counter() - history.seconds
     main = is_main_process()
-    for epoch in range(cfg.epochs):
+    for epoch in range(first_epoch, cfg.epochs):
         sampler = getattr(train_loader, "sampler", None)
         if hasattr(sampler, "set_epoch"):
             sampler.set_epoch(epoch)
@@ -151,18 +223,21 @@ def fit(
                 iterator = iter(train_loader)
                 batch = next(iterator)
             batch = _to_device(batch, device)
-            _, losses = distiller.forward_train(batch)
-            loss = total_loss(losses)
+            with _autocast(device, cfg.amp):
+                _, losses = step_module(batch)
+                loss = total_loss(losses)
             if not torch.isfinite(loss):
                 raise FloatingPointError(
                     f"{desc}: loss became {loss.item()} at epoch {epoch + 1} "
                     f"({ {k: float(v) for k, v in losses.items()} }); lower TrainConfig.lr"
                 )
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            scaler.scale(loss).backward()
             if cfg.grad_clip > 0:
+                scaler.unscale_(optimizer)
                 torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
-            optimizer.step()
+            scaler.step(optimizer)
+            scaler.update()
             scheduler.step()
             seen += 1
             for key, value in {"loss": loss, **losses}.items():
@@ -172,8 +247,7 @@ def fit(
                   "lr": optimizer.param_groups[0]["lr"], "seconds": time.perf_counter() - start}
         if validate is not None:
             distiller.eval()
-            with torch.no_grad():
-                metric = float(validate(distiller.student))
+            metric = _validate_on_rank0(validate, distiller.student)
             record["val"] = metric
             better = history.best_metric is None or (
                 metric > history.best_metric + cfg.min_delta if maximize
@@ -191,6 +265,13 @@ def fit(
         if main:
             _log.info("%s epoch %d/%d: %s", desc, epoch + 1, cfg.epochs,
                       ", ".join(f"{k}={v:.4g}" for k, v in record.items() if k != "epoch"))
+        history.seconds = time.perf_counter() - start
+        if state_file is not None and main:
+            with atomic_path(state_file) as tmp:
+                torch.save({"epoch": epoch + 1, "distiller": distiller.state_dict(),
+                            "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                            "scaler": scaler.state_dict(), "history": history.to_dict(), "best_state": best_state,
+                            "bad_epochs": bad_epochs, "rng": _rng_state(train_loader)}, tmp)
         if validate is not None and cfg.patience and bad_epochs >= cfg.patience and epoch + 1 >= cfg.min_epochs:
             history.stopped_early = True
             break
@@ -200,7 +281,22 @@ def fit(
     distiller.eval()
     if checkpoint_path is not None and main:
         _save(checkpoint_path, distiller.student, cfg, history, checkpoint_extra)
+        if state_file is not None:
+            state_file.unlink(missing_ok=True)  # finished: the checkpoint holds the result
+    if is_distributed():
+        dist.barrier()
     return history
+
+
+def _validate_on_rank0(validate: Callable[[nn.Module], float], student: nn.Module) -> float:
+    """Rank 0 validates; every rank gets its number (so all stop at the same epoch)."""
+    metric = [float("nan")]
+    if is_main_process():
+        with torch.no_grad():
+            metric[0] = float(validate(student))
+    if is_distributed():
+        dist.broadcast_object_list(metric, src=0)
+    return metric[0]
 
 
 def _save(path, student: nn.Module, cfg: TrainConfig, history: History, extra: dict[str, Any] | None) -> None:

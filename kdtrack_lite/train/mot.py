@@ -21,6 +21,7 @@ from ..data.datasets import CenterTrackPairs, PairConfig
 from ..data.mot_synth import MOTSceneConfig, generate_mot_sequence
 from ..data.sequence import MOTSequence
 from ..distill.base import Distiller
+from ..distributed import make_loader
 from ..distill.loop import History, TrainConfig, fit, recipe_train_config
 from ..eval.mot import MOTReport, evaluate_mot
 from ..models.centertrack import DecodeConfig, DetectorConfig, build_centertrack
@@ -71,11 +72,11 @@ def detector_forward(model: nn.Module, batch: dict[str, torch.Tensor]) -> dict[s
     return model(batch["image"], batch["prev_image"], batch["prior_hm"])
 
 
-def mot_loader(sequences: list[MOTSequence], batch_size: int, seed: int, pair_cfg: PairConfig | None = None) -> DataLoader:
-    """Shuffled CenterTrack pairs; the order depends only on ``seed``."""
-    dataset = CenterTrackPairs(sequences, pair_cfg or PairConfig(seed=seed))
-    return DataLoader(dataset, batch_size=batch_size, shuffle=True, drop_last=True,
-                      generator=torch.Generator().manual_seed(seed))
+def mot_loader(sequences: list[MOTSequence], batch_size: int, seed: int, pair_cfg: PairConfig | None = None,
+               num_workers: int = 0) -> DataLoader:
+    """Shuffled CenterTrack pairs; the order depends only on ``seed`` (per-rank shards under torchrun)."""
+    return make_loader(CenterTrackPairs(sequences, pair_cfg or PairConfig(seed=seed)), batch_size, seed,
+                       num_workers=num_workers)
 
 
 def track_sequences(detector: nn.Module, sequences: list[MOTSequence], tracker_cfg: TrackerConfig | None = None,
@@ -110,6 +111,9 @@ def train_mot_detector(
     train_sequences: list[MOTSequence] | None = None,
     val_sequences: list[MOTSequence] | None = None,
     init_from: nn.Module | None = None,
+    device: torch.device | str = "cpu",
+    resume: bool = False,
+    num_workers: int = 0,
 ) -> tuple[nn.Module, History]:
     """Train a CenterTrack detector (``role`` = ``"teacher"`` or ``"student"`` preset).
 
@@ -125,7 +129,7 @@ def train_mot_detector(
         model.load_state_dict(init_from.state_dict())
     train_seqs = train_sequences if train_sequences is not None else make_mot_split("train", data_cfg)
     val_seqs = val_sequences if val_sequences is not None else make_mot_split("val", data_cfg)
-    loader = mot_loader(train_seqs, data_cfg.batch_size, seed=train_cfg.seed)
+    loader = mot_loader(train_seqs, data_cfg.batch_size, seed=train_cfg.seed, num_workers=num_workers)
     task = CenterTrackLoss(loss_cfg, embedding_dim=model.cfg.embedding_dim, seed=train_cfg.seed)
     distiller = Distiller(model, task, teachers=teachers, losses=distiller_losses, forward=detector_forward)
 
@@ -134,5 +138,6 @@ def train_mot_detector(
 
     history = fit(distiller, loader, train_cfg, validate=validate, maximize=True,
                   checkpoint_path=checkpoint_path, desc=f"mot {role}",
-                  checkpoint_extra={"role": role, "data_config": data_cfg.to_dict()})
+                  checkpoint_extra={"role": role, "data_config": data_cfg.to_dict()},
+                  device=device, resume=resume)
     return model, history

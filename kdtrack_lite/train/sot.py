@@ -22,6 +22,7 @@ from ..data.datasets import SiamesePairs, SiamPairConfig
 from ..data.sequence import SOTSequence
 from ..data.sot_synth import SOTConfig, generate_sot_sequence
 from ..distill.base import Distiller
+from ..distributed import make_loader
 from ..distill.loop import History, TrainConfig, fit, recipe_train_config
 from ..eval.sot import SOTReport, evaluate_sot
 from ..models.siamfc import SiamFCConfig, SiamFCLoss, build_siamfc
@@ -75,12 +76,11 @@ def siamfc_forward(model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Te
 
 
 def sot_loader(sequences: list[SOTSequence], batch_size: int, seed: int,
-               sampler: Sampler | None = None, pair_cfg: SiamPairConfig | None = None) -> DataLoader:
+               sampler: Sampler | None = None, pair_cfg: SiamPairConfig | None = None,
+               num_workers: int = 0) -> DataLoader:
+    """Shuffled (or ``sampler``-drawn) Siamese pairs; per-rank shards under torchrun."""
     dataset = SiamesePairs(sequences, pair_cfg or SiamPairConfig(seed=seed, **SOT_PAIR_AUGMENT))
-    if sampler is not None:
-        return DataLoader(dataset, batch_size=batch_size, sampler=sampler, drop_last=True)
-    return DataLoader(dataset, batch_size=batch_size, shuffle=True, drop_last=True,
-                      generator=torch.Generator().manual_seed(seed))
+    return make_loader(dataset, batch_size, seed, sampler=sampler, num_workers=num_workers)
 
 
 def track_sot(model: nn.Module, seq: SOTSequence, cfg: SOTTrackerConfig | None = None) -> np.ndarray:
@@ -117,6 +117,9 @@ def train_siamfc(
     val_sequences: list[SOTSequence] | None = None,
     sampler: Sampler | None = None,
     init_from: nn.Module | None = None,
+    device: torch.device | str = "cpu",
+    resume: bool = False,
+    num_workers: int = 0,
 ) -> tuple[nn.Module, History]:
     """Train a SiamFC (``role`` preset ``"teacher"``/``"student"``), alone or distilled.
 
@@ -131,7 +134,8 @@ def train_siamfc(
         model.load_state_dict(init_from.state_dict())
     train_seqs = train_sequences if train_sequences is not None else make_sot_split("train", data_cfg)
     val_seqs = val_sequences if val_sequences is not None else make_sot_split("val", data_cfg)
-    loader = sot_loader(train_seqs, data_cfg.batch_size, seed=train_cfg.seed, sampler=sampler)
+    loader = sot_loader(train_seqs, data_cfg.batch_size, seed=train_cfg.seed, sampler=sampler,
+                        num_workers=num_workers)
     distiller = Distiller(model, SiamFCLoss(stride=model.cfg.stride), teachers=teachers,
                           losses=distiller_losses, forward=siamfc_forward)
 
@@ -140,5 +144,6 @@ def train_siamfc(
 
     history = fit(distiller, loader, train_cfg, validate=validate, maximize=True,
                   checkpoint_path=checkpoint_path, desc=f"sot {role}",
-                  checkpoint_extra={"role": role, "data_config": data_cfg.to_dict()})
+                  checkpoint_extra={"role": role, "data_config": data_cfg.to_dict()},
+                  device=device, resume=resume)
     return model, history
