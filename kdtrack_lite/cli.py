@@ -74,4 +74,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # `python -m kdtrack_lite.cli` (how torchrun launches it) runs this file as __main__; the command
+    # modules register into the importable kdtrack_lite.cli, so dispatch through that one.
+    from kdtrack_lite.cli import main as _main
+
+    sys.exit(_main())

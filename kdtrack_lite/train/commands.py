@@ -22,45 +22,61 @@ def _train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--init", metavar="CKPT", help="start from this checkpoint's weights (continued training)")
     p.add_argument("--train-sequences", type=int, help="override the number of training sequences")
+    p.add_argument("--resume", action="store_true",
+                   help="keep <out>.resume after every epoch and continue from it if it exists")
+    p.add_argument("--device", help="cpu, cuda, cuda:1, mps (default: $KDTRACK_DEVICE, else the best available)")
+    p.add_argument("--amp", choices=["off", "bf16", "fp16"], default="off", help="mixed precision (GPU path)")
+    p.add_argument("--compile", action="store_true", help="torch.compile the student")
+    p.add_argument("--workers", type=int, default=0, help="DataLoader worker processes")
 
     def run(args: argparse.Namespace) -> None:
         import logging
 
         import torch
 
-        from ..runtime import seed_everything
+        from ..distributed import device_for_rank, init_from_env, is_main_process, shutdown
+        from ..runtime import pick_device, seed_everything
 
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
-
+        distributed = init_from_env()  # a no-op unless launched by torchrun with several processes
+        logging.basicConfig(level=logging.INFO if is_main_process() else logging.WARNING,
+                            format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
         if args.fast:
             os.environ["KDTRACK_FAST"] = "1"
         if args.threads:
             torch.set_num_threads(args.threads)
         seed_everything(args.seed)
+        device = device_for_rank() or pick_device(args.device)
         overrides = {k: v for k, v in (("epochs", args.epochs), ("steps_per_epoch", args.steps)) if v}
+        overrides.update(amp=args.amp, compile=args.compile)
         data_overrides = {"train_sequences": args.train_sequences} if args.train_sequences else {}
-        init = None
-        if args.init:
-            from ..checkpoint import load_checkpoint
-
-            init = load_checkpoint(args.init).build()
+        common = dict(checkpoint_path=args.out, init_from=_initial_model(args.init), device=device,
+                      resume=args.resume, num_workers=args.workers)
         if args.family == "mot":
             from .mot import MOTDataConfig, mot_train_config, train_mot_detector
 
             _, history = train_mot_detector(args.role, MOTDataConfig.make(**data_overrides),
-                                            mot_train_config(seed=args.seed, **overrides),
-                                            checkpoint_path=args.out, init_from=init)
+                                            mot_train_config(seed=args.seed, **overrides), **common)
         else:
             from .sot import SOTDataConfig, sot_train_config, train_siamfc
 
             _, history = train_siamfc(args.role, SOTDataConfig.make(**data_overrides),
-                                      sot_train_config(seed=args.seed, **overrides), checkpoint_path=args.out,
-                                      init_from=init)
-        _register_if_shipped(args)
-        print(json.dumps({"checkpoint": args.out, "best_val": history.best_metric,
-                          "best_epoch": history.best_epoch, "seconds": round(history.seconds, 1)}))
+                                      sot_train_config(seed=args.seed, **overrides), **common)
+        if is_main_process():
+            _register_if_shipped(args)
+            print(json.dumps({"checkpoint": args.out, "best_val": history.best_metric,
+                              "best_epoch": history.best_epoch, "seconds": round(history.seconds, 1),
+                              "processes": int(os.environ.get("WORLD_SIZE", "1")) if distributed else 1}))
+        shutdown()
 
     p.set_defaults(func=run)
+
+
+def _initial_model(path: str | None):
+    if not path:
+        return None
+    from ..checkpoint import load_checkpoint
+
+    return load_checkpoint(path).build()
 
 
 def _register_if_shipped(args: argparse.Namespace) -> None:
