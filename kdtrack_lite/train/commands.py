@@ -28,6 +28,11 @@ def _train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--amp", choices=["off", "bf16", "fp16"], default="off", help="mixed precision (GPU path)")
     p.add_argument("--compile", action="store_true", help="torch.compile the student")
     p.add_argument("--workers", type=int, default=0, help="DataLoader worker processes")
+    p.add_argument("--data-root", help="train on a real benchmark folder (MOTChallenge for mot, LaSOT/GOT-10k "
+                   "for sot) instead of the synthetic split")
+    p.add_argument("--val-root", help="validation folder (default: the last sequence of --data-root)")
+    p.add_argument("--preset", default="mot17", help="MOT input size preset for --data-root (mot15, mot17, mot20)")
+    p.add_argument("--max-frames", type=int, help="with --data-root: only the first N frames of each sequence")
 
     def run(args: argparse.Namespace) -> None:
         import logging
@@ -50,7 +55,7 @@ def _train(sub: argparse._SubParsersAction) -> None:
         overrides.update(amp=args.amp, compile=args.compile)
         data_overrides = {"train_sequences": args.train_sequences} if args.train_sequences else {}
         common = dict(checkpoint_path=args.out, init_from=_initial_model(args.init), device=device,
-                      resume=args.resume, num_workers=args.workers)
+                      resume=args.resume, num_workers=args.workers, **_real_sequences(args))
         if args.family == "mot":
             from .mot import MOTDataConfig, mot_train_config, train_mot_detector
 
@@ -69,6 +74,32 @@ def _train(sub: argparse._SubParsersAction) -> None:
         shutdown()
 
     p.set_defaults(func=run)
+
+
+def _real_sequences(args: argparse.Namespace) -> dict:
+    """``train_sequences`` / ``val_sequences`` read from ``--data-root`` / ``--val-root`` (or nothing)."""
+    if not args.data_root:
+        if args.val_root:
+            raise ValueError("--val-root needs --data-root")
+        return {}
+    from ..data import real
+
+    if args.family == "mot":
+        def load(root):
+            return real.load_mot_folder(root, args.preset, args.max_frames)
+        learn = real.training_view
+    else:
+        def load(root):
+            return real.load_sot_folder(root, max_frames=args.max_frames)
+        def learn(seq):
+            return seq
+    seqs = load(args.data_root)
+    if args.val_root:
+        return {"train_sequences": [learn(s) for s in seqs], "val_sequences": load(args.val_root)}
+    if len(seqs) < 2:
+        raise ValueError(f"--data-root {args.data_root} has {len(seqs)} sequence(s): give --val-root, or a folder "
+                         "with at least two sequences (the last one is held out for validation)")
+    return {"train_sequences": [learn(s) for s in seqs[:-1]], "val_sequences": seqs[-1:]}
 
 
 def _initial_model(path: str | None):
@@ -93,6 +124,8 @@ def _register_if_shipped(args: argparse.Namespace) -> None:
     out = Path(args.out).resolve()
     if root not in out.parents:
         return
+    if args.data_root:
+        return  # shipped checkpoints come from the synthetic data only
     parts = ["kdtrack", "train", args.family, "--role", args.role, "--out", f"data_samples/{out.relative_to(root).as_posix()}"]
     # threads change float summation order, so they are part of an exact regeneration command
     for flag, value in (("--seed", args.seed), ("--epochs", args.epochs), ("--steps", args.steps),
