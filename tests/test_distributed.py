@@ -160,3 +160,10 @@ def test_readme_torchrun_command_trains_with_two_cpu_processes(tmp_path):
     ckpt = load_checkpoint(out)
     assert ckpt.builder == "siamfc" and ckpt.extra["train_config"]["steps_per_epoch"] == 2
     assert not resume_path(out).exists()
+
+
+def test_loader_workers_give_the_same_batches():
+    plain = [b["x"] for b in make_loader(_Points(), 8, seed=2)]
+    workers = [b["x"] for b in make_loader(_Points(), 8, seed=2, num_workers=2)]
+    assert len(plain) == len(workers) == 8
+    assert all(torch.equal(a, b) for a, b in zip(plain, workers))
