@@ -11,55 +11,31 @@ Accuracy: the MOT test split (``MOTDataConfig``, FULL profile: 4 scenes x 150 fr
 online pipeline, HOTA/MOTA/IDF1 by trackeval/motmetrics; the SOT test split (18 sequences x 120
 frames, every attribute covered) through ``SiamFCTracker``, success AUC / precision overall and
 per attribute. Speed: batch 1 on this CPU, teacher and student interleaved in one run
-(``compare_models``); MOT pipeline FPS = frames / wall time of the full online tracker.
+(``compare_models``, Conv+BN folded in both); MOT pipeline FPS = frames / wall time of the full online tracker.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import time
 
 import pandas as pd
-import torch
 
 from kdtrack_lite.checkpoint import load_checkpoint
-from kdtrack_lite.eval.speed import compare_models
+from kdtrack_lite.eval.benchmark import mot_benchmark, sot_benchmark
 from kdtrack_lite.fileio import write_text_atomic
-from kdtrack_lite.train.mot import MOTDataConfig, make_mot_split, track_sequences
-from kdtrack_lite.eval.mot import evaluate_mot
-from kdtrack_lite.train.sot import SOTDataConfig, evaluate_siamfc, make_sot_split
+from kdtrack_lite.train.mot import MOTDataConfig, make_mot_split
+from kdtrack_lite.train.sot import SOTDataConfig, make_sot_split
 
 
 def mot_table(teacher, student, profile: str) -> tuple[pd.DataFrame, dict]:
     seqs = make_mot_split("test", MOTDataConfig.make(profile))
-    frames = sum(s.num_frames for s in seqs)
-    rows, extra = {}, {}
-    for name, model in (("teacher", teacher), ("student", student)):
-        start = time.perf_counter()
-        results = track_sequences(model, seqs)
-        fps = frames / (time.perf_counter() - start)
-        report = evaluate_mot({s.name: s.gt for s in seqs}, results, seq_lengths={s.name: s.num_frames for s in seqs})
-        rows[name] = {**report.combined[["HOTA", "DetA", "AssA", "MOTA", "IDF1", "IDSW"]].to_dict(), "pipeline_fps": fps}
-    h, w = seqs[0].frames.shape[1:3]
-    x = torch.rand(1, 3, h, w)
-    speed = compare_models({"teacher": teacher, "student": student}, (x, x, torch.rand(1, 1, h, w)), reference="teacher")
-    table = pd.DataFrame(rows).T.join(speed[["params", "flops", "fps", "speedup", "compression"]])
-    extra["test_sequences"], extra["frames"] = [s.name for s in seqs], frames
-    return table, extra
+    table = mot_benchmark({"teacher": teacher, "student": student}, seqs)
+    return table, {"test_sequences": [s.name for s in seqs], "frames": sum(s.num_frames for s in seqs)}
 
 
 def sot_table(teacher, student, profile: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    seqs = make_sot_split("test", SOTDataConfig.make(profile))
-    overall, per_attr = {}, {}
-    for name, model in (("teacher", teacher), ("student", student)):
-        report = evaluate_siamfc(model, seqs)
-        overall[name] = report.overall.loc["ALL", ["AUC", "P@20", "NPrec"]].to_dict()
-        per_attr[name] = report.per_attribute["AUC"]
-    z, x = torch.rand(1, 3, 64, 64), torch.rand(3, 3, 128, 128)  # one template, 3 search scales
-    speed = compare_models({"teacher": teacher, "student": student}, (z.expand(3, -1, -1, -1), x), reference="teacher")
-    table = pd.DataFrame(overall).T.join(speed[["params", "flops", "fps", "speedup", "compression"]])
-    return table, pd.DataFrame(per_attr)
+    return sot_benchmark({"teacher": teacher, "student": student}, make_sot_split("test", SOTDataConfig.make(profile)))
 
 
 def main() -> None:

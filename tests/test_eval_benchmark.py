@@ -1,0 +1,27 @@
+"""The shared benchmark table: accuracy + speed rows for several trackers (tiny inputs)."""
+
+import torch
+
+from kdtrack_lite.data.mot_synth import MOTSceneConfig, generate_mot_sequence
+from kdtrack_lite.data.sot_synth import SOTConfig, generate_sot_sequence
+from kdtrack_lite.eval.benchmark import MOT_COLUMNS, SPEED_COLUMNS, mot_benchmark, sot_benchmark
+from kdtrack_lite.models.centertrack import DetectorConfig, build_centertrack
+from kdtrack_lite.models.siamfc import SiamFCConfig, build_siamfc
+
+
+def test_mot_and_sot_benchmark_tables(monkeypatch):
+    monkeypatch.setenv("KDTRACK_FAST", "1")
+    torch.manual_seed(0)
+    seqs = [generate_mot_sequence(MOTSceneConfig.make("fast", num_frames=4, width=128, height=96), seed=1)]
+    models = {r: build_centertrack(DetectorConfig.preset(r)) for r in ("teacher", "student")}
+    table = mot_benchmark(models, seqs)
+    assert list(table.index) == ["teacher", "student"]
+    assert set(MOT_COLUMNS + SPEED_COLUMNS + ["pipeline_fps"]) <= set(table.columns)
+    assert table.loc["teacher", "speedup"] == 1.0 and table.loc["student", "compression"] > 8
+    assert table.loc["student", "params"] < table.loc["teacher", "params"]
+    sot = [generate_sot_sequence(SOTConfig.make("fast", num_frames=5, width=96, height=96, min_size=12, max_size=20),
+                                 seed=2, attributes=["FM"])]
+    siam = {r: build_siamfc(SiamFCConfig.preset(r)) for r in ("teacher", "student")}
+    overall, per_attr = sot_benchmark(siam, sot)
+    assert {"AUC", "P@20", "NPrec", "fps", "compression"} <= set(overall.columns)
+    assert list(per_attr.columns) == ["teacher", "student"] and (overall["AUC"].between(0, 100)).all()
