@@ -7,7 +7,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from kdtrack_lite.checkpoint import load_checkpoint
 from kdtrack_lite.config import Config
-from kdtrack_lite.distill import Distiller, FeatureTaps, LossTerm, TrainConfig, fit
+from kdtrack_lite.distill import Distiller, FeatureTaps, LossTerm, TrainConfig, fit, total_loss
 from kdtrack_lite.registry import register_builder
 from kdtrack_lite.runtime import seed_everything
 
@@ -146,3 +146,19 @@ def test_min_epochs_delays_early_stopping():
                TrainConfig.make(profile="full", epochs=10, steps_per_epoch=2, patience=2, min_epochs=6),
                validate=lambda m: 0.0)  # a metric stuck at its floor
     assert hist.stopped_early and len(hist.epochs) == 6
+
+
+def test_task_loss_parts_are_logged_but_counted_once():
+    """The objective is loss_task + distillation terms; a task loss's parts are not added again."""
+
+    def task_with_parts(out, batch):
+        a = nn.functional.mse_loss(out, batch["y"])
+        b = out.abs().mean()
+        return {"loss_task": a + 0.1 * b, "loss_a": a, "loss_b": b}
+
+    d = Distiller(Net(), task_with_parts)
+    batch = {"x": torch.randn(8, 4), "y": torch.randn(8, 1)}
+    out, losses = d.forward_train(batch)
+    assert set(losses) == {"loss_task", "task_a", "task_b"}
+    expected = nn.functional.mse_loss(out, batch["y"]) + 0.1 * out.abs().mean()  # hand-computed objective
+    assert torch.allclose(total_loss(losses), expected)

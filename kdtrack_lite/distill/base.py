@@ -10,8 +10,10 @@ Contract (our design, after mdistiller's ``Distiller``):
   the distiller is set to train;
 * features are read through forward hooks (:class:`~kdtrack_lite.distill.hooks.FeatureTaps`)
   on the sub-modules the student/teacher expose in ``taps()``;
-* ``forward_train(batch) -> (student_out, {"loss_task": ..., "loss_<term>": ...})``: the loop sums
-  every entry whose key starts with ``loss_``;
+* ``forward_train(batch) -> (student_out, {"loss_task": ..., "loss_<term>": ..., "task_<part>": ...})``:
+  the loop sums every entry whose key starts with ``loss_``; the task loss's own parts (e.g.
+  CenterTrack's ``loss_hm``, already weighted inside ``loss_task``) are renamed ``task_<part>``,
+  logged but not summed a second time;
 * loss terms are ``nn.Module`` s with trainable adapters (e.g. FitNets regressors) registered as
   sub-modules, so their parameters are trained with the student.
 """
@@ -114,9 +116,13 @@ class Distiller(nn.Module):
                     teacher_outs[name] = self._forward(teacher, batch)
                     teacher_feats[name] = dict(self.teacher_taps[name].features)
         student_out = self._forward(self.student, batch)
-        losses = dict(self.task_loss(student_out, batch))
-        if "loss_task" not in losses:
-            raise KeyError(f"task_loss must return a 'loss_task' entry, got {sorted(losses)}")
+        task = dict(self.task_loss(student_out, batch))
+        if "loss_task" not in task:
+            raise KeyError(f"task_loss must return a 'loss_task' entry, got {sorted(task)}")
+        # ``loss_task`` already holds the weighted sum of the task's parts; the parts are kept for
+        # logging as ``task_<part>`` so that summing every ``loss_*`` entry counts them once.
+        losses = {"loss_task": task.pop("loss_task")}
+        losses.update({"task_" + k.removeprefix("loss_"): v for k, v in task.items()})
         ctx = DistillContext(batch, student_out, dict(self.student_taps.features), teacher_outs, teacher_feats)
         for term in self.losses:
             for key, value in term(ctx).items():
