@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -74,7 +75,7 @@ def main() -> None:
     overrides = {k: v for k, v in (("epochs", args.epochs), ("steps_per_epoch", args.steps)) if v}
     path = Path(args.json)
     state = json.loads(path.read_text()) if path.exists() else {"runs": []}
-    state.update(command=" ".join(["benchmarks/distill_mot.py", *map(str, vars(args).items())]),
+    state.update(command=" ".join(["benchmarks/distill_mot.py", *sys.argv[1:]]),
                  budget=mot_train_config(args.profile, **overrides).to_dict(), data=data.to_dict())
     cfg = MOTDistillConfig()
     tracker = cfg.tracker_config()

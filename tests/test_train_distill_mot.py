@@ -97,3 +97,21 @@ def test_cli_distill_writes_a_student_checkpoint(tmp_path, pair, capsys, monkeyp
     assert ckpt.builder == "centertrack" and ckpt.build().cfg == student.cfg
     assert main(["distill", "mot", "--losses", "hint,bogus", "--out", str(tmp_path / "x.pt"),
                  "--teacher", str(tmp_path / "t.pt"), "--student", str(tmp_path / "s.pt")]) == 2
+
+
+def test_benchmark_summary_mean_std_and_gap_closed():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "distill_mot.py"
+    spec = importlib.util.spec_from_file_location("bench_distill_mot", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    other = {"DetA": 1.0, "AssA": 1.0, "MOTA": 1.0, "IDF1": 1.0}
+    runs = [{"row": "student", "seed": 0, "HOTA": 10.0, **other}, {"row": "student", "seed": 1, "HOTA": 14.0, **other},
+            {"row": "+at", "seed": 0, "HOTA": 20.0, **other}, {"row": "+at", "seed": 1, "HOTA": 24.0, **other}]
+    table = bench.summarize(runs, {"HOTA": 32.0, **other})
+    # hand-computed: student mean 12, std (sample) 2.83; +at mean 22; gap 32 - 12 = 20 -> (22 - 12) / 20 = 0.5
+    assert table.loc["student", "HOTA"] == "12.00 ± 2.83" and table.loc["+at", "HOTA"] == "22.00 ± 2.83"
+    assert table.loc["+at", "gap_closed"] == "0.50" and table.loc["student", "gap_closed"] == "0.00"
+    assert list(table.index) == ["student", "+at", "teacher"] and table.loc["+at", "seeds"] == 2

@@ -51,7 +51,8 @@ class MOTDistillConfig(Config):
 
     Attributes:
         hint_taps: taps given FitNets hints (one regressor each).
-        hint_weight: multiplier of ``loss_hint``.
+        hint_weight: multiplier of ``loss_hint``; 0.1 brings the summed hint loss of the shipped
+            pair (about 7.5 at the start, three taps) to the scale of the task loss (about 2).
         hint_kind: regressor kernel, ``"conv1x1"`` or ``"conv3x3"``.
         at_taps: taps whose attention maps are matched.
         at_beta: AT weight ``beta`` (the term is ``beta / 2 * sum_taps L_AT``; 1e3 in the AT code).
@@ -68,7 +69,7 @@ class MOTDistillConfig(Config):
     """
 
     hint_taps: tuple[str, ...] = ("s8", "s16", "neck")
-    hint_weight: float = 1.0
+    hint_weight: float = 0.1
     hint_kind: str = "conv1x1"
     at_taps: tuple[str, ...] = ("s8", "s16", "neck")
     at_beta: float = 1e3
