@@ -18,6 +18,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "kdtrack_lite.eval.commands",
     "kdtrack_lite.train.commands",
     "kdtrack_lite.track.commands",
+    "kdtrack_lite.train.distill_commands",
 )
 
 

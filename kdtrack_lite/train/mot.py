@@ -114,12 +114,14 @@ def train_mot_detector(
     device: torch.device | str = "cpu",
     resume: bool = False,
     num_workers: int = 0,
+    tracker_cfg: TrackerConfig | None = None,
 ) -> tuple[nn.Module, History]:
     """Train a CenterTrack detector (``role`` = ``"teacher"`` or ``"student"`` preset).
 
     With ``teachers`` and ``distiller_losses`` the same recipe trains a distilled student, at the
     same budget (``train_cfg``) as its baseline. ``init_from`` starts from another detector's
     weights (same architecture): continued training, or fine-tuning a shipped baseline.
+    ``tracker_cfg`` is the tracker that validation runs (default ``TrackerConfig()``).
     """
     data_cfg = data_cfg or MOTDataConfig.make()
     train_cfg = train_cfg or TrainConfig.make()
@@ -134,7 +136,7 @@ def train_mot_detector(
     distiller = Distiller(model, task, teachers=teachers, losses=distiller_losses, forward=detector_forward)
 
     def validate(student: nn.Module) -> float:
-        return float(evaluate_detector(student, val_seqs).combined["HOTA"])
+        return float(evaluate_detector(student, val_seqs, tracker_cfg).combined["HOTA"])
 
     history = fit(distiller, loader, train_cfg, validate=validate, maximize=True,
                   checkpoint_path=checkpoint_path, desc=f"mot {role}",

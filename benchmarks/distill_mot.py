@@ -1,0 +1,124 @@
+"""AttTrack feature learning ablation: student alone / +hint / +AT / +hint+AT / teacher, over seeds.
+
+Usage (repository root)::
+
+    OMP_WAIT_POLICY=PASSIVE .venv/bin/python benchmarks/distill_mot.py --seeds 0 1 2 \
+        --epochs 4 --steps 50 --threads 1 --json runs/distill_mot.json --md runs/distill_mot.md
+
+Every student row fine-tunes the shipped student (``data_samples/checkpoints/mot_student.pt``)
+for the same ``epochs x steps`` with ``kdtrack_lite.train.distill_mot.distill_mot_student``; only
+the distillation losses differ, and ``--seeds`` changes the batch order and adapter init. Scores:
+the held-out test split (``MOTDataConfig``, profile ``--profile``) through the online tracker,
+HOTA (trackeval) and MOTA/IDF1 (motmetrics), every row (teacher included) with the tracker
+thresholds of ``MOTDistillConfig.tracker_config()``. Speed: batch-1 detector FPS, teacher, shipped
+student and one distilled student interleaved in one run (``compare_models``).
+``gap_closed = (HOTA_row - HOTA_student) / (HOTA_teacher - HOTA_student)`` against the student
+fine-tuned alone at the same budget. Each finished run is saved to ``--json`` at once (atomic),
+and a re-run with the same ``--json`` skips the runs already there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from kdtrack_lite.checkpoint import load_checkpoint
+from kdtrack_lite.eval.speed import compare_models
+from kdtrack_lite.fileio import write_text_atomic
+from kdtrack_lite.train.distill_mot import MOTDistillConfig, distill_mot_student, loss_label, parse_losses
+from kdtrack_lite.train.mot import MOTDataConfig, evaluate_detector, make_mot_split, mot_train_config
+
+METRICS = ["HOTA", "DetA", "AssA", "MOTA", "IDF1"]
+DEFAULT_ROWS = ["none", "hint", "at", "hint,at"]
+
+
+def summarize(runs: list[dict], teacher: dict) -> pd.DataFrame:
+    """Mean ± std per row over seeds, and the fraction of the teacher-student HOTA gap each row closes."""
+    df = pd.DataFrame(runs)
+    table = df.groupby("row", sort=False)[METRICS].agg(["mean", "std"])
+    base = table.loc["student", ("HOTA", "mean")] if "student" in table.index else float("nan")
+    out = pd.DataFrame(index=list(table.index) + ["teacher"])
+    for m in METRICS:
+        out[m] = [f"{table.loc[r, (m, 'mean')]:.2f} ± {table.loc[r, (m, 'std')]:.2f}" for r in table.index] + [
+            f"{teacher[m]:.2f}"]
+    gap = teacher["HOTA"] - base
+    out["gap_closed"] = [f"{(table.loc[r, ('HOTA', 'mean')] - base) / gap:.2f}" for r in table.index] + ["1.00"]
+    out["seeds"] = [int(df[df.row == r].seed.nunique()) for r in table.index] + [1]
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--teacher", default="data_samples/checkpoints/mot_teacher.pt")
+    p.add_argument("--student", default="data_samples/checkpoints/mot_student.pt")
+    p.add_argument("--rows", nargs="+", default=DEFAULT_ROWS, help="loss combinations, e.g. none hint at hint,at kd")
+    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    p.add_argument("--epochs", type=int, help="override the profile's epochs")
+    p.add_argument("--steps", type=int, help="override the profile's steps per epoch")
+    p.add_argument("--profile", default="full", choices=["fast", "full"], help="data and budget profile")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--json", required=True, help="per-run results (atomic; re-runs skip what is there)")
+    p.add_argument("--md", help="also write the summary table as markdown (atomic)")
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+
+    teacher = load_checkpoint(args.teacher).build().eval()
+    student = load_checkpoint(args.student).build().eval()
+    data = MOTDataConfig.make(args.profile)
+    splits = {s: make_mot_split(s, data) for s in ("train", "val", "test")}
+    overrides = {k: v for k, v in (("epochs", args.epochs), ("steps_per_epoch", args.steps)) if v}
+    path = Path(args.json)
+    state = json.loads(path.read_text()) if path.exists() else {"runs": []}
+    state.update(command=" ".join(["benchmarks/distill_mot.py", *sys.argv[1:]]),
+                 budget=mot_train_config(args.profile, **overrides).to_dict(), data=data.to_dict())
+    cfg = MOTDistillConfig()
+    tracker = cfg.tracker_config()
+    state["tracker"] = tracker.to_dict()
+    if "teacher" not in state:
+        state["teacher"] = evaluate_detector(teacher, splits["test"], tracker).combined[METRICS].astype(float).to_dict()
+        state["shipped_student"] = evaluate_detector(student, splits["test"], tracker).combined[METRICS].astype(float).to_dict()
+    done = {(r["row"], r["seed"]) for r in state["runs"]}
+    last = student
+    for seed in args.seeds:
+        for spec in args.rows:
+            row = loss_label(parse_losses(spec))
+            if (row, seed) in done:
+                continue
+            start = time.perf_counter()
+            model, history = distill_mot_student(spec, teacher, student, data,
+                                                 mot_train_config(args.profile, seed=seed, **overrides),
+                                                 cfg, train_sequences=splits["train"], val_sequences=splits["val"])
+            scores = evaluate_detector(model, splits["test"], tracker).combined[METRICS].astype(float).to_dict()
+            state["runs"].append({"row": row, "seed": seed, **scores, "best_val": history.best_metric,
+                                  "best_epoch": history.best_epoch, "seconds": time.perf_counter() - start})
+            write_text_atomic(path, json.dumps(state, indent=2))
+            print(json.dumps(state["runs"][-1]), flush=True)
+            last = model
+    h, w = splits["test"][0].frames.shape[1:3]
+    x = torch.rand(1, 3, h, w)
+    speed = compare_models({"teacher": teacher, "student (shipped)": student, "student (distilled)": last},
+                           (x, x, torch.rand(1, 1, h, w)), reference="teacher")
+    state["speed"] = speed[["params", "fps", "speedup"]].to_dict()
+    write_text_atomic(path, json.dumps(state, indent=2))
+    table = summarize(state["runs"], state["teacher"])
+    fps = {"teacher": speed.loc["teacher", "fps"]}
+    table["fps"] = [f"{speed.loc['student (distilled)', 'fps']:.1f}"] * (len(table) - 1) + [f"{fps['teacher']:.1f}"]
+    budget = state["budget"]
+    text = (f"budget per student run: {budget['epochs']} epochs x {budget['steps_per_epoch']} steps "
+            f"(batch {data.batch_size}), data profile {args.profile}, tracker high/new-track score "
+            f"{tracker.high_score}/{tracker.new_track_score}; shipped student before fine-tuning: "
+            f"HOTA {state['shipped_student']['HOTA']:.2f}\n\n" + table.to_markdown() + "\n\nspeed (batch 1):\n\n"
+            + speed[["params", "fps", "speedup"]].round(2).to_markdown() + "\n")
+    print(text)
+    if args.md:
+        write_text_atomic(args.md, text)
+
+
+if __name__ == "__main__":
+    main()

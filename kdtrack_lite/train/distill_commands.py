@@ -1,0 +1,57 @@
+"""``kdtrack distill``: fine-tune the shipped student with named distillation losses."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+
+from ..cli import add_command
+
+
+@add_command
+def _distill(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("distill", help="fine-tune the shipped student with distillation losses (hint, at, kd)")
+    p.add_argument("family", choices=["mot"], help="mot = CenterTrack detector (AttTrack feature learning)")
+    p.add_argument("--losses", required=True,
+                   help="comma list of hint, at, kd, or 'none' (the student alone, at the same budget)")
+    p.add_argument("--out", required=True, help="checkpoint path (.pt), written atomically")
+    p.add_argument("--teacher", help="teacher checkpoint (default: data_samples/checkpoints/mot_teacher.pt)")
+    p.add_argument("--student", help="starting student checkpoint (default: data_samples/checkpoints/mot_student.pt)")
+    p.add_argument("--fast", action="store_true", help="FAST profile (same as KDTRACK_FAST=1)")
+    p.add_argument("--seed", type=int, default=0, help="training seed (batch order, adapter init)")
+    p.add_argument("--epochs", type=int, help="override the profile's number of epochs")
+    p.add_argument("--steps", type=int, help="override the profile's steps per epoch")
+    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--at-beta", type=float, help="override MOTDistillConfig.at_beta")
+    p.add_argument("--hint-weight", type=float, help="override MOTDistillConfig.hint_weight")
+
+    def run(args: argparse.Namespace) -> None:
+        import torch
+
+        from ..checkpoint import load_checkpoint
+        from ..runtime import seed_everything
+        from .distill_mot import (MOTDistillConfig, distill_mot_student, loss_label, parse_losses,
+                                  shipped_mot_pair)
+        from .mot import MOTDataConfig, mot_train_config
+
+        if args.fast:
+            os.environ["KDTRACK_FAST"] = "1"
+        if args.threads:
+            torch.set_num_threads(args.threads)
+        seed_everything(args.seed)
+        names = parse_losses(args.losses)
+        teacher, student = shipped_mot_pair() if not (args.teacher and args.student) else (None, None)
+        if args.teacher:
+            teacher = load_checkpoint(args.teacher).build().eval()
+        if args.student:
+            student = load_checkpoint(args.student).build().eval()
+        overrides = {k: v for k, v in (("epochs", args.epochs), ("steps_per_epoch", args.steps)) if v}
+        cfg = MOTDistillConfig.make(**{k: v for k, v in (("at_beta", args.at_beta),
+                                                          ("hint_weight", args.hint_weight)) if v is not None})
+        _, history = distill_mot_student(names, teacher, student, MOTDataConfig.make(),
+                                         mot_train_config(seed=args.seed, **overrides), cfg, checkpoint_path=args.out)
+        print(json.dumps({"checkpoint": args.out, "losses": loss_label(names), "best_val": history.best_metric,
+                          "best_epoch": history.best_epoch, "seconds": round(history.seconds, 1)}))
+
+    p.set_defaults(func=run)

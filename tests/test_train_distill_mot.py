@@ -1,0 +1,117 @@
+"""The MOT distillation recipe: loss names, tap pairing, an equal-budget tiny run and the CLI."""
+
+import json
+
+import pytest
+import torch
+
+from kdtrack_lite.checkpoint import load_checkpoint
+from kdtrack_lite.cli import main
+from kdtrack_lite.distill import AttentionTransfer, HintLoss, ResponseKD, TrainConfig
+from kdtrack_lite.models.centertrack import DetectorConfig, build_centertrack
+from kdtrack_lite.train.distill_mot import (MOTDistillConfig, build_mot_losses, distill_mot_student, loss_label,
+                                           parse_losses)
+from kdtrack_lite.train.mot import MOTDataConfig, detector_forward, make_mot_split
+
+TINY_DATA = MOTDataConfig.make("fast", train_sequences=1, val_sequences=1, num_frames=6, batch_size=2)
+TINY = TrainConfig.make("fast", epochs=1, steps_per_epoch=2, warmup_steps=1)
+
+
+@pytest.fixture(scope="module")
+def pair():
+    torch.manual_seed(0)
+    return build_centertrack(DetectorConfig.preset("teacher")).eval(), build_centertrack(DetectorConfig.preset("student")).eval()
+
+
+def test_parse_losses_is_canonical_and_strict():
+    assert parse_losses("at, hint") == ("hint", "at")
+    assert parse_losses(["kd", "hint", "at"]) == ("hint", "at", "kd")
+    assert parse_losses("none") == () == parse_losses("") == parse_losses(None)
+    assert loss_label(()) == "student" and loss_label(("hint", "at")) == "+hint+at"
+    with pytest.raises(ValueError, match="unknown name"):
+        parse_losses("hint,fitnet")
+    with pytest.raises(ValueError, match="repeated"):
+        parse_losses("at,at")
+
+
+def test_hint_regressors_bridge_the_tapped_channels(pair):
+    teacher, student = pair
+    cfg = MOTDistillConfig(hint_taps=("s8", "s16", "neck"))
+    terms = build_mot_losses("hint,at,kd", student, teacher, cfg)
+    assert [type(t) for t in terms] == [HintLoss, AttentionTransfer, ResponseKD]
+    hint = terms[0]
+    # reference: the channel counts of the taps, read from one real forward of each model
+    x = {"image": torch.rand(1, 3, 32, 48), "prev_image": torch.rand(1, 3, 32, 48), "prior_hm": torch.zeros(1, 1, 32, 48)}
+    feats = {}
+    for role, model in (("s", student), ("t", teacher)):
+        hooks = [m.register_forward_hook(lambda mod, i, o, k=(role, name): feats.__setitem__(k, o))
+                 for name, m in model.taps().items()]
+        with torch.no_grad():
+            detector_forward(model, x)
+        for h in hooks:
+            h.remove()
+    for tap in cfg.hint_taps:
+        out = hint.regressors[tap](feats[("s", tap)])
+        assert out.shape == feats[("t", tap)].shape, tap
+    assert terms[1].cfg.beta == cfg.at_beta and terms[1].cfg.taps == cfg.at_taps
+    assert terms[2].cfg.temperature == cfg.kd_temperature
+
+
+def test_equal_budget_runs_start_from_the_same_student_and_leave_it_untouched(pair):
+    teacher, student = pair
+    before = {k: v.clone() for k, v in student.state_dict().items()}
+    seqs = {s: make_mot_split(s, TINY_DATA) for s in ("train", "val")}
+    alone, h_alone = distill_mot_student("none", teacher, student, TINY_DATA, TINY,
+                                         train_sequences=seqs["train"], val_sequences=seqs["val"])
+    both, h_both = distill_mot_student("hint,at", teacher, student, TINY_DATA, TINY,
+                                       train_sequences=seqs["train"], val_sequences=seqs["val"])
+    assert all(torch.equal(before[k], v) for k, v in student.state_dict().items())
+    assert len(h_alone.epochs) == len(h_both.epochs) == 1
+    assert "loss_hint" in h_both.epochs[0] and "loss_at" in h_both.epochs[0]
+    assert "loss_hint" not in h_alone.epochs[0]
+    # the objective the loop logs is the task loss plus the two terms, nothing counted twice
+    rec = h_both.epochs[0]
+    assert rec["loss"] == pytest.approx(rec["loss_task"] + rec["loss_hint"] + rec["loss_at"], rel=1e-5)
+    # the same seed and budget reproduce the same weights
+    again, _ = distill_mot_student("none", teacher, student, TINY_DATA, TINY,
+                                   train_sequences=seqs["train"], val_sequences=seqs["val"])
+    assert all(torch.equal(a, b) for a, b in zip(alone.state_dict().values(), again.state_dict().values()))
+
+
+def test_cli_distill_writes_a_student_checkpoint(tmp_path, pair, capsys, monkeypatch):
+    teacher, student = pair
+    from kdtrack_lite.checkpoint import save_checkpoint
+
+    save_checkpoint(tmp_path / "t.pt", teacher)
+    save_checkpoint(tmp_path / "s.pt", student)
+    monkeypatch.setenv("KDTRACK_FAST", "1")
+    monkeypatch.setattr("kdtrack_lite.train.mot.MOTDataConfig.FAST", {**MOTDataConfig.FAST, "train_sequences": 1,
+                                                                    "val_sequences": 1, "num_frames": 6,
+                                                                    "batch_size": 2})
+    code = main(["distill", "mot", "--losses", "at", "--out", str(tmp_path / "d.pt"), "--teacher", str(tmp_path / "t.pt"),
+                 "--student", str(tmp_path / "s.pt"), "--epochs", "1", "--steps", "1", "--threads", "1"])
+    assert code == 0
+    printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert printed["losses"] == "+at" and printed["best_epoch"] == 1
+    ckpt = load_checkpoint(tmp_path / "d.pt")
+    assert ckpt.builder == "centertrack" and ckpt.build().cfg == student.cfg
+    assert main(["distill", "mot", "--losses", "hint,bogus", "--out", str(tmp_path / "x.pt"),
+                 "--teacher", str(tmp_path / "t.pt"), "--student", str(tmp_path / "s.pt")]) == 2
+
+
+def test_benchmark_summary_mean_std_and_gap_closed():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "distill_mot.py"
+    spec = importlib.util.spec_from_file_location("bench_distill_mot", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    other = {"DetA": 1.0, "AssA": 1.0, "MOTA": 1.0, "IDF1": 1.0}
+    runs = [{"row": "student", "seed": 0, "HOTA": 10.0, **other}, {"row": "student", "seed": 1, "HOTA": 14.0, **other},
+            {"row": "+at", "seed": 0, "HOTA": 20.0, **other}, {"row": "+at", "seed": 1, "HOTA": 24.0, **other}]
+    table = bench.summarize(runs, {"HOTA": 32.0, **other})
+    # hand-computed: student mean 12, std (sample) 2.83; +at mean 22; gap 32 - 12 = 20 -> (22 - 12) / 20 = 0.5
+    assert table.loc["student", "HOTA"] == "12.00 ± 2.83" and table.loc["+at", "HOTA"] == "22.00 ± 2.83"
+    assert table.loc["+at", "gap_closed"] == "0.50" and table.loc["student", "gap_closed"] == "0.00"
+    assert list(table.index) == ["student", "+at", "teacher"] and table.loc["+at", "seeds"] == 2
