@@ -38,7 +38,7 @@ def setup(tmp_path_factory):
     teacher = ClipTeacher(CountingVisual(), "tiny", "offline-fallback", "TINY TEST TEACHER", PP, seed=0)
     detector = load_checkpoint(samples_dir() / "checkpoints" / "mot_teacher.pt").build().eval()
     cfg = SemanticDataConfig(train_sequences=2, test_sequences=1, num_frames=4, frame_step=1,
-                             train_specs=("", "low_quality"))
+                             train_specs=("", "low_quality"), max_gap=2)
     clean, degraded = make_semantic_split("train", cfg)
     cache = tmp_path_factory.mktemp("cache")
     data = build_semantic_set(detector, teacher, clean, degraded, cfg, SemanticEncoderConfig(thumb_size=(12, 16)), cache)
@@ -48,7 +48,8 @@ def setup(tmp_path_factory):
 def test_set_contents(setup):
     teacher, detector, cfg, clean, degraded, cache, data = setup
     t = data.tensors
-    assert len(data) == 8 and data.pairs.tolist() == [[0, 1], [1, 2], [2, 3], [4, 5], [5, 6], [6, 7]]
+    assert len(data) == 8 and data.pairs.tolist() == [[0, 1], [1, 2], [0, 2], [2, 3], [1, 3],
+                                                [4, 5], [5, 6], [4, 6], [6, 7], [5, 7]]
     assert t["valid"].any() and data.query_dim == detector.cfg.embedding_dim
     assert t["queries"].shape[-1] == detector.cfg.embedding_dim + detector.cfg.neck_channels
     assert (t["ids"][~t["valid"]] == -1).all()

@@ -47,6 +47,7 @@ from ..runtime import progress
 from ..teachers.cache import embedding_key
 from ..teachers.clip import ClipTeacher
 from ..track.association import iou_cost, linear_assignment
+from ..track.mot_tracker import TrackerConfig
 from ..track.semantic_fusion import QueryExtractor
 from ..track.pipeline import frame_to_tensor
 from ..boxes import tlwh_to_xyxy, xyxy_to_cxcywh
@@ -65,7 +66,8 @@ class SemanticDataConfig(Config):
     train_sequences: int = 6
     test_sequences: int = 4
     num_frames: int = 150
-    frame_step: int = 1  # keep every k-th frame for training (pairs are (t - k, t))
+    frame_step: int = 1  # keep every k-th frame for training
+    max_gap: int = 8  # pairs (j - g, j) of kept frames for g = 1..max_gap: re-identification after gaps
     train_specs: tuple[str, ...] = ("", "low_quality", "mixed", "night", "fog", "shaky")
     test_spec: str = "gaussian_blur:burst:0.0:0.6:2:8,noise:ramp:0.0:0.5,jpeg:const:0.4"
     privileged: bool = True
@@ -74,7 +76,15 @@ class SemanticDataConfig(Config):
     crop_context: float = 0.1
     batch_size: int = 8
     seed: int = 0
-    FAST: ClassVar[dict] = {"train_sequences": 3, "test_sequences": 2, "num_frames": 30, "frame_step": 2}
+    FAST: ClassVar[dict] = {"train_sequences": 3, "test_sequences": 2, "num_frames": 30, "frame_step": 2, "max_gap": 4}
+
+
+def semantic_tracker_config(**overrides) -> TrackerConfig:
+    """The tracker every fusion variant is compared with (OUR CHOICE): appearance weight 0.5 and no
+    IoU gate, so that a lost track can be re-identified by appearance alone -- with the default gate
+    (IoU >= 0.1) appearance only breaks ties between overlapping boxes, which almost never changes
+    an assignment, and no embedding (raw, fixed-weight or DSWR) could make a difference."""
+    return TrackerConfig.make(**{"appearance_weight": 0.5, "iou_gate": 0.0, **overrides})
 
 
 def make_semantic_split(split: str, cfg: SemanticDataConfig, spec: str | None = None
@@ -165,8 +175,7 @@ def build_semantic_set(detector: torch.nn.Module, teacher: ClipTeacher, clean: l
         t_frame, t_crops = teacher_targets(teacher, src.frames[keep_t], boxes, cfg.crop_context, path)
         level = np.max(np.stack(list(seq_d.degradation.values())), 0) if seq_d.degradation else np.zeros(seq_d.num_frames)
         for j, (t, q, s) in enumerate(zip(keep_t, kept, sel)):
-            if j:
-                pairs.append((len(rows) - 1, len(rows)))
+            pairs += [(len(rows) - g, len(rows)) for g in range(1, min(j, cfg.max_gap) + 1)]
             frame = seq_d.frames[t]
             h, w = frame.shape[:2]
             rows.append({
