@@ -34,13 +34,15 @@ FIXED = (0.25, 0.5, 0.75, 1.0)
 TRAIN_FULL = {"epochs": 12, "steps_per_epoch": 60, "patience": 0, "warmup_steps": 20}
 
 
-def run_seed(seed: int, profile: str, detector, teacher) -> dict[str, pd.DataFrame]:
-    cfg = SemanticDataConfig.make(profile, seed=seed)
+def run_seed(seed: int, profile: str, detector, teacher, **data) -> dict[str, pd.DataFrame]:
+    cfg = SemanticDataConfig.make(profile, seed=seed, **data)
     tc = TrainConfig.make(profile, seed=seed, **(TRAIN_FULL if profile == "full" else {}))
     clean, degraded = make_semantic_split("train", cfg)
     data = build_semantic_set(detector, teacher, clean, degraded, cfg, cache_dir=runs_dir() / "semantic_cache")
     encoder, _ = train_semantic_student(data, train_cfg=tc, batch_size=cfg.batch_size)
-    regulator, _ = train_regulator(encoder, data, train_cfg=tc, batch_size=cfg.batch_size)
+    val_clean, val_degraded = make_semantic_split("val", cfg)
+    val = build_semantic_set(detector, teacher, val_clean, val_degraded, cfg, cache_dir=runs_dir() / "semantic_cache")
+    regulator, _ = train_regulator(encoder, val, train_cfg=tc, batch_size=cfg.batch_size)
     variants = {"no semantics": None, **{f"fixed a={a}": SemanticFusion(encoder, fixed_weight=a) for a in FIXED},
                 "DSWR": SemanticFusion(encoder, regulator)}
     out = {}
@@ -91,7 +93,12 @@ def main() -> None:
     parser.add_argument("--teacher", choices=["auto", "standin", "clip"], default="auto",
                         help="auto: real CLIP weights when available, else the colour-histogram stand-in; "
                              "clip: CLIP or its random-init offline fallback")
+    parser.add_argument("--num-frames", type=int, default=None)
+    parser.add_argument("--train-sequences", type=int, default=None)
+    parser.add_argument("--test-sequences", type=int, default=None)
     args = parser.parse_args()
+    data = {k: v for k, v in (("num_frames", args.num_frames), ("train_sequences", args.train_sequences),
+                              ("test_sequences", args.test_sequences)) if v is not None}
     torch.set_num_threads(args.threads)
     start = time.perf_counter()
     detector = load_checkpoint(samples_dir() / "checkpoints" / "mot_teacher.pt").build().eval()
@@ -100,10 +107,10 @@ def main() -> None:
         clip = load_clip_teacher("RN50", "openai")
     teacher = clip if args.teacher == "clip" or (args.teacher == "auto" and clip.is_real) else ColourHistogramTeacher()
     print(teacher_banner(teacher), "| CLIP loader:", teacher_banner(clip))
-    print(f"profile={args.profile} seeds={args.seeds} data={SemanticDataConfig.make(args.profile).to_dict()}")
+    print(f"profile={args.profile} seeds={args.seeds} data={SemanticDataConfig.make(args.profile, **data).to_dict()}")
     runs = []
     for seed in args.seeds:
-        res = run_seed(seed, args.profile, detector, teacher)
+        res = run_seed(seed, args.profile, detector, teacher, **data)
         runs.append(res)
         for split in ("low-quality", "clean"):
             print(f"\nseed {seed}, {split} test sequences\n" + res[split].round(2).to_markdown())

@@ -16,8 +16,9 @@ OUR DESIGN (DESIGN.md 1.3):
    association task loss (:mod:`kdtrack_lite.models.semantic_loss`) + DCSD
    (:mod:`kdtrack_lite.distill.dcsd`) through the common :func:`~kdtrack_lite.distill.loop.fit`.
 4. *Regulator*: with the student frozen, :class:`~kdtrack_lite.quality.dswr.DSWRRegulator` is
-   trained with the same association loss on the fused embeddings, so ``a`` follows quality only
-   where that helps association.
+   trained with the same association loss on the fused embeddings of the **val** split (frames the
+   student was not trained on: on its own training frames the student's semantics are
+   over-confident), so ``a`` follows quality only where that helps association.
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ class SemanticDataConfig(Config):
     """
 
     train_sequences: int = 6
+    val_sequences: int = 2  # the DSWR regulator is trained here: the student never saw these frames
     test_sequences: int = 4
     num_frames: int = 150
     frame_step: int = 1  # keep every k-th frame for training
@@ -76,7 +78,8 @@ class SemanticDataConfig(Config):
     crop_context: float = 0.1
     batch_size: int = 8
     seed: int = 0
-    FAST: ClassVar[dict] = {"train_sequences": 3, "test_sequences": 2, "num_frames": 30, "frame_step": 2, "max_gap": 4}
+    FAST: ClassVar[dict] = {"train_sequences": 3, "val_sequences": 2, "test_sequences": 2, "num_frames": 30,
+                            "frame_step": 2, "max_gap": 4}
 
 
 def semantic_tracker_config(**overrides) -> TrackerConfig:
@@ -89,14 +92,15 @@ def semantic_tracker_config(**overrides) -> TrackerConfig:
 
 def make_semantic_split(split: str, cfg: SemanticDataConfig, spec: str | None = None
                         ) -> tuple[list[MOTSequence], list[MOTSequence]]:
-    """``(clean, degraded)`` sequences of ``split``; train cycles ``train_specs``, test uses ``spec``
+    """``(clean, degraded)`` sequences of ``split``; train and val cycle ``train_specs``, test uses ``spec``
     (default ``test_spec``; ``""`` = clean). Degradation seed = the sequence index + 1000 * seed."""
-    data = MOTDataConfig(train_sequences=cfg.train_sequences, test_sequences=cfg.test_sequences,
+    data = MOTDataConfig(train_sequences=cfg.train_sequences, val_sequences=cfg.val_sequences,
+                         test_sequences=cfg.test_sequences,
                          num_frames=cfg.num_frames, seed=cfg.seed)
     clean = make_mot_split(split, data)
     degraded = []
     for i, seq in enumerate(clean):
-        s = (cfg.train_specs[i % len(cfg.train_specs)] if split == "train" else cfg.test_spec) if spec is None else spec
+        s = (cfg.test_spec if split == "test" else cfg.train_specs[i % len(cfg.train_specs)]) if spec is None else spec
         degraded.append(degrade_sequence(seq, DegradationConfig(spec=s), seed=1000 * cfg.seed + i) if s else seq)
     return clean, degraded
 
