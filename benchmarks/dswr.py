@@ -25,10 +25,20 @@ from kdtrack_lite.distill.loop import TrainConfig
 from kdtrack_lite.eval.fusion import compare_fusion, record_queries
 from kdtrack_lite.eval.speed import measure_fps
 from kdtrack_lite.paths import runs_dir, samples_dir
-from kdtrack_lite.teachers import ColourHistogramTeacher, load_clip_teacher, teacher_banner
+from kdtrack_lite.teachers import (
+    ColourHistogramTeacher,
+    load_clip_teacher,
+    teacher_banner,
+)
 from kdtrack_lite.track.semantic_fusion import SemanticFusion, semantic_inputs
-from kdtrack_lite.train.semantic import (SemanticDataConfig, build_semantic_set, make_semantic_split,
-                                         semantic_tracker_config, train_regulator, train_semantic_student)
+from kdtrack_lite.train.semantic import (
+    SemanticDataConfig,
+    build_semantic_set,
+    make_semantic_split,
+    semantic_tracker_config,
+    train_regulator,
+    train_semantic_student,
+)
 
 FIXED = (0.25, 0.5, 0.75, 1.0)
 TRAIN_FULL = {"epochs": 12, "steps_per_epoch": 60, "patience": 0, "warmup_steps": 20}

@@ -7,9 +7,15 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from kdtrack_lite.distill import Distiller, DistillContext
-from kdtrack_lite.distill.dcsd import (DCSDConfig, DCSDLoss, dcsd_frame_loss, dcsd_global_loss, dcsd_local_loss,
-                                      relation_loss)
+from kdtrack_lite.distill import DistillContext, Distiller
+from kdtrack_lite.distill.dcsd import (
+    DCSDConfig,
+    DCSDLoss,
+    dcsd_frame_loss,
+    dcsd_global_loss,
+    dcsd_local_loss,
+    relation_loss,
+)
 from kdtrack_lite.models.semantic_encoder import SemanticEncoder, SemanticEncoderConfig
 from kdtrack_lite.models.semantic_loss import SemanticTaskLoss, association_nce_loss
 from kdtrack_lite.registry import build
@@ -145,7 +151,7 @@ def test_distiller_trains_student_towards_teacher(encoder):
              "boxes": torch.rand(4, 3, 4, generator=gen), "valid": torch.ones(4, 3, dtype=torch.bool),
              "ids": torch.tensor([[0, 1, 2]] * 4), "teacher_crops": F.normalize(torch.randn(4, 3, 16, generator=gen), dim=-1),
              "teacher_frame": F.normalize(torch.randn(4, 16, generator=gen), dim=-1)}
-    fwd = lambda m, b: m(b["thumbs"], b["queries"], b["boxes"], b["valid"])  # noqa: E731
+    fwd = lambda m, b: m(b["thumbs"], b["queries"], b["boxes"], b["valid"])
     dist = Distiller(model, SemanticTaskLoss(), losses=[DCSDLoss()], forward=fwd)
     opt = torch.optim.Adam(dist.trainable_parameters(), lr=1e-2)
     first = None

@@ -11,8 +11,13 @@ from kdtrack_lite.models.centertrack import DetectorConfig, build_centertrack
 from kdtrack_lite.models.semantic_encoder import SemanticEncoder, SemanticEncoderConfig
 from kdtrack_lite.quality import DSWRConfig, DSWRRegulator, QualityNormalizer, fuse
 from kdtrack_lite.track import MOTPipeline, MOTTracker, TrackerConfig
-from kdtrack_lite.track.semantic_fusion import (QueryExtractor, SemanticFusion, roi_features, semantic_inputs,
-                                                track_queries)
+from kdtrack_lite.track.semantic_fusion import (
+    QueryExtractor,
+    SemanticFusion,
+    roi_features,
+    semantic_inputs,
+    track_queries,
+)
 
 
 @pytest.fixture(scope="module")

@@ -28,7 +28,7 @@ def test_descriptor_matches_histogramdd_and_bhattacharyya():
     np.testing.assert_allclose(t.encode_images(frame).numpy()[0], ref, atol=1e-6)
     # cosine of two descriptors = mean Bhattacharyya coefficient of the two stripes
     other = rng.integers(0, 128, (40, 30, 3), dtype=np.uint8)
-    (da, ha), (db, hb) = reference(frame, 4), reference(other, 4)
+    (_, ha), (_, hb) = reference(frame, 4), reference(other, 4)
     bc = np.mean([np.sum(np.sqrt(p * q)) for p, q in zip(ha, hb)])
     emb = t.encode_images(np.stack([frame, other])).numpy()
     assert emb[0] @ emb[1] == pytest.approx(bc, abs=1e-6)

@@ -13,9 +13,17 @@ from kdtrack_lite.models.semantic_encoder import SemanticEncoderConfig
 from kdtrack_lite.paths import samples_dir
 from kdtrack_lite.teachers.clip import ClipTeacher
 from kdtrack_lite.track.semantic_fusion import SemanticFusion
-from kdtrack_lite.train.semantic import (PairLoader, SemanticDataConfig, build_semantic_set, encode_set,
-                                         make_semantic_split, match_identities, pair_match_accuracy, train_regulator,
-                                         train_semantic_student)
+from kdtrack_lite.train.semantic import (
+    PairLoader,
+    SemanticDataConfig,
+    build_semantic_set,
+    encode_set,
+    make_semantic_split,
+    match_identities,
+    pair_match_accuracy,
+    train_regulator,
+    train_semantic_student,
+)
 
 PP = {"size": 32, "mean": (0.5, 0.5, 0.5), "std": (0.25, 0.25, 0.25), "interpolation": "bilinear",
       "resize_mode": "shortest"}
@@ -46,7 +54,7 @@ def setup(tmp_path_factory):
 
 
 def test_set_contents(setup):
-    teacher, detector, cfg, clean, degraded, cache, data = setup
+    teacher, detector, _, clean, degraded, _, data = setup
     t = data.tensors
     assert len(data) == 8 and data.pairs.tolist() == [[0, 1], [1, 2], [0, 2], [2, 3], [1, 3],
                                                 [4, 5], [5, 6], [4, 6], [6, 7], [5, 7]]
@@ -57,7 +65,7 @@ def test_set_contents(setup):
         seq = degraded[f // 4]
         gt_ids = set(seq.boxes_at(f % 4 + 1)[0].tolist())
         ids = t["ids"][f][t["valid"][f]].tolist()
-        assert set(i for i in ids if i >= 0) <= gt_ids
+        assert {i for i in ids if i >= 0} <= gt_ids
     # privileged: the teacher targets are the clean frame's embeddings, not the degraded one's
     np.testing.assert_allclose(t["teacher_frame"][4].numpy(), teacher.encode_images(clean[1].frames[0])[0].numpy(),
                                atol=1e-5)
@@ -84,7 +92,7 @@ def test_match_identities_against_hand_made_boxes(setup):
 
 
 def test_training_and_fusion_run(setup):
-    teacher, detector, cfg, clean, degraded, cache, data = setup
+    _, detector, cfg, _, _, _, data = setup
     batch = next(iter(PairLoader(data, 2, seed=0)))
     assert batch["queries"].shape[0] == 4  # B previous then B current frames
     tc = TrainConfig(epochs=1, steps_per_epoch=3, warmup_steps=1)

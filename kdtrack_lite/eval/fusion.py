@@ -17,7 +17,12 @@ from torch import nn
 
 from ..data.sequence import MOTSequence
 from ..track.mot_tracker import TrackerConfig
-from ..track.semantic_fusion import FrameQueries, QueryExtractor, SemanticFusion, track_queries
+from ..track.semantic_fusion import (
+    FrameQueries,
+    QueryExtractor,
+    SemanticFusion,
+    track_queries,
+)
 from .mot import evaluate_mot
 
 FUSION_COLUMNS = ["HOTA", "AssA", "IDF1", "DetA", "MOTA", "IDSW"]

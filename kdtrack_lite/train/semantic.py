@@ -33,6 +33,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..boxes import tlwh_to_xyxy, xyxy_to_cxcywh
 from ..config import Config
 from ..data.degrade import DegradationConfig, degrade_sequence
 from ..data.sequence import MOTSequence
@@ -40,7 +41,12 @@ from ..distill.base import Distiller
 from ..distill.dcsd import DCSDConfig, DCSDLoss
 from ..distill.loop import History, TrainConfig, fit
 from ..fileio import atomic_path
-from ..models.semantic_encoder import SemanticEncoder, SemanticEncoderConfig, build_semantic_encoder, frame_thumbnail
+from ..models.semantic_encoder import (
+    SemanticEncoder,
+    SemanticEncoderConfig,
+    build_semantic_encoder,
+    frame_thumbnail,
+)
 from ..models.semantic_loss import SemanticTaskLoss, association_nce_loss
 from ..quality.dswr import DSWRConfig, DSWRRegulator
 from ..quality.metrics import QualityNormalizer
@@ -49,9 +55,8 @@ from ..teachers.cache import embedding_key
 from ..teachers.clip import ClipTeacher
 from ..track.association import iou_cost, linear_assignment
 from ..track.mot_tracker import TrackerConfig
-from ..track.semantic_fusion import QueryExtractor
 from ..track.pipeline import frame_to_tensor
-from ..boxes import tlwh_to_xyxy, xyxy_to_cxcywh
+from ..track.semantic_fusion import QueryExtractor
 from .mot import MOTDataConfig, make_mot_split
 
 
