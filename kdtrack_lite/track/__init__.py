@@ -4,11 +4,13 @@ from .association import embedding_cost, fused_cost, iou_cost, linear_assignment
 from .kalman import BoxKalmanFilter, KalmanConfig, kf_predict, kf_update
 from .mot_tracker import MOTTracker, TrackerConfig, tracks_to_mot_rows
 from .pipeline import MOTPipeline, frame_to_tensor
+from .semantic_fusion import FrameQueries, QueryExtractor, SemanticFusion, roi_features, track_queries
 from .sot_tracker import SiamFCTracker, SOTTrackerConfig
 
 __all__ = [
     "embedding_cost", "fused_cost", "iou_cost", "linear_assignment",
     "BoxKalmanFilter", "KalmanConfig", "kf_predict", "kf_update",
     "MOTTracker", "TrackerConfig", "tracks_to_mot_rows",
-    "MOTPipeline", "frame_to_tensor", "SiamFCTracker", "SOTTrackerConfig",
+    "MOTPipeline", "frame_to_tensor",
+    "FrameQueries", "QueryExtractor", "SemanticFusion", "roi_features", "track_queries", "SiamFCTracker", "SOTTrackerConfig",
 ]

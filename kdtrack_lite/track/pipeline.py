@@ -9,7 +9,7 @@ is the frame itself and the prior is empty.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 import torch
@@ -38,15 +38,24 @@ class MOTPipeline:
         use_prior: feed the prior heatmap of the last frame's tracks (CenterTrack); ``False``
             feeds an empty prior.
         use_embeddings: pass the detector's embeddings to the tracker (appearance cost).
+        query_fusion: optional ``query_fusion(frame, dets (N, 6), embs (N, D)) -> (N, D)`` that
+            replaces the embeddings the tracker associates with, e.g. VSD-MOT's semantic fusion
+            (:class:`kdtrack_lite.track.semantic_fusion.SemanticFusion`).
+
+    After each :meth:`step`, ``last_detections`` holds that frame's raw ``dets``, ``embs`` (before
+    fusion) and ``offsets``.
     """
 
     def __init__(self, detector: nn.Module, tracker_cfg: TrackerConfig | None = None,
-                 decode_cfg: DecodeConfig | None = None, use_prior: bool = True, use_embeddings: bool = True):
+                 decode_cfg: DecodeConfig | None = None, use_prior: bool = True, use_embeddings: bool = True,
+                 query_fusion: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray] | None = None):
         self.detector = detector.eval()
         self.device = next(detector.parameters()).device
         self.tracker = MOTTracker(tracker_cfg)
         self.decode_cfg = decode_cfg or DecodeConfig()
         self.use_prior, self.use_embeddings = use_prior, use_embeddings
+        self.query_fusion = query_fusion
+        self.last_detections: dict[str, np.ndarray] = {}
         self.reset()
 
     def reset(self) -> None:
@@ -70,6 +79,11 @@ class MOTPipeline:
         dets, embs = to_detections(dec)
         offsets = dec["tracking"].cpu().double().numpy()
         self._prev = image
+        self.last_detections = {"dets": dets, "embs": embs, "offsets": offsets}
+        if self.use_embeddings and self.query_fusion is not None:
+            embs = np.asarray(self.query_fusion(frame, dets, embs), np.float64)
+            if embs.shape[0] != len(dets):
+                raise ValueError(f"MOTPipeline.step: query_fusion returned {embs.shape[0]} rows for {len(dets)} detections")
         return self.tracker.update(dets, frame, embs if self.use_embeddings else None, tracking_offsets=offsets)
 
     def run(self, frames: Iterable[np.ndarray], desc: str = "tracking") -> np.ndarray:

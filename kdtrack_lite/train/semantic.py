@@ -1,0 +1,313 @@
+"""Training recipe for VSD-MOT on the lite tracker: semantic student (DCSD) and DSWR regulator.
+
+OUR DESIGN (DESIGN.md 1.3):
+
+1. *Data*: synthetic MOT scenes (train split of :mod:`kdtrack_lite.train.mot`), each degraded by
+   one spec of ``train_specs`` (clean, constant, ramps and bursts), so frame quality varies. A
+   frozen detector (the shipped MOT teacher) runs the online tracker on the degraded frames and
+   its query vectors are recorded (:class:`~kdtrack_lite.track.semantic_fusion.QueryExtractor`).
+   Detections with ``score >= min_score`` are matched to ground truth (IoU >= ``match_iou``,
+   Hungarian) for their identity (``-1`` if unmatched).
+2. *Teacher targets*: the frozen CLIP teacher embeds every kept frame and the crop of every kept
+   detection -- on the **clean** frame when ``privileged`` (the student still sees the degraded
+   one). They are computed once and cached on disk (``.npz``, keyed like
+   :func:`~kdtrack_lite.teachers.cache.embedding_key` plus the boxes).
+3. *Student*: :class:`~kdtrack_lite.models.semantic_encoder.SemanticEncoder` trained with the
+   association task loss (:mod:`kdtrack_lite.models.semantic_loss`) + DCSD
+   (:mod:`kdtrack_lite.distill.dcsd`) through the common :func:`~kdtrack_lite.distill.loop.fit`.
+4. *Regulator*: with the student frozen, :class:`~kdtrack_lite.quality.dswr.DSWRRegulator` is
+   trained with the same association loss on the fused embeddings of the **val** split (frames the
+   student was not trained on: on its own training frames the student's semantics are
+   over-confident), so ``a`` follows quality only where that helps association.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..boxes import tlwh_to_xyxy, xyxy_to_cxcywh
+from ..config import Config
+from ..data.degrade import DegradationConfig, degrade_sequence
+from ..data.sequence import MOTSequence
+from ..distill.base import Distiller
+from ..distill.dcsd import DCSDConfig, DCSDLoss
+from ..distill.loop import History, TrainConfig, fit
+from ..fileio import atomic_path
+from ..models.semantic_encoder import (
+    SemanticEncoder,
+    SemanticEncoderConfig,
+    build_semantic_encoder,
+    frame_thumbnail,
+)
+from ..models.semantic_loss import SemanticTaskLoss, association_nce_loss
+from ..quality.dswr import DSWRConfig, DSWRRegulator
+from ..quality.metrics import QualityNormalizer
+from ..runtime import progress
+from ..teachers.cache import embedding_key
+from ..teachers.clip import ClipTeacher
+from ..track.association import iou_cost, linear_assignment
+from ..track.mot_tracker import TrackerConfig
+from ..track.pipeline import frame_to_tensor
+from ..track.semantic_fusion import QueryExtractor
+from .mot import MOTDataConfig, make_mot_split
+
+
+@dataclass
+class SemanticDataConfig(Config):
+    """Sequences and targets of the semantic recipe (OUR CHOICES; ``""`` in ``train_specs`` = clean).
+
+    ``test_spec`` is time-varying but moderate (blur bursts, a noise ramp, constant JPEG): the
+    shipped detector, trained on clean frames only, finds almost nothing under the ``mixed``
+    preset, and association cannot be compared without detections.
+    """
+
+    train_sequences: int = 6
+    val_sequences: int = 2  # the DSWR regulator is trained here: the student never saw these frames
+    test_sequences: int = 4
+    num_frames: int = 150
+    frame_step: int = 1  # keep every k-th frame for training
+    max_gap: int = 8  # pairs (j - g, j) of kept frames for g = 1..max_gap: re-identification after gaps
+    train_specs: tuple[str, ...] = ("", "low_quality", "mixed", "night", "fog", "shaky")
+    test_spec: str = "gaussian_blur:burst:0.0:0.6:2:8,noise:ramp:0.0:0.5,jpeg:const:0.4"
+    privileged: bool = True
+    match_iou: float = 0.5
+    min_score: float = 0.5
+    crop_context: float = 0.1
+    batch_size: int = 8
+    seed: int = 0
+    FAST: ClassVar[dict] = {"train_sequences": 3, "val_sequences": 2, "test_sequences": 2, "num_frames": 30,
+                            "frame_step": 2, "max_gap": 4}
+
+
+def semantic_tracker_config(**overrides) -> TrackerConfig:
+    """The tracker every fusion variant is compared with (OUR CHOICE): appearance weight 0.5 and no
+    IoU gate, so that a lost track can be re-identified by appearance alone -- with the default gate
+    (IoU >= 0.1) appearance only breaks ties between overlapping boxes, which almost never changes
+    an assignment, and no embedding (raw, fixed-weight or DSWR) could make a difference."""
+    return TrackerConfig.make(**{"appearance_weight": 0.5, "iou_gate": 0.0, **overrides})
+
+
+def make_semantic_split(split: str, cfg: SemanticDataConfig, spec: str | None = None
+                        ) -> tuple[list[MOTSequence], list[MOTSequence]]:
+    """``(clean, degraded)`` sequences of ``split``; train and val cycle ``train_specs``, test uses ``spec``
+    (default ``test_spec``; ``""`` = clean). Degradation seed = the sequence index + 1000 * seed."""
+    data = MOTDataConfig(train_sequences=cfg.train_sequences, val_sequences=cfg.val_sequences,
+                         test_sequences=cfg.test_sequences,
+                         num_frames=cfg.num_frames, seed=cfg.seed)
+    clean = make_mot_split(split, data)
+    degraded = []
+    for i, seq in enumerate(clean):
+        s = (cfg.test_spec if split == "test" else cfg.train_specs[i % len(cfg.train_specs)]) if spec is None else spec
+        degraded.append(degrade_sequence(seq, DegradationConfig(spec=s), seed=1000 * cfg.seed + i) if s else seq)
+    return clean, degraded
+
+
+def match_identities(dets_xyxy: np.ndarray, seq: MOTSequence, frame: int, min_iou: float) -> np.ndarray:
+    """Ground-truth id of each detection (Hungarian on IoU >= ``min_iou``), ``-1`` if none; ``frame`` 1-based."""
+    ids, tlwh, _ = seq.boxes_at(frame)
+    matches, _, _ = linear_assignment(iou_cost(dets_xyxy, tlwh_to_xyxy(tlwh)), 1.0 - min_iou)
+    out = np.full(len(dets_xyxy), -1, np.int64)
+    out[matches[:, 0]] = ids[matches[:, 1]]
+    return out
+
+
+def teacher_targets(teacher: ClipTeacher, frames: np.ndarray, boxes: list[np.ndarray], context: float,
+                    path: str | os.PathLike | None = None) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Teacher frame embeddings ``(T, E)`` and crop embeddings ``[(N_t, E)]``, cached at ``path`` (.npz)."""
+    h = hashlib.sha256(embedding_key(teacher, frames).encode())
+    for b in boxes:
+        h.update(np.ascontiguousarray(b, np.float64).tobytes() + b"|")
+    key = h.hexdigest() + f"|{context}"
+    if path is not None and Path(path).is_file():
+        with np.load(path, allow_pickle=False) as z:
+            if str(z["key"]) == key:
+                crops, splits = z["crops"], np.cumsum([len(b) for b in boxes])[:-1]
+                return z["frames"], np.split(crops, splits)
+    frame_emb = teacher.encode_images(frames).cpu().numpy()
+    crops = [teacher.encode_crops(f, b, context).cpu().numpy()
+             for f, b in progress(list(zip(frames, boxes)), desc="teacher crops")]
+    if path is not None:
+        with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+            np.savez(fh, key=np.array(key), frames=frame_emb,
+                     crops=np.concatenate(crops) if crops else np.zeros((0, frame_emb.shape[1]), np.float32))
+    return frame_emb, crops
+
+
+@dataclass
+class SemanticSet:
+    """Padded per-frame tensors (``F`` frames, ``N`` = most objects in a frame) and frame pairs.
+
+    ``queries (F, N, D_q + D_roi)``, ``boxes (F, N, 4)`` normalised cxcywh, ``valid (F, N)``,
+    ``ids (F, N)`` (-1 = none), ``thumbs (F, 3, h, w)``, ``quality (F, 3)``,
+    ``teacher_crops (F, N, E)``, ``teacher_frame (F, E)``, ``pairs (P, 2)`` (previous, current),
+    ``levels`` ``(F,)`` the largest recorded degradation level, ``teacher_label`` the teacher used,
+    ``query_dim`` ``D_q`` (the first ``D_q`` channels of ``queries`` are the tracker's embeddings).
+    """
+
+    tensors: dict[str, torch.Tensor]
+    pairs: torch.Tensor
+    levels: np.ndarray
+    teacher_label: str
+    query_dim: int
+    names: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.tensors["valid"])
+
+
+def build_semantic_set(detector: torch.nn.Module, teacher: ClipTeacher, clean: list[MOTSequence],
+                       degraded: list[MOTSequence], cfg: SemanticDataConfig,
+                       enc_cfg: SemanticEncoderConfig | None = None, cache_dir: str | os.PathLike | None = None
+                       ) -> SemanticSet:
+    """Record queries on ``degraded``, identities from ground truth, teacher targets on ``clean``
+    (``privileged``) or ``degraded`` frames; see the module docstring."""
+    enc_cfg = enc_cfg or SemanticEncoderConfig()
+    normalizer = QualityNormalizer()
+    rows, pairs = [], []
+    for seq_c, seq_d in zip(clean, degraded):
+        queries = QueryExtractor(detector).run(seq_d.frames, desc=f"queries {seq_d.name}")
+        keep_t = list(range(0, seq_d.num_frames, cfg.frame_step))
+        kept = [queries[t] for t in keep_t]
+        sel = [np.flatnonzero(q.dets[:, 4] >= cfg.min_score) for q in kept]
+        boxes = [np.maximum(q.dets[s, :4], 0) for q, s in zip(kept, sel)]
+        boxes = [np.c_[b[:, :2], np.maximum(b[:, 2:], b[:, :2] + 1)] for b in boxes]  # at least 1 px wide
+        src = seq_c if cfg.privileged else seq_d
+        path = None if cache_dir is None else Path(cache_dir) / f"teacher_{seq_d.name}_{hashlib.sha1(seq_d.frames[0].tobytes()).hexdigest()[:10]}.npz"
+        t_frame, t_crops = teacher_targets(teacher, src.frames[keep_t], boxes, cfg.crop_context, path)
+        level = np.max(np.stack(list(seq_d.degradation.values())), 0) if seq_d.degradation else np.zeros(seq_d.num_frames)
+        for j, (t, q, s) in enumerate(zip(keep_t, kept, sel)):
+            pairs += [(len(rows) - g, len(rows)) for g in range(1, min(j, cfg.max_gap) + 1)]
+            frame = seq_d.frames[t]
+            h, w = frame.shape[:2]
+            rows.append({
+                "queries": np.concatenate([q.embs[s], q.roi[s]], 1),
+                "boxes": xyxy_to_cxcywh(q.dets[s, :4]) / np.array([w, h, w, h]),
+                "ids": match_identities(q.dets[s, :4], seq_d, t + 1, cfg.match_iou),
+                "thumb": frame_thumbnail(frame_to_tensor(frame), enc_cfg.thumb_size)[0],
+                "quality": normalizer.frame(frame), "teacher_crops": t_crops[j], "teacher_frame": t_frame[j],
+                "level": float(level[t]), "name": f"{seq_d.name}:{t + 1}"})
+    dq_embs = int(queries[0].embs.shape[1])
+    n = max(1, max(len(r["ids"]) for r in rows))
+    f, e, dq = len(rows), rows[0]["teacher_frame"].shape[0], rows[0]["queries"].shape[1]
+    t = {"queries": torch.zeros(f, n, dq), "boxes": torch.zeros(f, n, 4), "valid": torch.zeros(f, n, dtype=torch.bool),
+         "ids": torch.full((f, n), -1, dtype=torch.long), "teacher_crops": torch.zeros(f, n, e),
+         "thumbs": torch.stack([r["thumb"] for r in rows]),
+         "quality": torch.as_tensor(np.stack([r["quality"] for r in rows])),
+         "teacher_frame": torch.as_tensor(np.stack([r["teacher_frame"] for r in rows]))}
+    for i, r in enumerate(rows):
+        k = len(r["ids"])
+        t["queries"][i, :k] = torch.as_tensor(r["queries"])
+        t["boxes"][i, :k] = torch.as_tensor(r["boxes"], dtype=torch.float32)
+        t["valid"][i, :k] = True
+        t["ids"][i, :k] = torch.as_tensor(r["ids"])
+        t["teacher_crops"][i, :k] = torch.as_tensor(r["teacher_crops"])
+    return SemanticSet(t, torch.as_tensor(pairs, dtype=torch.long).reshape(-1, 2),
+                       np.array([r["level"] for r in rows]), teacher.label, dq_embs, [r["name"] for r in rows])
+
+
+class PairLoader:
+    """Shuffled batches of frame pairs: every tensor holds the ``B`` previous frames then the ``B``
+    current frames (``2B`` rows). The order depends only on ``seed`` and the epoch."""
+
+    def __init__(self, data: SemanticSet, batch_size: int, seed: int = 0, extra: dict[str, torch.Tensor] | None = None):
+        if len(data.pairs) == 0:
+            raise ValueError("PairLoader: the semantic set has no frame pairs (need >= 2 kept frames per sequence)")
+        self.data, self.batch_size, self.seed, self.epoch = data, min(batch_size, len(data.pairs)), seed, 0
+        self.tensors = {**data.tensors, **(extra or {})}
+
+    def __len__(self) -> int:
+        return len(self.data.pairs) // self.batch_size
+
+    def __iter__(self):
+        order = torch.randperm(len(self.data.pairs), generator=torch.Generator().manual_seed(self.seed * 7919 + self.epoch))
+        self.epoch += 1
+        for i in range(len(self)):
+            p = self.data.pairs[order[i * self.batch_size:(i + 1) * self.batch_size]]  # (B, 2)
+            rows = torch.cat([p[:, 0], p[:, 1]])
+            yield {k: v[rows] for k, v in self.tensors.items()}
+
+
+def semantic_forward(model: SemanticEncoder, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """How the semantic student consumes a :class:`PairLoader` batch."""
+    return model(batch["thumbs"], batch["queries"], batch["boxes"], batch["valid"])
+
+
+def train_semantic_student(data: SemanticSet, enc_cfg: SemanticEncoderConfig | None = None,
+                           dcsd_cfg: DCSDConfig | None = None, train_cfg: TrainConfig | None = None,
+                           batch_size: int = 8, tau: float = 0.1) -> tuple[SemanticEncoder, History]:
+    """Association task loss + DCSD (``dcsd_cfg``; ``None`` = both constraints, weight 0 = ablated)."""
+    train_cfg = train_cfg or TrainConfig.make()
+    dcsd_cfg = dcsd_cfg or DCSDConfig()
+    enc_cfg = (enc_cfg or SemanticEncoderConfig()).replace(
+        query_dim=data.query_dim, roi_dim=data.tensors["queries"].shape[-1] - data.query_dim,
+        teacher_dim=data.tensors["teacher_frame"].shape[-1])
+    torch.manual_seed(train_cfg.seed)
+    encoder = build_semantic_encoder(enc_cfg)
+    terms = [DCSDLoss(dcsd_cfg)] if dcsd_cfg.local_weight > 0 or dcsd_cfg.global_weight > 0 else []
+    distiller = Distiller(encoder, SemanticTaskLoss(tau=tau), losses=terms, forward=semantic_forward)
+    history = fit(distiller, PairLoader(data, batch_size, train_cfg.seed), train_cfg, desc="semantic student")
+    return encoder.eval(), history
+
+
+@torch.no_grad()
+def encode_set(encoder: SemanticEncoder, data: SemanticSet, chunk: int = 64) -> dict[str, torch.Tensor]:
+    """The student's outputs for every frame of ``data`` (``semantic (F, N, D_q)``, ...)."""
+    encoder.eval()
+    outs = [semantic_forward(encoder, {k: v[i:i + chunk] for k, v in data.tensors.items()})
+            for i in range(0, len(data), chunk)]
+    return {k: torch.cat([o[k] for o in outs]) for k in outs[0]}
+
+
+class _FusedAssociationLoss(torch.nn.Module):
+    def __init__(self, query_dim: int, tau: float):
+        super().__init__()
+        self.query_dim, self.tau = query_dim, tau
+
+    def forward(self, a: torch.Tensor, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        q = batch["queries"][..., :self.query_dim]  # (2B, N, D_q) the tracker's own embeddings
+        fused = F.normalize((1 - a[:, None]) * q + a[:, None] * batch["semantic"], dim=-1)
+        b = len(fused) // 2
+        ids, valid = batch["ids"], batch["valid"]
+        return {"loss_task": association_nce_loss(fused[:b], ids[:b], fused[b:], ids[b:], valid[:b], valid[b:], self.tau)}
+
+
+def train_regulator(encoder: SemanticEncoder, data: SemanticSet, dswr_cfg: DSWRConfig | None = None,
+                    train_cfg: TrainConfig | None = None, batch_size: int = 8, tau: float = 0.1
+                    ) -> tuple[DSWRRegulator, History]:
+    """DSWR regulator trained on the association loss of fused embeddings (student frozen)."""
+    train_cfg = train_cfg or TrainConfig.make()
+    dswr_cfg = (dswr_cfg or DSWRConfig()).replace(channels=encoder.cfg.query_dim)
+    semantic = encode_set(encoder, data)["semantic"]
+    torch.manual_seed(train_cfg.seed)
+    regulator = DSWRRegulator(dswr_cfg)
+    distiller = Distiller(regulator, _FusedAssociationLoss(encoder.cfg.query_dim, tau),
+                          forward=lambda m, b: m(b["quality"]))
+    history = fit(distiller, PairLoader(data, batch_size, train_cfg.seed, extra={"semantic": semantic}), train_cfg,
+                  desc="DSWR regulator")
+    return regulator.eval(), history
+
+
+def pair_match_accuracy(emb: torch.Tensor, data: SemanticSet) -> float:
+    """Share of matched objects whose nearest neighbour (cosine) in the previous frame has their id.
+
+    Args:
+        emb: ``(F, N, D)`` per-object embeddings aligned with ``data``.
+    """
+    hits = total = 0
+    ids, valid = data.tensors["ids"], data.tensors["valid"]
+    for p, c in data.pairs.tolist():
+        sim = F.normalize(emb[c], dim=-1) @ F.normalize(emb[p], dim=-1).T  # (N, N)
+        sim[:, ~valid[p]] = -2
+        anchors = (ids[c] >= 0) & (ids[c][:, None] == ids[p][None]).any(1)
+        best = sim.argmax(1)
+        hits += int((ids[p][best] == ids[c])[anchors].sum())
+        total += int(anchors.sum())
+    return hits / max(total, 1)
