@@ -128,6 +128,11 @@ class InterleavedPipeline:
         """``(T,)`` bool: True where the teacher ran."""
         return np.array([s.teacher for s in self.signals], bool)
 
+    @property
+    def teacher_state(self) -> tuple[int, np.ndarray, np.ndarray, np.ndarray] | None:
+        """``(t0, ids (M,), means (M, 8), covs (M, 8, 8))`` of the teacher's last frame, or ``None``."""
+        return self._teacher_state
+
     def teacher_prior(self, frame_idx: int, height: int, width: int) -> np.ndarray:
         """Prior ``(height, width)`` for frame ``frame_idx``: the teacher's last tracks moved to
         frame ``frame_idx - 1`` (or left where they were, ``cfg.propagate=False``)."""
