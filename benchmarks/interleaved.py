@@ -3,14 +3,17 @@
 Usage (repository root)::
 
     OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=1 .venv/bin/python benchmarks/interleaved.py \
-        --seeds 0 1 2 --finetune-epochs 4 --finetune-steps 100 --json runs/interleaved.json
+        --part sweep --seeds 0 1 2 --json runs/interleaved_sweep.json
+    OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=1 .venv/bin/python benchmarks/interleaved.py \
+        --part priors --seeds 0 1 2 --finetune-epochs 4 --finetune-steps 100 --json runs/interleaved_priors.json
 
 For each test draw (``MOTDataConfig(seed=s)``, FULL: 4 held-out scenes x 150 frames) every variant
-runs in one :func:`~kdtrack_lite.eval.interleaved.evaluate_variants` call (order rotated per
-sequence), so FPS ratios come from one run: teacher only, k = 2, 4, 8, the adaptive schedule
-(budget 1/4), k = 4 with the student's own priors, student only -- with the shipped student and with
-two fine-tuned copies (teacher-track priors vs CenterTrack noisy-GT priors, the same budget, data
-seed 0's training scenes, which no test draw shares). FPS = frames / wall seconds of the whole
+of a part runs in one :func:`~kdtrack_lite.eval.interleaved.evaluate_variants` call (order rotated
+per sequence), so FPS ratios come from one run. Part "sweep": teacher only, k = 2, 4, 8, the adaptive
+schedule (budget 1/4), k = 4 with the student's own priors, student only (shipped student). Part
+"priors": k = 4 with teacher vs own priors and student only, for the shipped student and two
+fine-tuned copies (teacher-track priors vs CenterTrack noisy-GT priors, the same budget, data seed
+0's training scenes, which no test draw shares). FPS = frames / wall seconds of the whole
 pipeline on this CPU, batch 1, one torch thread.
 """
 
@@ -36,16 +39,22 @@ OWN = InterleavedConfig(prior_source="own")
 STUDENT_ONLY = InterleavedConfig(prior_source="own", embeddings="student")
 
 
-def variants(students: dict[str, torch.nn.Module], budget: float) -> dict[str, Variant]:
-    """The sweep: schedules with the shipped student, then k = 4 / student only per fine-tuned one."""
+def sweep_variants(budget: float) -> dict[str, Variant]:
+    """Part "sweep": the schedules with the shipped student."""
     out = {"teacher only": Variant(FixedSchedule(1))}
     for k in (2, 4, 8):
         out[f"k={k}"] = Variant(FixedSchedule(k))
     out["adaptive"] = Variant(AdaptiveSchedule(AdaptiveConfig(budget=budget)))
     out["k=4 own prior"] = Variant(FixedSchedule(4), OWN)
     out["student only"] = Variant(FixedSchedule(0), STUDENT_ONLY)
+    return out
+
+
+def prior_variants(students: dict[str, torch.nn.Module]) -> dict[str, Variant]:
+    """Part "priors": k = 4 with teacher vs own priors, and student only, for each student."""
+    out = {"teacher only": Variant(FixedSchedule(1))}
     for name, model in students.items():
-        out[f"{name}: k=4"] = Variant(FixedSchedule(4), student=model)
+        out[f"{name}: k=4 teacher prior"] = Variant(FixedSchedule(4), student=model)
         out[f"{name}: k=4 own prior"] = Variant(FixedSchedule(4), OWN, student=model)
         out[f"{name}: student only"] = Variant(FixedSchedule(0), STUDENT_ONLY, student=model)
     return out
@@ -67,17 +76,21 @@ def main(argv=None) -> None:
     ap.add_argument("--profile", default="full", choices=("fast", "full"))
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--budget", type=float, default=0.25, help="adaptive schedule: teacher calls per frame")
+    ap.add_argument("--part", default="both", choices=("sweep", "priors", "both"))
+    ap.add_argument("--test-sequences", type=int, default=None, help="scenes per test draw (default: the profile's)")
+    ap.add_argument("--train-sequences", type=int, default=None, help="training scenes for the fine-tunes")
     ap.add_argument("--finetune-epochs", type=int, default=4)
     ap.add_argument("--finetune-steps", type=int, default=100)
-    ap.add_argument("--no-finetune", action="store_true")
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     teacher = load_checkpoint(args.teacher).build().eval()
     student = load_checkpoint(args.student).build().eval()
-    students, info = {}, {"args": vars(args)}
-    if not args.no_finetune:
-        data_cfg = MOTDataConfig.make(args.profile, seed=0)
+    sizes = {k: v for k, v in (("test_sequences", args.test_sequences), ("train_sequences", args.train_sequences))
+             if v is not None}
+    students, info = {"shipped": student}, {"args": vars(args)}
+    if args.part in ("priors", "both"):
+        data_cfg = MOTDataConfig.make(args.profile, seed=0, **sizes)
         train_cfg = TrainConfig.make(args.profile, epochs=args.finetune_epochs, steps_per_epoch=args.finetune_steps,
                                      patience=0, seed=0)
         train_seqs = make_mot_split("train", data_cfg)
@@ -91,25 +104,31 @@ def main(argv=None) -> None:
             students[f"ft {prior}-prior"] = model
             info[f"ft {prior}-prior"] = {"val_hota": [e.get("val") for e in hist.epochs], "best_epoch": hist.best_epoch,
                                          "seconds": time.perf_counter() - start}
-            print(f"fine-tuned with {prior} priors: validation HOTA (k=4, teacher priors) per epoch "
+            print(f"fine-tuned with {prior} priors ({len(train_seqs)} scenes, {args.finetune_epochs} x "
+                  f"{args.finetune_steps} steps): validation HOTA (k=4, teacher priors) per epoch "
                   f"{[round(v, 2) for v in info[f'ft {prior}-prior']['val_hota']]}", flush=True)
-    tables = []
-    for seed in args.seeds:
-        seqs = make_mot_split("test", MOTDataConfig.make(args.profile, seed=seed))
-        res = evaluate_variants(teacher, student, seqs, variants(students, args.budget))
-        t = res.table
-        t["speedup"] = t["fps"] / t.loc["teacher only", "fps"]
-        t["HOTA_kept"] = t["HOTA"] / t.loc["teacher only", "HOTA"]
-        tables.append(t)
-        print(f"\n## test draw seed={seed} ({len(seqs)} scenes x {seqs[0].num_frames} frames)\n", flush=True)
-        print(t[["HOTA", "IDF1", "MOTA", "fps", "speedup", "HOTA_kept", "teacher_calls"]].round(3).to_markdown(), flush=True)
-    summary = mean_std(tables)
-    print(f"\n## mean ± std over {len(tables)} test draws\n")
-    print(summary.to_markdown())
-    if args.json:
-        payload = {**info, "per_seed": [t.reset_index().to_dict(orient="records") for t in tables],
-                   "summary": summary.reset_index().to_dict(orient="records")}
-        write_text_atomic(args.json, json.dumps(payload, indent=1, default=str))
+    parts = {"sweep": sweep_variants(args.budget), "priors": prior_variants(students)}
+    chosen = ["sweep", "priors"] if args.part == "both" else [args.part]
+    cols = ["HOTA", "IDF1", "MOTA", "fps", "speedup", "HOTA_kept", "teacher_calls"]
+    payload = {**info, "per_seed": {}, "summary": {}}
+    for part in chosen:
+        tables = []
+        for seed in args.seeds:
+            seqs = make_mot_split("test", MOTDataConfig.make(args.profile, seed=seed, **sizes))
+            res = evaluate_variants(teacher, student, seqs, parts[part])
+            t = res.table
+            t["speedup"] = t["fps"] / t.loc["teacher only", "fps"]
+            t["HOTA_kept"] = t["HOTA"] / t.loc["teacher only", "HOTA"]
+            tables.append(t)
+            print(f"\n## {part}: test draw seed={seed} ({len(seqs)} scenes x {seqs[0].num_frames} frames)\n", flush=True)
+            print(t[cols].round(3).to_markdown(), flush=True)
+        summary = mean_std(tables)
+        print(f"\n## {part}: mean ± std over {len(tables)} test draws\n")
+        print(summary.to_markdown(), flush=True)
+        payload["per_seed"][part] = [t.reset_index().to_dict(orient="records") for t in tables]
+        payload["summary"][part] = summary.reset_index().to_dict(orient="records")
+        if args.json:
+            write_text_atomic(args.json, json.dumps(payload, indent=1, default=str))
 
 
 if __name__ == "__main__":
