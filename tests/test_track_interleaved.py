@@ -8,8 +8,7 @@ from kdtrack_lite.data.mot_synth import MOTSceneConfig, generate_mot_sequence
 from kdtrack_lite.eval.interleaved import Variant, evaluate_variants
 from kdtrack_lite.models import DecodeConfig, DetectorConfig
 from kdtrack_lite.registry import build
-from kdtrack_lite.track.interleaved import (InterleavedConfig, InterleavedPipeline, prior_from_states,
-                                            propagate_states)
+from kdtrack_lite.track.interleaved import InterleavedConfig, InterleavedPipeline, prior_from_states, propagate_states
 from kdtrack_lite.track.kalman import BoxKalmanFilter
 from kdtrack_lite.track.pipeline import MOTPipeline
 from kdtrack_lite.track.schedules import AdaptiveConfig, AdaptiveSchedule, FixedSchedule, FrameSignals
@@ -126,7 +125,7 @@ def test_ids_survive_switches_between_models():
 
 
 def test_student_prior_is_the_teacher_tracks_propagated_by_kalman():
-    pipe, teacher, student, outs, states = _run_scripted(FixedSchedule(4), n=8)
+    pipe, _, student, _, states = _run_scripted(FixedSchedule(4), n=8)
     # frame 5 (teacher), then student frames 6, 7, 8: prior of frame t = teacher states of frame 5
     # moved t - 1 - 5 Kalman steps
     ids, means, covs = states[5]
