@@ -127,6 +127,13 @@ class CenterTrackPairs(Dataset):
             out.append((x1 + d[0], y1 + d[1], x2 + d[0], y2 + d[1]))
         return render_heatmap(np.array(out).reshape(-1, 4), H, W, stride=1, min_overlap=c.min_overlap)
 
+    def prior_boxes(self, seq_index: int, prev_frame: int, prev_xyxy: np.ndarray,
+                    rng: np.random.Generator) -> np.ndarray:
+        """Boxes ``(n, 4)`` xyxy the prior of a pair is rendered from (before the training noise):
+        here the previous frame's ground truth; a subclass may use another model's tracks
+        (:class:`kdtrack_lite.train.prior_transfer.TeacherPriorPairs`)."""
+        return prev_xyxy
+
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         c = self.cfg
         s, t = self.index[index]
@@ -163,7 +170,8 @@ class CenterTrackPairs(Dataset):
         out = {key: torch.from_numpy(v) for key, v in item.items()}
         out["image"] = _to_tensor(seq.frames[t - 1])
         out["prev_image"] = _to_tensor(seq.frames[prev - 1])
-        out["prior_hm"] = torch.from_numpy(self.prior_heatmap(prev_xyxy, H, W, rng))[None]
+        prior_xyxy = self.prior_boxes(s, prev, prev_xyxy, rng)
+        out["prior_hm"] = torch.from_numpy(self.prior_heatmap(prior_xyxy, H, W, rng))[None]
         out["hm"] = torch.from_numpy(render_heatmap(xyxy, H, W, stride=S, min_overlap=c.min_overlap))[None]
         out["seq_index"], out["frame"] = torch.tensor(s), torch.tensor(t)
         return out
@@ -226,6 +234,13 @@ class SiamesePairs(Dataset):
         s, t = self.index[index]
         fa = self.sequences[s].frame_attributes
         return np.array([bool(fa[a][t]) if a in fa else False for a in ATTRIBUTES], np.float32)
+
+    def prior_boxes(self, seq_index: int, prev_frame: int, prev_xyxy: np.ndarray,
+                    rng: np.random.Generator) -> np.ndarray:
+        """Boxes ``(n, 4)`` xyxy the prior of a pair is rendered from (before the training noise):
+        here the previous frame's ground truth; a subclass may use another model's tracks
+        (:class:`kdtrack_lite.train.prior_transfer.TeacherPriorPairs`)."""
+        return prev_xyxy
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         c = self.cfg

@@ -3,7 +3,9 @@
 from .association import embedding_cost, fused_cost, iou_cost, linear_assignment
 from .kalman import BoxKalmanFilter, KalmanConfig, kf_predict, kf_update
 from .mot_tracker import MOTTracker, TrackerConfig, tracks_to_mot_rows
-from .pipeline import MOTPipeline, frame_to_tensor
+from .interleaved import InterleavedConfig, InterleavedPipeline, prior_from_states, propagate_states
+from .pipeline import MOTPipeline, detect_frame, frame_to_tensor
+from .schedules import AdaptiveConfig, AdaptiveSchedule, FixedSchedule, FrameSignals, Schedule
 from .semantic_fusion import FrameQueries, QueryExtractor, SemanticFusion, roi_features, track_queries
 from .sot_tracker import SiamFCTracker, SOTTrackerConfig
 
@@ -11,6 +13,9 @@ __all__ = [
     "embedding_cost", "fused_cost", "iou_cost", "linear_assignment",
     "BoxKalmanFilter", "KalmanConfig", "kf_predict", "kf_update",
     "MOTTracker", "TrackerConfig", "tracks_to_mot_rows",
-    "MOTPipeline", "frame_to_tensor",
-    "FrameQueries", "QueryExtractor", "SemanticFusion", "roi_features", "track_queries", "SiamFCTracker", "SOTTrackerConfig",
+    "MOTPipeline", "detect_frame", "frame_to_tensor",
+    "InterleavedConfig", "InterleavedPipeline", "prior_from_states", "propagate_states",
+    "AdaptiveConfig", "AdaptiveSchedule", "FixedSchedule", "FrameSignals", "Schedule",
+    "FrameQueries", "QueryExtractor", "SemanticFusion", "roi_features", "track_queries",
+    "SiamFCTracker", "SOTTrackerConfig",
 ]

@@ -239,6 +239,21 @@ class MOTTracker:
             track.state, track.track_id = CONFIRMED, self._new_id()
         self.tracks.append(track)
 
+    def output_states(self, min_score: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Kalman states of the last :meth:`update`'s output tracks with score >= ``min_score``.
+
+        Returns:
+            ``ids (M,)``, ``means (M, 8)`` (``cx, cy, w, h`` and their velocities) and
+            ``covs (M, 8, 8)``; copies, so a caller may propagate them without changing the tracker.
+        """
+        out = self._last_output[self._last_output[:, 5] >= min_score]
+        by_id = {t.track_id: t for t in self.tracks}
+        tracks = [by_id[int(i)] for i in out[:, 4]]
+        if not tracks:
+            return np.zeros(0, np.int64), np.zeros((0, 8)), np.zeros((0, 8, 8))
+        return (out[:, 4].astype(np.int64), np.stack([t.mean for t in tracks]).copy(),
+                np.stack([t.cov for t in tracks]).copy())
+
     def prior_heatmap(self, height: int, width: int, predicted: bool = False) -> np.ndarray:
         """CenterTrack prior ``(height, width)`` float32: a Gaussian per output track of the last
         frame with score >= ``prior_min_score`` (:func:`kdtrack_lite.data.heatmap.render_heatmap`).

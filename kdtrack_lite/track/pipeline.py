@@ -28,6 +28,29 @@ def frame_to_tensor(frame: np.ndarray, device: torch.device | str = "cpu") -> to
     return torch.from_numpy(frame).to(device).permute(2, 0, 1)[None].float().div_(255.0)
 
 
+@torch.no_grad()
+def detect_frame(detector: nn.Module, image: torch.Tensor, prev_image: torch.Tensor, prior_hm: torch.Tensor | None,
+                 decode_cfg: DecodeConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One detector call + decoding: the shared step of :class:`MOTPipeline` and the interleaved
+    pipeline (:mod:`kdtrack_lite.track.interleaved`).
+
+    Args:
+        detector: a CenterTrack detector in eval mode.
+        image, prev_image: ``(1, 3, H, W)`` float in [0, 1].
+        prior_hm: ``(1, 1, H, W)`` prior heatmap or ``None`` (no prior stem).
+        decode_cfg: :class:`DecodeConfig`.
+
+    Returns:
+        ``detections (N, 6)`` ``[x1, y1, x2, y2, score, class]``, ``embeddings (N, D)`` and
+        ``tracking_offsets (N, 2)`` (previous minus current centre, pixels), as the tracker takes them.
+    """
+    out = detector(image, prev_image, prior_hm)
+    c = decode_cfg
+    dec = decode_detections(out, k=c.k, score_threshold=c.score_threshold, nms_iou=c.nms_iou)[0]
+    dets, embs = to_detections(dec)
+    return dets, embs, dec["tracking"].cpu().double().numpy()
+
+
 class MOTPipeline:
     """Detector + tracker run online. ``step(frame) -> (M, 6) [x1, y1, x2, y2, track_id, score]``.
 
@@ -73,11 +96,7 @@ class MOTPipeline:
         if self.use_prior:
             hm = self.tracker.prior_heatmap(h, w) if self._prev is not None else np.zeros((h, w), np.float32)
             prior = torch.from_numpy(hm).to(self.device)[None, None]
-        out = self.detector(image, prev, prior)
-        c = self.decode_cfg
-        dec = decode_detections(out, k=c.k, score_threshold=c.score_threshold, nms_iou=c.nms_iou)[0]
-        dets, embs = to_detections(dec)
-        offsets = dec["tracking"].cpu().double().numpy()
+        dets, embs, offsets = detect_frame(self.detector, image, prev, prior, self.decode_cfg)
         self._prev = image
         self.last_detections = {"dets": dets, "embs": embs, "offsets": offsets}
         if self.use_embeddings and self.query_fusion is not None:

@@ -1,0 +1,135 @@
+"""Interleaved teacher/student inference (AttTrack component 2 + 3): speed-accuracy over schedules.
+
+Usage (repository root)::
+
+    OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=1 .venv/bin/python benchmarks/interleaved.py \
+        --part sweep --seeds 0 1 2 --json runs/interleaved_sweep.json
+    OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=1 .venv/bin/python benchmarks/interleaved.py \
+        --part priors --seeds 0 1 2 --finetune-epochs 4 --finetune-steps 100 --json runs/interleaved_priors.json
+
+For each test draw (``MOTDataConfig(seed=s)``, FULL: 4 held-out scenes x 150 frames) every variant
+of a part runs in one :func:`~kdtrack_lite.eval.interleaved.evaluate_variants` call (order rotated
+per sequence), so FPS ratios come from one run. Part "sweep": teacher only, k = 2, 4, 8, the adaptive
+schedule (budget 1/4), k = 4 with the student's own priors, student only (shipped student). Part
+"priors": k = 4 with teacher vs own priors and student only, for the shipped student and two
+fine-tuned copies (teacher-track priors vs CenterTrack noisy-GT priors, the same budget, data seed
+0's training scenes, which no test draw shares). FPS = frames / wall seconds of the whole
+pipeline on this CPU, batch 1, one torch thread.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import pandas as pd
+import torch
+
+from kdtrack_lite.checkpoint import load_checkpoint
+from kdtrack_lite.distill.loop import TrainConfig
+from kdtrack_lite.eval.interleaved import Variant, evaluate_variants
+from kdtrack_lite.fileio import write_text_atomic
+from kdtrack_lite.track.interleaved import InterleavedConfig
+from kdtrack_lite.track.schedules import AdaptiveConfig, AdaptiveSchedule, FixedSchedule
+from kdtrack_lite.train.mot import MOTDataConfig, make_mot_split, track_sequences
+from kdtrack_lite.train.prior_transfer import finetune_prior_student
+
+OWN = InterleavedConfig(prior_source="own")
+STUDENT_ONLY = InterleavedConfig(prior_source="own", embeddings="student")
+
+
+def sweep_variants(budget: float) -> dict[str, Variant]:
+    """Part "sweep": the schedules with the shipped student."""
+    out = {"teacher only": Variant(FixedSchedule(1))}
+    for k in (2, 4, 8):
+        out[f"k={k}"] = Variant(FixedSchedule(k))
+    out["adaptive"] = Variant(AdaptiveSchedule(AdaptiveConfig(budget=budget)))
+    out["k=4 own prior"] = Variant(FixedSchedule(4), OWN)
+    out["student only"] = Variant(FixedSchedule(0), STUDENT_ONLY)
+    return out
+
+
+def prior_variants(students: dict[str, torch.nn.Module]) -> dict[str, Variant]:
+    """Part "priors": k = 4 with teacher vs own priors, and student only, for each student."""
+    out = {"teacher only": Variant(FixedSchedule(1))}
+    for name, model in students.items():
+        out[f"{name}: k=4 teacher prior"] = Variant(FixedSchedule(4), student=model)
+        out[f"{name}: k=4 own prior"] = Variant(FixedSchedule(4), OWN, student=model)
+        out[f"{name}: student only"] = Variant(FixedSchedule(0), STUDENT_ONLY, student=model)
+    return out
+
+
+def mean_std(tables: list[pd.DataFrame], cols=("HOTA", "IDF1", "MOTA", "fps", "speedup", "HOTA_kept", "teacher_calls")) -> pd.DataFrame:
+    """``mean ± std`` over seeds of each column (sample std, ddof = 1)."""
+    stacked = pd.concat(tables, keys=range(len(tables)))
+    g = stacked[list(cols)].groupby(level=1, sort=False)
+    m, s = g.mean(), g.std(ddof=1)
+    return pd.DataFrame({c: [f"{a:.2f} ± {b:.2f}" if c in ("speedup", "HOTA_kept") else f"{a:.1f} ± {b:.1f}"
+                             for a, b in zip(m[c], s[c])] for c in cols}, index=m.index)
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--teacher", default="data_samples/checkpoints/mot_teacher.pt")
+    ap.add_argument("--student", default="data_samples/checkpoints/mot_student.pt")
+    ap.add_argument("--profile", default="full", choices=("fast", "full"))
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--budget", type=float, default=0.25, help="adaptive schedule: teacher calls per frame")
+    ap.add_argument("--part", default="both", choices=("sweep", "priors", "both"))
+    ap.add_argument("--test-sequences", type=int, default=None, help="scenes per test draw (default: the profile's)")
+    ap.add_argument("--train-sequences", type=int, default=None, help="training scenes for the fine-tunes")
+    ap.add_argument("--finetune-epochs", type=int, default=4)
+    ap.add_argument("--finetune-steps", type=int, default=100)
+    ap.add_argument("--json", default=None)
+    args = ap.parse_args(argv)
+    torch.set_num_threads(1)
+    teacher = load_checkpoint(args.teacher).build().eval()
+    student = load_checkpoint(args.student).build().eval()
+    sizes = {k: v for k, v in (("test_sequences", args.test_sequences), ("train_sequences", args.train_sequences))
+             if v is not None}
+    students, info = {"shipped": student}, {"args": vars(args)}
+    if args.part in ("priors", "both"):
+        data_cfg = MOTDataConfig.make(args.profile, seed=0, **sizes)
+        train_cfg = TrainConfig.make(args.profile, epochs=args.finetune_epochs, steps_per_epoch=args.finetune_steps,
+                                     patience=0, seed=0)
+        train_seqs = make_mot_split("train", data_cfg)
+        start = time.perf_counter()
+        rows = track_sequences(teacher, train_seqs)
+        info["teacher_rows_seconds"] = time.perf_counter() - start
+        for prior in ("teacher", "gt"):
+            start = time.perf_counter()
+            model, hist = finetune_prior_student(student, teacher, prior, data_cfg, train_cfg,
+                                                 train_sequences=train_seqs, teacher_rows=rows)
+            students[f"ft {prior}-prior"] = model
+            info[f"ft {prior}-prior"] = {"val_hota": [e.get("val") for e in hist.epochs], "best_epoch": hist.best_epoch,
+                                         "seconds": time.perf_counter() - start}
+            print(f"fine-tuned with {prior} priors ({len(train_seqs)} scenes, {args.finetune_epochs} x "
+                  f"{args.finetune_steps} steps): validation HOTA (k=4, teacher priors) per epoch "
+                  f"{[round(v, 2) for v in info[f'ft {prior}-prior']['val_hota']]}", flush=True)
+    parts = {"sweep": sweep_variants(args.budget), "priors": prior_variants(students)}
+    chosen = ["sweep", "priors"] if args.part == "both" else [args.part]
+    cols = ["HOTA", "IDF1", "MOTA", "fps", "speedup", "HOTA_kept", "teacher_calls"]
+    payload = {**info, "per_seed": {}, "summary": {}}
+    for part in chosen:
+        tables = []
+        for seed in args.seeds:
+            seqs = make_mot_split("test", MOTDataConfig.make(args.profile, seed=seed, **sizes))
+            res = evaluate_variants(teacher, student, seqs, parts[part])
+            t = res.table
+            t["speedup"] = t["fps"] / t.loc["teacher only", "fps"]
+            t["HOTA_kept"] = t["HOTA"] / t.loc["teacher only", "HOTA"]
+            tables.append(t)
+            print(f"\n## {part}: test draw seed={seed} ({len(seqs)} scenes x {seqs[0].num_frames} frames)\n", flush=True)
+            print(t[cols].round(3).to_markdown(), flush=True)
+        summary = mean_std(tables)
+        print(f"\n## {part}: mean ± std over {len(tables)} test draws\n")
+        print(summary.to_markdown(), flush=True)
+        payload["per_seed"][part] = [t.reset_index().to_dict(orient="records") for t in tables]
+        payload["summary"][part] = summary.reset_index().to_dict(orient="records")
+        if args.json:
+            write_text_atomic(args.json, json.dumps(payload, indent=1, default=str))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,84 @@
+"""Speed-accuracy of interleaved teacher/student schedules, measured in one run.
+
+OUR DESIGN CHOICES: every schedule runs on every sequence; the order of the schedules is rotated
+from one sequence to the next, so a change of load on a shared machine hits all of them alike
+(as :func:`kdtrack_lite.eval.speed.compare_models` does for single models). FPS = frames / wall
+seconds of the whole interleaved loop (:attr:`InterleavedPipeline.seconds`), summed over
+sequences; HOTA/IDF1/MOTA are the combined scores of :func:`kdtrack_lite.eval.mot.evaluate_mot`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from torch import nn
+
+from ..data.sequence import MOTSequence
+from ..models.centertrack import DecodeConfig
+from ..track.interleaved import InterleavedConfig, InterleavedPipeline
+from ..track.mot_tracker import TrackerConfig
+from ..track.schedules import Schedule
+from .mot import MOTReport, evaluate_mot
+
+
+@dataclass
+class Variant:
+    """One point of a sweep: a schedule, how the student is fed, and (optionally) which student."""
+
+    schedule: Schedule
+    cfg: InterleavedConfig = field(default_factory=InterleavedConfig)
+    student: nn.Module | None = None  # None: the sweep's student
+
+
+@dataclass
+class SweepResult:
+    """``table``: one row per variant (HOTA, IDF1, MOTA, fps, teacher_calls, teacher_fraction,
+    frames, seconds); ``reports``: the full :class:`MOTReport` per variant; ``timelines``:
+    ``{variant: {sequence: (T,) bool}}``; ``results``: ``{variant: {sequence: (N, 10) rows}}``."""
+
+    table: pd.DataFrame
+    reports: dict[str, MOTReport]
+    timelines: dict[str, dict[str, np.ndarray]]
+    results: dict[str, dict[str, np.ndarray]]
+
+
+def evaluate_variants(teacher: nn.Module, student: nn.Module, sequences: list[MOTSequence],
+                      variants: dict[str, Variant], tracker_cfg: TrackerConfig | None = None,
+                      decode_cfg: DecodeConfig | None = None) -> SweepResult:
+    """Run every variant on every sequence (rotated order) and score it.
+
+    Args:
+        teacher, student: CenterTrack detectors on one device.
+        sequences: held-out sequences with ground truth.
+        variants: ``{name: Variant}``.
+
+    Returns:
+        :class:`SweepResult`.
+    """
+    if not sequences or not variants:
+        raise ValueError("evaluate_variants: need at least one sequence and one variant")
+    names = list(variants)
+    pipes = {n: InterleavedPipeline(teacher, v.student or student, v.schedule, tracker_cfg, decode_cfg, v.cfg)
+             for n, v in variants.items()}
+    results = {n: {} for n in names}
+    timelines = {n: {} for n in names}
+    seconds = dict.fromkeys(names, 0.0)
+    for i, seq in enumerate(sequences):
+        for n in names[i % len(names):] + names[: i % len(names)]:
+            results[n][seq.name] = pipes[n].run(seq.frames, desc=f"{n} {seq.name}")
+            timelines[n][seq.name] = pipes[n].timeline
+            seconds[n] += pipes[n].seconds
+    gt = {s.name: s.gt for s in sequences}
+    lengths = {s.name: s.num_frames for s in sequences}
+    frames = sum(lengths.values())
+    reports, rows = {}, []
+    for n in names:
+        reports[n] = evaluate_mot(gt, results[n], seq_lengths=lengths)
+        calls = int(sum(t.sum() for t in timelines[n].values()))
+        comb = reports[n].combined
+        rows.append({"variant": n, "HOTA": float(comb["HOTA"]), "IDF1": float(comb["IDF1"]),
+                     "MOTA": float(comb["MOTA"]), "fps": frames / seconds[n], "teacher_calls": calls,
+                     "teacher_fraction": calls / frames, "frames": frames, "seconds": seconds[n]})
+    return SweepResult(pd.DataFrame(rows).set_index("variant"), reports, timelines, results)

@@ -1,0 +1,188 @@
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from kdtrack_lite.data.heatmap import render_heatmap
+from kdtrack_lite.data.mot_synth import MOTSceneConfig, generate_mot_sequence
+from kdtrack_lite.eval.interleaved import Variant, evaluate_variants
+from kdtrack_lite.models import DecodeConfig, DetectorConfig
+from kdtrack_lite.registry import build
+from kdtrack_lite.track.interleaved import InterleavedConfig, InterleavedPipeline, prior_from_states, propagate_states
+from kdtrack_lite.track.kalman import BoxKalmanFilter
+from kdtrack_lite.track.pipeline import MOTPipeline
+from kdtrack_lite.track.schedules import AdaptiveConfig, AdaptiveSchedule, FixedSchedule, FrameSignals
+
+H, W, S = 64, 96, 4
+
+
+def _outputs(boxes_xyxy, peak=1.0):
+    """Detector outputs that decode to ``boxes_xyxy`` with score ~``peak`` and zero motion offsets."""
+    h, w = H // S, W // S
+    out = {k: torch.zeros(1, c, h, w) for k, c in {"wh": 2, "reg": 2, "tracking": 2, "embedding": 4}.items()}
+    for i, (x1, y1, x2, y2) in enumerate(boxes_xyxy):
+        cx, cy = (x1 + x2) / 2 / S, (y1 + y2) / 2 / S
+        ix, iy = int(cx), int(cy)
+        out["wh"][0, :, iy, ix] = torch.tensor([x2 - x1, y2 - y1])
+        out["reg"][0, :, iy, ix] = torch.tensor([cx - ix, cy - iy])
+        out["embedding"][0, i, iy, ix] = 1.0
+    p = (torch.from_numpy(render_heatmap(np.array(boxes_xyxy), H, W, stride=S)) * peak).clamp(1e-4, 1 - 1e-4)
+    out["logits_hm"] = torch.log(p / (1 - p))[None, None]
+    return out
+
+
+class ScriptedDetector(nn.Module):
+    """Returns the outputs of the frame it is told (``frame`` set by the test) and records priors."""
+
+    def __init__(self, outputs):
+        super().__init__()
+        self.outputs, self.priors, self.frames = list(outputs), [], []
+        self.dummy = nn.Parameter(torch.zeros(1))
+        self.frame = 0
+
+    def forward(self, image, prev_image=None, prior_hm=None):
+        self.frames.append(self.frame)
+        self.priors.append(None if prior_hm is None else prior_hm[0, 0].numpy().copy())
+        return self.outputs[self.frame]
+
+
+def _moving_boxes(n):
+    return [np.array([[10 + 3 * t, 10, 26 + 3 * t, 40], [60, 14 + 2 * t, 78, 38 + 2 * t]], float) for t in range(n)]
+
+
+def _run_scripted(schedule, n=9, student_peak=0.35, cfg=None):
+    boxes = _moving_boxes(n)
+    teacher = ScriptedDetector(_outputs(b) for b in boxes)
+    student = ScriptedDetector(_outputs(b, student_peak) for b in boxes)
+    pipe = InterleavedPipeline(teacher, student, schedule, decode_cfg=DecodeConfig(score_threshold=0.2), cfg=cfg)
+    pipe.reset()
+    outs, states = [], {}
+    rng = np.random.default_rng(0)
+    for t in range(n):
+        teacher.frame = student.frame = t
+        outs.append(pipe.step(rng.integers(0, 255, (H, W, 3), dtype=np.uint8)))
+        states[t + 1] = pipe.tracker.output_states(pipe.tracker.cfg.prior_min_score)
+    return pipe, teacher, student, outs, states
+
+
+def test_fixed_schedule_pattern():
+    assert [FixedSchedule(4).use_teacher(t, None) for t in range(1, 11)] == [t in (1, 5, 9) for t in range(1, 11)]
+    s = FixedSchedule(1)
+    assert all(s.use_teacher(t, None) for t in range(1, 6)) and s.calls == 5
+    s = FixedSchedule(0)
+    assert not any(s.use_teacher(t, None) for t in range(1, 6)) and s.calls == 0
+    with pytest.raises(ValueError, match="k must be an int"):
+        FixedSchedule(-1)
+
+
+def _drive(schedule, confidences):
+    """Feed per-frame confidences (the pipeline's signals) and return the teacher frames."""
+    schedule.reset()
+    last, calls = None, []
+    for t, c in enumerate(confidences, start=1):
+        teacher = schedule.use_teacher(t, last)
+        if teacher:
+            calls.append(t)
+        assert schedule.calls <= 1 + schedule.cfg.budget * (t - 1) + 1e-9  # budget holds on every prefix
+        last = FrameSignals(frame=t, teacher=teacher, confidence=c, consistency=1.0)
+    return calls
+
+
+def test_adaptive_schedule_decisions_and_budget():
+    cfg = AdaptiveConfig(budget=0.25, min_confidence=0.2, min_confidence_ratio=0.8, min_gap=2, max_gap=6)
+    # calm: only max_gap fires (1, 7, 13, 19)
+    assert _drive(AdaptiveSchedule(cfg), [0.6] * 20) == [1, 7, 13, 19]
+    # always below min_confidence: as often as the budget allows, i.e. the fixed k = 4 pattern
+    assert _drive(AdaptiveSchedule(cfg), [0.1] * 20) == [1, 5, 9, 13, 17]
+    # calm saves a token (frames 1, 7); a drop below 0.8 x the reference 0.6 on frame 9 spends it
+    # on frame 10; the new reference is frame 11's 0.4, so 0.4 is no drop any more: max_gap -> 16
+    conf = [0.6] * 8 + [0.4] * 12
+    assert _drive(AdaptiveSchedule(cfg), conf) == [1, 7, 10, 16]
+    # a second drop (0.4 -> 0.3 < 0.32, frame 13) is called on at frame 14; then max_gap again
+    conf = [0.6] * 8 + [0.4] * 4 + [0.3] * 8
+    assert _drive(AdaptiveSchedule(cfg), conf) == [1, 7, 10, 14, 20]
+    # the bucket never allows more calls than the fixed schedule with k = 1 / budget
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        calls = _drive(AdaptiveSchedule(cfg), rng.uniform(0, 1, 40))
+        assert len(calls) <= len([t for t in range(1, 41) if (t - 1) % 4 == 0])
+    with pytest.raises(ValueError, match="budget"):
+        AdaptiveConfig(budget=1.5)
+
+
+def test_ids_survive_switches_between_models():
+    pipe, teacher, student, outs, _ = _run_scripted(FixedSchedule(3), n=9)
+    assert teacher.frames == [0, 3, 6] and student.frames == [1, 2, 4, 5, 7, 8]
+    np.testing.assert_array_equal(pipe.timeline, [t % 3 == 0 for t in range(9)])
+    for out in outs:  # both objects on every frame, ids 1 and 2 from start to end
+        assert sorted(out[:, 4].astype(int)) == [1, 2]
+    boxes = _moving_boxes(9)
+    owner = {int(i): int(np.argmin(np.abs(boxes[0] - b).sum(1))) for *b, i, _ in outs[0]}  # id -> object
+    assert sorted(owner.values()) == [0, 1]
+    for t, out in enumerate(outs):  # each id stays on its object through teacher -> student switches
+        for *box, i, _ in out:
+            np.testing.assert_allclose(box, boxes[t][owner[int(i)]], atol=1.5)
+
+
+def test_student_prior_is_the_teacher_tracks_propagated_by_kalman():
+    pipe, _, student, _, states = _run_scripted(FixedSchedule(4), n=8)
+    # frame 5 (teacher), then student frames 6, 7, 8: prior of frame t = teacher states of frame 5
+    # moved t - 1 - 5 Kalman steps
+    ids, means, covs = states[5]
+    assert len(ids) == 2
+    kf = BoxKalmanFilter(pipe.tracker.cfg.kalman)
+    for t, prior in zip((6, 7, 8), student.priors[-3:]):
+        m, _ = propagate_states(kf, means, covs, t - 1 - 5)
+        np.testing.assert_array_equal(prior, prior_from_states(m, H, W))
+    # after two teacher frames the Kalman velocity is non-zero: the 3-step prior has moved right
+    peak_x = lambda hm: np.unravel_index(np.argmax(hm[:, :50]), hm.shape)[1]  # object 1 lives at x < 50
+    assert peak_x(student.priors[-1]) > peak_x(student.priors[-3])
+    # own priors: the tracker's last output instead
+    _, _, student_own, _, _ = _run_scripted(FixedSchedule(4), n=8, cfg=InterleavedConfig(prior_source="own"))
+    assert not np.array_equal(student_own.priors[-1], student.priors[-1])
+
+
+def test_propagate_states_moves_centres_by_velocity():
+    kf = BoxKalmanFilter()
+    mean = np.array([[20.0, 30.0, 10.0, 20.0, 3.0, -1.0, 0.0, 0.0]])
+    cov = np.eye(8)[None]
+    moved, _ = propagate_states(kf, mean, cov, 4)
+    np.testing.assert_allclose(moved[0, :4], [32.0, 26.0, 10.0, 20.0])
+    hm = prior_from_states(moved, H, W)
+    np.testing.assert_array_equal(hm, render_heatmap(np.array([[27.0, 16.0, 37.0, 36.0]]), H, W))
+    with pytest.raises(ValueError, match="steps"):
+        propagate_states(kf, mean, cov, -1)
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    torch.manual_seed(0)
+    teacher = build("centertrack", DetectorConfig.preset("teacher")).eval()
+    student = build("centertrack", DetectorConfig.preset("student")).eval()
+    seq = generate_mot_sequence(MOTSceneConfig.make("fast", num_frames=6, width=96, height=64, max_height=30,
+                                                    min_height=10, density=5), seed=0)
+    return teacher, student, seq
+
+
+def test_k1_and_student_only_equal_the_single_model_pipeline(tiny):
+    teacher, student, seq = tiny
+    dec = DecodeConfig(k=20)
+    ref_t = MOTPipeline(teacher, decode_cfg=dec).run(seq.frames)
+    got_t = InterleavedPipeline(teacher, student, FixedSchedule(1), decode_cfg=dec).run(seq.frames)
+    np.testing.assert_array_equal(got_t, ref_t)
+    ref_s = MOTPipeline(student, decode_cfg=dec).run(seq.frames)
+    own = InterleavedConfig(prior_source="own", embeddings="student")
+    got_s = InterleavedPipeline(teacher, student, FixedSchedule(0), decode_cfg=dec, cfg=own).run(seq.frames)
+    np.testing.assert_array_equal(got_s, ref_s)
+
+
+def test_evaluate_variants_end_to_end(tiny):
+    teacher, student, seq = tiny
+    res = evaluate_variants(teacher, student, [seq], {"k=2": Variant(FixedSchedule(2)),
+                                                      "adaptive": Variant(AdaptiveSchedule())})
+    assert list(res.table.index) == ["k=2", "adaptive"]
+    assert res.table.loc["k=2", "teacher_calls"] == 3 and res.table.loc["k=2", "frames"] == 6
+    np.testing.assert_array_equal(res.timelines["k=2"][seq.name], [1, 0, 1, 0, 1, 0])
+    assert (res.table["fps"] > 0).all() and res.table["HOTA"].between(0, 100).all()
+    with pytest.raises(ValueError, match="prior_source"):
+        InterleavedConfig(prior_source="gt")
