@@ -17,6 +17,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "kdtrack_lite.data.samples",
     "kdtrack_lite.eval.commands",
     "kdtrack_lite.train.commands",
+    "kdtrack_lite.train.sdst_commands",
 )
 
 
