@@ -19,6 +19,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "kdtrack_lite.train.commands",
     "kdtrack_lite.track.commands",
     "kdtrack_lite.train.distill_commands",
+    "kdtrack_lite.train.sdst_commands",
 )
 
 

@@ -142,7 +142,8 @@ def train_siamfc(
     def validate(student: nn.Module) -> float:
         return float(evaluate_siamfc(student, val_seqs).overall.loc["ALL", "AUC"])
 
-    history = fit(distiller, loader, train_cfg, validate=validate, maximize=True,
+    # no validation sequences (a short fine-tune): no per-epoch validation, the last weights are kept
+    history = fit(distiller, loader, train_cfg, validate=validate if val_seqs else None, maximize=True,
                   checkpoint_path=checkpoint_path, desc=f"sot {role}",
                   checkpoint_extra={"role": role, "data_config": data_cfg.to_dict()},
                   device=device, resume=resume)

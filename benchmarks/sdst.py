@@ -1,0 +1,97 @@
+"""SDST benchmark: student alone / + general KD / + SDST (fixed) / + SDST (adaptive), over seeds.
+
+Every variant is fine-tuned from the shipped student checkpoint at the same budget (steps x batch)
+on the training split, then tracked on the held-out test split (sequence seeds disjoint from
+training and from the specialists' data); success AUC overall and per attribute, mean ± std over
+seeds. The speed and size of every model are measured in one interleaved run.
+
+    PYTHONPATH=. OMP_WAIT_POLICY=PASSIVE python benchmarks/sdst.py --seeds 0 1 2 --steps 100 \
+        --out benchmarks/sdst_results.json
+
+Writes the JSON (per-seed tables) and prints the markdown tables for RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import numpy as np
+import pandas as pd
+import torch
+
+from kdtrack_lite.checkpoint import load_checkpoint
+from kdtrack_lite.distill.loop import TrainConfig
+from kdtrack_lite.eval.speed import compare_models
+from kdtrack_lite.fileio import write_text_atomic
+from kdtrack_lite.paths import samples_dir
+from kdtrack_lite.train.sdst import SPECIALIST_ATTRIBUTES, VARIANTS, train_sdst_student
+from kdtrack_lite.train.sot import SOTDataConfig, evaluate_siamfc, make_sot_split
+
+ATTRS = ("OCC", "FM", "IV", "SV")
+
+
+def load_models():
+    ck = samples_dir() / "checkpoints"
+    general = load_checkpoint(ck / "sot_teacher.pt").build().eval()
+    specialists = {a: load_checkpoint(ck / f"sot_specialist_{a}.pt").build().eval() for a in SPECIALIST_ATTRIBUTES}
+    student = load_checkpoint(ck / "sot_student.pt").build().eval()
+    return general, specialists, student
+
+
+def speed_table(general, specialists, student) -> pd.DataFrame:
+    inputs = (torch.rand(1, 3, 64, 64), torch.rand(1, 3, 128, 128))
+    models = {"general teacher": general, **{f"specialist {a}": m for a, m in specialists.items()},
+              "student (every variant)": student}
+    df = compare_models(models, inputs, reference="general teacher", warmup=5, repeats=30)
+    return df[["params", "fps", "ms_per_frame", "compression", "speedup"]]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--steps", type=int, default=100, help="fine-tuning steps of every variant")
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--lr", type=float, default=5e-4)
+    ap.add_argument("--teacher-eval", action="store_true", help="also score the general teacher (slow on CPU)")
+    ap.add_argument("--out", default="benchmarks/sdst_results.json")
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    general, specialists, student = load_models()
+    data_cfg = SOTDataConfig.make("full")
+    train_seqs, test_seqs = make_sot_split("train", data_cfg), make_sot_split("test", data_cfg)
+    results: dict = {"args": vars(args), "runs": {}, "speed": speed_table(general, specialists, student).to_dict()}
+    if args.teacher_eval:
+        rep = evaluate_siamfc(general, test_seqs)
+        results["general_teacher"] = {"ALL": float(rep.overall.loc["ALL", "AUC"]),
+                                      **{a: float(rep.per_attribute.loc[a, "AUC"]) for a in ATTRS}}
+    for seed in args.seeds:
+        for variant in VARIANTS:
+            t0 = time.perf_counter()
+            cfg = TrainConfig.make("full", epochs=1, steps_per_epoch=args.steps, lr=args.lr, patience=0,
+                                   warmup_steps=10, seed=seed)
+            model, _ = train_sdst_student(variant, student, general, specialists, train_seqs, cfg, args.batch)
+            rep = evaluate_siamfc(model.eval(), test_seqs)
+            row = {"ALL": float(rep.overall.loc["ALL", "AUC"]), "P@20": float(rep.overall.loc["ALL", "P@20"]),
+                   **{a: float(rep.per_attribute.loc[a, "AUC"]) for a in ATTRS}, "seconds": time.perf_counter() - t0}
+            results["runs"].setdefault(variant, {})[str(seed)] = row
+            print(json.dumps({"seed": seed, "variant": variant, **{k: round(v, 2) for k, v in row.items()}}), flush=True)
+            write_text_atomic(args.out, json.dumps(results, indent=1))
+    print(markdown(results))
+
+
+def markdown(results: dict) -> str:
+    rows = {}
+    for variant, by_seed in results["runs"].items():
+        df = pd.DataFrame(by_seed).T
+        rows[variant] = {c: f"{df[c].mean():.1f} ± {df[c].std(ddof=1) if len(df) > 1 else 0:.1f}"
+                         for c in ["ALL", "P@20", *ATTRS]}
+    table = pd.DataFrame(rows).T
+    speed = pd.DataFrame(results["speed"]).round({"fps": 0, "ms_per_frame": 2, "compression": 1, "speedup": 2})
+    return "### Success AUC (test split), mean ± std over seeds\n\n" + table.to_markdown() + \
+        "\n\n### Size and speed (one run, CPU, batch 1)\n\n" + speed.to_markdown()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,225 @@
+"""SDST recipes: specialised teachers fine-tuned per attribute, and the multi-teacher student.
+
+PAPER FACTS (SDST, seed 002; DESIGN §1.2): a general teacher plus teachers specialised on
+challenging attributes (occlusion and fast motion named) distil one small Siamese student.
+
+OUR DESIGN CHOICES:
+
+* a specialist = the general SiamFC teacher fine-tuned for a short budget on the training
+  sequences asked to carry its attribute, drawing frames that carry it ``boost`` times as often
+  (:func:`~kdtrack_lite.data.datasets.attribute_sampler`); it is kept only as a *specialist* if it
+  beats the general teacher on held-out sequences carrying that attribute (:func:`check_specialist`);
+* four specialists: OCC (occlusion, partial or full), FM (fast motion), IV (illumination
+  variation), SV (scale variation);
+* student variants at an equal budget, all fine-tuned from the same student checkpoint:
+  ``"alone"`` (task loss only), ``"general"`` (+ response KD and attention transfer from the
+  general teacher), ``"fixed"`` and ``"adaptive"`` (+ specialised-teacher response KD per sample,
+  :class:`~kdtrack_lite.distill.multi_teacher.SDSTKD`; adaptive = each gated teacher weighted by
+  its own task loss on the sample).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+import torch
+from torch import nn
+
+from ..config import Config
+from ..data.datasets import SiamesePairs, SiamPairConfig, attribute_sampler
+from ..data.sequence import SOTSequence
+from ..data.sot_synth import SOTConfig, generate_sot_sequence
+from ..distill.attention import AttentionTransfer
+from ..distill.base import LossTerm
+from ..distill.loop import History, TrainConfig
+from ..distill.multi_teacher import SDSTKD
+from ..models.siamfc import SiamFCLossConfig, siamfc_labels
+from .sot import ATTRIBUTE_CYCLE, SOT_PAIR_AUGMENT, SPLIT_SEED_BASE, evaluate_siamfc, train_siamfc
+
+SPECIALIST_ATTRIBUTES: dict[str, tuple[str, ...]] = {"OCC": ("OCC",), "FM": ("FM",), "IV": ("IV",), "SV": ("SV",)}
+VARIANTS = ("alone", "general", "fixed", "adaptive")
+
+
+@dataclass
+class SpecialistConfig(Config):
+    """Budget and data of a specialist fine-tune and of its check (OUR CHOICES).
+
+    Attributes:
+        steps: fine-tuning steps (one epoch of ``steps``), batch ``batch_size``.
+        lr: peak learning rate (lower than from-scratch training: we adapt, not relearn).
+        boost: how much more often frames carrying the attribute are drawn.
+        train_sequences, train_frames: training sequences carrying the attribute, and their length.
+        check_sequences, check_frames: held-out (test-split seeds) sequences carrying the attribute.
+    """
+
+    steps: int = 100
+    batch_size: int = 8
+    lr: float = 5e-4
+    boost: float = 8.0
+    train_sequences: int = 60
+    train_frames: int = 60
+    check_sequences: int = 4
+    check_frames: int = 80
+    seed: int = 0
+    FAST: ClassVar[dict] = {"steps": 6, "batch_size": 8, "train_sequences": 6, "train_frames": 30,
+                            "check_sequences": 2, "check_frames": 40}
+
+
+def attribute_sequences(split: str, attribute: str, count: int, num_frames: int, seed: int = 0) -> list[SOTSequence]:
+    """The first ``count`` sequences of ``split`` whose :data:`ATTRIBUTE_CYCLE` slot carries ``attribute``.
+
+    Same seeds and names as :func:`~kdtrack_lite.train.sot.make_sot_split` (so no test sequence
+    is ever trained on); ``OCC`` matches the POC and FOC slots.
+    """
+    if split not in SPLIT_SEED_BASE:
+        raise ValueError(f"attribute_sequences: split must be one of {sorted(SPLIT_SEED_BASE)}, got {split!r}")
+    wanted = {"POC", "FOC"} if attribute == "OCC" else {attribute}
+    slots = [i for i, pair in enumerate(ATTRIBUTE_CYCLE) if wanted & set(pair)]
+    if not slots:
+        raise ValueError(f"attribute_sequences: no ATTRIBUTE_CYCLE slot carries {attribute!r}; cycle = {ATTRIBUTE_CYCLE}")
+    scene, base = SOTConfig.make(num_frames=num_frames), SPLIT_SEED_BASE[split] + 100 * seed
+    out, i = [], 0
+    while len(out) < count:
+        if i % len(ATTRIBUTE_CYCLE) in slots:
+            out.append(generate_sot_sequence(scene, seed=base + i, name=f"{split}-{i:02d}",
+                                             attributes=list(ATTRIBUTE_CYCLE[i % len(ATTRIBUTE_CYCLE)])))
+        i += 1
+    return out
+
+
+def train_specialist(general: nn.Module, attribute: str, cfg: SpecialistConfig | None = None,
+                     checkpoint_path: str | Path | None = None, half: bool = True) -> tuple[nn.Module, History]:
+    """Fine-tune a copy of ``general`` into the ``attribute`` specialist (module doc).
+
+    ``half``: store the checkpoint's weights in float16 (half the bytes; they load back into the
+    float32 model, and the tracker's AUC is unchanged to within rounding).
+
+    Returns:
+        ``(specialist, history)``; the checkpoint (if asked) records ``role="specialist"`` and the attribute.
+    """
+    if attribute not in SPECIALIST_ATTRIBUTES:
+        raise ValueError(f"train_specialist: attribute must be one of {sorted(SPECIALIST_ATTRIBUTES)}, got {attribute!r}")
+    cfg = cfg or SpecialistConfig.make()
+    seqs = attribute_sequences("train", attribute, cfg.train_sequences, cfg.train_frames, cfg.seed)
+    pairs = SiamesePairs(seqs, SiamPairConfig(seed=cfg.seed, **SOT_PAIR_AUGMENT))
+    sampler = attribute_sampler(pairs, list(SPECIALIST_ATTRIBUTES[attribute]), cfg.boost,
+                                num_samples=cfg.steps * cfg.batch_size, seed=cfg.seed)
+    from .sot import SOTDataConfig
+
+    data_cfg = SOTDataConfig.make(batch_size=cfg.batch_size, seed=cfg.seed)
+    train_cfg = TrainConfig.make("full", epochs=1, steps_per_epoch=cfg.steps, lr=cfg.lr, patience=0,
+                                 warmup_steps=min(20, cfg.steps // 4), seed=cfg.seed)
+    model, history = train_siamfc("teacher", data_cfg, train_cfg, model_cfg=general.cfg, checkpoint_path=None,
+                                  train_sequences=seqs, val_sequences=[], sampler=sampler, init_from=general)
+    if checkpoint_path is not None:
+        from ..checkpoint import save_checkpoint
+
+        import copy
+
+        stored = copy.deepcopy(model).half() if half else model
+        save_checkpoint(checkpoint_path, stored, seed=cfg.seed, metrics={},
+                        extra={"role": "specialist", "attribute": attribute, "specialist_config": cfg.to_dict(),
+                               "history": history.to_dict(), "stored_dtype": "float16" if half else "float32"})
+    return model, history
+
+
+def check_specialist(general: nn.Module, specialist: nn.Module, attribute: str,
+                     sequences: list[SOTSequence]) -> dict[str, float]:
+    """Success AUC (0-100) of both teachers on the ``attribute`` frames of ``sequences``.
+
+    Returns:
+        ``{"general": auc, "specialist": auc, "gain": specialist - general, "frames": n}``.
+    """
+    out = {}
+    for role, model in (("general", general), ("specialist", specialist)):
+        table = evaluate_siamfc(model.eval(), sequences).per_attribute
+        if attribute not in table.index:
+            raise ValueError(f"check_specialist: no scored {attribute!r} frame in the given sequences")
+        out[role], out["frames"] = float(table.loc[attribute, "AUC"]), int(table.loc[attribute, "frames"])
+    out["gain"] = out["specialist"] - out["general"]
+    return out
+
+
+def siamfc_sample_loss(logits: torch.Tensor, batch: dict[str, torch.Tensor],
+                       cfg: SiamFCLossConfig | None = None, stride: int = 8) -> torch.Tensor:
+    """SiamFC's balanced logistic loss *per sample* -> ``(B,)`` (the adaptive scheme's ``e_bk``).
+
+    Each sample's positives and negatives weigh 1/2 each (mean BCE over each set); a sample with
+    no positive (target invisible) is the mean BCE over all its cells.
+    """
+    cfg = cfg or SiamFCLossConfig()
+    labels = siamfc_labels(logits.shape[-1], batch["target_offset"], stride, cfg.r_pos)  # (B, 1, R, R)
+    if "visible" in batch:
+        labels = labels * (batch["visible"].float() > 0.5).float()[:, None, None, None]
+    bce = nn.functional.binary_cross_entropy_with_logits(logits, labels, reduction="none").flatten(1)  # (B, R*R)
+    pos = labels.flatten(1) > 0.5
+    n_pos, n_neg = pos.sum(1), (~pos).sum(1)
+    mean_pos = (bce * pos).sum(1) / n_pos.clamp_min(1)
+    mean_neg = (bce * ~pos).sum(1) / n_neg.clamp_min(1)
+    return torch.where(n_pos > 0, 0.5 * mean_pos + 0.5 * mean_neg, bce.mean(1))
+
+
+@dataclass
+class SDSTStudentConfig(Config):
+    """Loss weights of the student variants (OUR CHOICES).
+
+    Attributes:
+        temperature: response KD temperature ``T``.
+        kd_weight: weight of the (general or SDST) response KD.
+        at_beta: attention-transfer ``beta`` on taps ``at_taps`` (general teacher only).
+        specialist_weight: ``a_k`` of the fixed scheme (general ``a_0`` = 1).
+        tau: softmax temperature of the adaptive (loss-based) scheme.
+    """
+
+    temperature: float = 4.0
+    kd_weight: float = 1.0
+    at_beta: float = 100.0
+    at_taps: tuple[str, ...] = ("s4", "s8")
+    specialist_weight: float = 1.0
+    tau: float = 0.1
+
+
+def sdst_terms(variant: str, specialists: dict[str, tuple[str, ...]] | None = None,
+               cfg: SDSTStudentConfig | None = None) -> list[LossTerm]:
+    """The distillation terms of a student ``variant`` in :data:`VARIANTS` (module doc)."""
+    if variant not in VARIANTS:
+        raise ValueError(f"sdst_terms: variant must be one of {VARIANTS}, got {variant!r}")
+    cfg = cfg or SDSTStudentConfig()
+    if variant == "alone":
+        return []
+    at = AttentionTransfer(teacher="general", taps=cfg.at_taps, beta=cfg.at_beta)
+    specs = {} if variant == "general" else dict(specialists or SPECIALIST_ATTRIBUTES)
+    scheme = {"general": "fixed", "fixed": "fixed", "adaptive": "loss"}[variant]
+    kd = SDSTKD(specialists=specs, scheme=scheme, temperature=cfg.temperature, weight=cfg.kd_weight,
+                specialist_weight=cfg.specialist_weight, tau=cfg.tau,
+                sample_loss=siamfc_sample_loss if scheme == "loss" else None)
+    return [kd, at]
+
+
+def train_sdst_student(variant: str, student_init: nn.Module, general: nn.Module,
+                       specialists: dict[str, nn.Module], train_sequences: list[SOTSequence],
+                       train_cfg: TrainConfig, batch_size: int = 16, cfg: SDSTStudentConfig | None = None,
+                       val_sequences: list[SOTSequence] | None = None,
+                       checkpoint_path: str | Path | None = None) -> tuple[nn.Module, History]:
+    """Fine-tune ``student_init`` as ``variant`` at the budget ``train_cfg`` (equal for all variants).
+
+    Args:
+        specialists: ``{attribute: specialist model}``, keys in :data:`SPECIALIST_ATTRIBUTES`.
+        val_sequences: validation sequences (``[]`` or ``None``: no validation, last weights kept).
+    """
+    from .sot import SOTDataConfig
+
+    teachers = {} if variant == "alone" else {"general": general}
+    if variant in ("fixed", "adaptive"):
+        unknown = sorted(set(specialists) - set(SPECIALIST_ATTRIBUTES))
+        if unknown or not specialists:
+            raise ValueError(f"train_sdst_student: specialists keys must be some of {sorted(SPECIALIST_ATTRIBUTES)}, "
+                             f"got {sorted(specialists)}")
+        teachers.update(specialists)
+    terms = sdst_terms(variant, {k: SPECIALIST_ATTRIBUTES[k] for k in specialists}, cfg)
+    return train_siamfc("student", SOTDataConfig.make(batch_size=batch_size, seed=train_cfg.seed), train_cfg,
+                        model_cfg=student_init.cfg, checkpoint_path=checkpoint_path, teachers=teachers or None,
+                        distiller_losses=terms, train_sequences=train_sequences,
+                        val_sequences=val_sequences or [], init_from=student_init)

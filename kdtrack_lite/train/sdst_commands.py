@@ -1,0 +1,72 @@
+"""``kdtrack sdst specialist``: the command that produces each shipped specialised teacher."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+
+from ..cli import add_command
+
+
+@add_command
+def _sdst(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("sdst", help="SDST: fine-tune attribute-specialised SiamFC teachers")
+    ssub = p.add_subparsers(dest="sdst_command")
+    s = ssub.add_parser("specialist", help="fine-tune the general SOT teacher on one attribute, then check it")
+    s.add_argument("--attribute", required=True, help="OCC, FM, IV or SV")
+    s.add_argument("--general", required=True, metavar="CKPT", help="the general SOT teacher checkpoint")
+    s.add_argument("--out", required=True, help="specialist checkpoint (.pt, float16 weights), written atomically")
+    s.add_argument("--fast", action="store_true", help="FAST profile (same as KDTRACK_FAST=1)")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--steps", type=int, help="override the fine-tuning steps")
+    s.add_argument("--threads", type=int, help="torch CPU threads")
+    s.add_argument("--no-check", action="store_true", help="skip the held-out check against the general teacher")
+
+    def run(args: argparse.Namespace) -> None:
+        import torch
+
+        from ..checkpoint import load_checkpoint
+        from ..runtime import seed_everything
+        from .sdst import SpecialistConfig, attribute_sequences, check_specialist, train_specialist
+
+        if args.fast:
+            os.environ["KDTRACK_FAST"] = "1"
+        if args.threads:
+            torch.set_num_threads(args.threads)
+        seed_everything(args.seed)
+        cfg = SpecialistConfig.make(seed=args.seed, **({"steps": args.steps} if args.steps else {}))
+        general = load_checkpoint(args.general).build().eval()
+        spec, history = train_specialist(general, args.attribute, cfg, checkpoint_path=args.out)
+        report = {"checkpoint": args.out, "attribute": args.attribute, "seconds": round(history.seconds, 1)}
+        if not args.no_check:
+            seqs = attribute_sequences("test", args.attribute, cfg.check_sequences, cfg.check_frames, cfg.seed)
+            report["check"] = check_specialist(general, load_checkpoint(args.out).build(), args.attribute, seqs)
+        _register_if_shipped(args)
+        print(json.dumps(report))
+
+    s.set_defaults(func=run)
+    p.set_defaults(func=lambda args: p.print_help())
+
+
+def _register_if_shipped(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from ..data.samples import register_checkpoint
+    from ..paths import samples_dir
+
+    try:
+        root = samples_dir().resolve()
+    except FileNotFoundError:
+        return
+    out = Path(args.out).resolve()
+    if root not in out.parents:
+        return
+    parts = ["kdtrack", "sdst", "specialist", "--attribute", args.attribute, "--general", args.general,
+             "--out", f"data_samples/{out.relative_to(root).as_posix()}"]
+    for flag, value in (("--seed", args.seed), ("--steps", args.steps), ("--threads", args.threads)):
+        if value is not None and not (flag == "--seed" and value == 0):
+            parts += [flag, str(value)]
+    if args.fast:
+        parts.append("--fast")
+    register_checkpoint(out, " ".join(parts), root)

@@ -1,0 +1,47 @@
+"""SDST recipe pieces: per-sample SiamFC loss, attribute splits, the student variants' loss terms."""
+
+import numpy as np
+import pytest
+import torch
+
+from kdtrack_lite.distill.attention import AttentionTransfer
+from kdtrack_lite.distill.multi_teacher import SDSTKD
+from kdtrack_lite.models.siamfc import SiamFCLoss
+from kdtrack_lite.train.sdst import (SPECIALIST_ATTRIBUTES, attribute_sequences, sdst_terms, siamfc_sample_loss)
+from kdtrack_lite.train.sot import SOTDataConfig, make_sot_split
+
+
+def test_sample_loss_equals_balanced_loss_of_each_sample_alone():
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(3, 1, 9, 9, generator=g)
+    batch = {"target_offset": torch.tensor([[0.0, 0.0], [12.0, -8.0], [3.0, 5.0]]),
+             "visible": torch.tensor([1.0, 1.0, 0.0])}
+    per = siamfc_sample_loss(logits, batch)
+    ref = SiamFCLoss()
+    for b in range(3):
+        one = {k: v[b:b + 1] for k, v in batch.items()}
+        assert torch.allclose(per[b], ref(logits[b:b + 1], one)["loss_task"], atol=1e-6)
+
+
+def test_attribute_sequences_are_the_split_sequences_carrying_the_attribute():
+    cfg = SOTDataConfig.make(test_sequences=6, num_frames=12)
+    split = {s.name: s for s in make_sot_split("test", cfg)}
+    for attr in ("OCC", "IV"):
+        seqs = attribute_sequences("test", attr, 1, 12)
+        assert seqs[0].name in split
+        assert np.array_equal(seqs[0].boxes_tlwh, split[seqs[0].name].boxes_tlwh)
+    assert attribute_sequences("test", "IV", 1, 12)[0].name == "test-02"  # ATTRIBUTE_CYCLE slot 2 = (IV, MB)
+    with pytest.raises(ValueError, match="no ATTRIBUTE_CYCLE slot"):
+        attribute_sequences("test", "OCCX", 1, 12)
+
+
+def test_variant_terms():
+    assert sdst_terms("alone") == []
+    general = sdst_terms("general")
+    assert isinstance(general[0], SDSTKD) and general[0].teacher_names == ["general"]
+    assert isinstance(general[1], AttentionTransfer)
+    fixed = sdst_terms("fixed")[0]
+    assert fixed.teacher_names == ["general", *SPECIALIST_ATTRIBUTES] and fixed.cfg.scheme == "fixed"
+    assert sdst_terms("adaptive")[0].cfg.scheme == "loss"
+    with pytest.raises(ValueError, match="variant"):
+        sdst_terms("both")
