@@ -30,11 +30,13 @@ def _distill(sub: argparse._SubParsersAction) -> None:
         import torch
 
         from ..checkpoint import load_checkpoint
+        from ..distributed import init_from_env, is_main_process, shutdown
         from ..runtime import seed_everything
         from .distill_mot import (MOTDistillConfig, distill_mot_student, loss_label, parse_losses,
                                   shipped_mot_pair)
         from .mot import MOTDataConfig, mot_train_config
 
+        init_from_env()  # several processes under torchrun (DDP), else a no-op
         if args.fast:
             os.environ["KDTRACK_FAST"] = "1"
         if args.threads:
@@ -51,7 +53,9 @@ def _distill(sub: argparse._SubParsersAction) -> None:
                                                           ("hint_weight", args.hint_weight)) if v is not None})
         _, history = distill_mot_student(names, teacher, student, MOTDataConfig.make(),
                                          mot_train_config(seed=args.seed, **overrides), cfg, checkpoint_path=args.out)
-        print(json.dumps({"checkpoint": args.out, "losses": loss_label(names), "best_val": history.best_metric,
-                          "best_epoch": history.best_epoch, "seconds": round(history.seconds, 1)}))
+        if is_main_process():
+            print(json.dumps({"checkpoint": args.out, "losses": loss_label(names), "best_val": history.best_metric,
+                              "best_epoch": history.best_epoch, "seconds": round(history.seconds, 1)}))
+        shutdown()
 
     p.set_defaults(func=run)
