@@ -67,6 +67,11 @@ def test_readme_mot_commands_on_a_tiny_motchallenge_folder(mot_root, tmp_path, c
     assert main(["train", "mot", "--role", "student", "--data-root", str(mot_root), "--preset", "synthetic",
                  "--fast", "--epochs", "1", "--steps", "2", "--threads", "1", "--out", str(ckpt)]) == 0
     assert load_checkpoint(ckpt).builder == "centertrack"
+    distilled = tmp_path / "mot17_student_hint.pt"  # the same folder through kdtrack distill
+    assert main(["distill", "mot", "--losses", "hint", "--teacher", str(ckpt), "--student", str(ckpt),
+                 "--data-root", str(mot_root), "--preset", "synthetic", "--fast", "--epochs", "1", "--steps", "1",
+                 "--threads", "1", "--out", str(distilled)]) == 0
+    assert load_checkpoint(distilled).builder == "centertrack"
     assert main(["track", "mot", "--checkpoint", str(ckpt), "--data-root", str(mot_root), "--preset", "synthetic",
                  "--out", str(results)]) == 0
     assert sorted(p.name for p in results.iterdir()) == ["MOT17-02-FRCNN.txt", "MOT17-03-FRCNN.txt"]

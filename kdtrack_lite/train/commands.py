@@ -55,7 +55,7 @@ def _train(sub: argparse._SubParsersAction) -> None:
         overrides.update(amp=args.amp, compile=args.compile)
         data_overrides = {"train_sequences": args.train_sequences} if args.train_sequences else {}
         common = dict(checkpoint_path=args.out, init_from=_initial_model(args.init), device=device,
-                      resume=args.resume, num_workers=args.workers, **_real_sequences(args))
+                      resume=args.resume, num_workers=args.workers, **sequences_from_args(args))
         if args.family == "mot":
             from .mot import MOTDataConfig, mot_train_config, train_mot_detector
 
@@ -76,7 +76,7 @@ def _train(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _real_sequences(args: argparse.Namespace) -> dict:
+def sequences_from_args(args: argparse.Namespace) -> dict:
     """``train_sequences`` / ``val_sequences`` read from ``--data-root`` / ``--val-root`` (or nothing)."""
     if not args.data_root:
         if args.val_root:

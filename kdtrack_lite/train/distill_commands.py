@@ -25,13 +25,22 @@ def _distill(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--at-beta", type=float, help="override MOTDistillConfig.at_beta")
     p.add_argument("--hint-weight", type=float, help="override MOTDistillConfig.hint_weight")
+    p.add_argument("--resume", action="store_true",
+                   help="keep <out>.resume after every epoch and continue from it if it exists")
+    p.add_argument("--device", help="cpu, cuda, cuda:1, mps (default: $KDTRACK_DEVICE, else the best available)")
+    p.add_argument("--workers", type=int, default=0, help="DataLoader worker processes")
+    p.add_argument("--data-root", help="distil on a real MOTChallenge folder instead of the synthetic split")
+    p.add_argument("--val-root", help="validation folder (default: the last sequence of --data-root)")
+    p.add_argument("--preset", default="mot17", help="MOT input size preset for --data-root (mot15, mot17, mot20)")
+    p.add_argument("--max-frames", type=int, help="with --data-root: only the first N frames of each sequence")
 
     def run(args: argparse.Namespace) -> None:
         import torch
 
         from ..checkpoint import load_checkpoint
-        from ..distributed import init_from_env, is_main_process, shutdown
-        from ..runtime import seed_everything
+        from ..distributed import device_for_rank, init_from_env, is_main_process, shutdown
+        from ..runtime import pick_device, seed_everything
+        from .commands import sequences_from_args
         from .distill_mot import (MOTDistillConfig, distill_mot_student, loss_label, parse_losses,
                                   shipped_mot_pair)
         from .mot import MOTDataConfig, mot_train_config
@@ -52,7 +61,9 @@ def _distill(sub: argparse._SubParsersAction) -> None:
         cfg = MOTDistillConfig.make(**{k: v for k, v in (("at_beta", args.at_beta),
                                                           ("hint_weight", args.hint_weight)) if v is not None})
         _, history = distill_mot_student(names, teacher, student, MOTDataConfig.make(),
-                                         mot_train_config(seed=args.seed, **overrides), cfg, checkpoint_path=args.out)
+                                         mot_train_config(seed=args.seed, **overrides), cfg, checkpoint_path=args.out,
+                                         device=device_for_rank() or pick_device(args.device), resume=args.resume,
+                                         num_workers=args.workers, **sequences_from_args(args))
         if is_main_process():
             print(json.dumps({"checkpoint": args.out, "losses": loss_label(names), "best_val": history.best_metric,
                               "best_epoch": history.best_epoch, "seconds": round(history.seconds, 1)}))

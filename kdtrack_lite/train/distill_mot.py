@@ -158,6 +158,7 @@ def distill_mot_student(
     train_sequences: list[MOTSequence] | None = None,
     val_sequences: list[MOTSequence] | None = None,
     terms: list[LossTerm] | None = None,
+    **fit_options,
 ) -> tuple[nn.Module, History]:
     """Fine-tune a copy of ``student_init`` with the named distillation losses (none = alone).
 
@@ -174,6 +175,8 @@ def distill_mot_student(
         train_sequences, val_sequences: pre-generated splits (default: generated from ``data_cfg``).
         terms: ready-built loss terms (e.g. from :func:`build_mot_losses`, kept by the caller to
             inspect the trained FitNets regressors afterwards); then ``losses`` must be ``None``.
+        **fit_options: ``device``, ``resume``, ``num_workers`` of
+            :func:`~kdtrack_lite.train.mot.train_mot_detector`.
 
     Returns:
         ``(student, history)``: the best student by validation HOTA, and the training history.
@@ -186,5 +189,5 @@ def distill_mot_student(
     return train_mot_detector("student", data_cfg, train_cfg, checkpoint_path=checkpoint_path,
                               distiller_losses=terms, teachers={cfg.teacher: teacher} if terms else None,
                               train_sequences=train_sequences, val_sequences=val_sequences, init_from=student_init,
-                              tracker_cfg=cfg.tracker_config())
+                              tracker_cfg=cfg.tracker_config(), **fit_options)
 
