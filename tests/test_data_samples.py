@@ -82,3 +82,24 @@ def test_registered_checkpoint_is_checked(tmp_path):
     assert any("checkpoints/m.pt: sha256" in p for p in check_samples(root))
     ckpt.unlink()
     assert any("missing (regenerate: kdtrack train" in p for p in check_samples(root))
+
+
+def test_register_if_shipped_writes_the_regeneration_command(tmp_path, monkeypatch):
+    import json
+
+    from kdtrack_lite.data.samples import register_if_shipped
+
+    root = tmp_path / "samples"
+    (root / "checkpoints").mkdir(parents=True)
+    (root / "MANIFEST.json").write_text(json.dumps({"samples": [], "checkpoints": []}))
+    monkeypatch.setenv("KDTRACK_SAMPLES", str(root))
+    ckpt = root / "checkpoints" / "t.pt"
+    ckpt.write_bytes(b"w")
+    outside = tmp_path / "elsewhere.pt"
+    outside.write_bytes(b"w")
+    assert not register_if_shipped(outside, ["kdtrack", "train", "mot"], [])
+    assert register_if_shipped(ckpt, ["kdtrack", "train", "mot", "--role", "teacher"],
+                               [("--seed", 0), ("--epochs", 3), ("--steps", None), ("--threads", 1)], fast=True)
+    entry = json.loads((root / "MANIFEST.json").read_text())["checkpoints"][0]
+    assert entry["command"] == ("kdtrack train mot --role teacher --out data_samples/checkpoints/t.pt "
+                                "--epochs 3 --threads 1 --fast")

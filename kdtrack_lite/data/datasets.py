@@ -235,13 +235,6 @@ class SiamesePairs(Dataset):
         fa = self.sequences[s].frame_attributes
         return np.array([bool(fa[a][t]) if a in fa else False for a in ATTRIBUTES], np.float32)
 
-    def prior_boxes(self, seq_index: int, prev_frame: int, prev_xyxy: np.ndarray,
-                    rng: np.random.Generator) -> np.ndarray:
-        """Boxes ``(n, 4)`` xyxy the prior of a pair is rendered from (before the training noise):
-        here the previous frame's ground truth; a subclass may use another model's tracks
-        (:class:`kdtrack_lite.train.prior_transfer.TeacherPriorPairs`)."""
-        return prev_xyxy
-
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         c = self.cfg
         s, t = self.index[index]

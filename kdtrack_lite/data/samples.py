@@ -134,6 +134,38 @@ def register_checkpoint(path: str | Path, command: str, root: Path | None = None
     return manifest
 
 
+def register_if_shipped(out: str | Path, command: list[str], options: list[tuple[str, object]],
+                        fast: bool = False) -> bool:
+    """List ``out`` in MANIFEST.json when it was written inside ``data_samples/``.
+
+    Args:
+        out: the checkpoint just written.
+        command: the command's leading words (``["kdtrack", "train", "mot", "--role", "teacher"]``);
+            ``--out data_samples/<rel>`` is appended.
+        options: ``(flag, value)`` pairs appended when the value is not None (``--seed 0`` is left
+            out as the default); threads belong here, since they change float summation order.
+        fast: append ``--fast``.
+
+    Returns:
+        Whether the checkpoint was registered.
+    """
+    try:
+        root = samples_dir().resolve()
+    except FileNotFoundError:
+        return False
+    path = Path(out).resolve()
+    if root not in path.parents:
+        return False
+    parts = [*command, "--out", f"data_samples/{path.relative_to(root).as_posix()}"]
+    for flag, value in options:
+        if value is not None and not (flag == "--seed" and value == 0):
+            parts += [flag, str(value)]
+    if fast:
+        parts.append("--fast")
+    register_checkpoint(path, " ".join(parts), root)
+    return True
+
+
 def build_manifest(root: Path) -> dict:
     samples = []
     for rel, command in SAMPLES:

@@ -112,27 +112,11 @@ def _initial_model(path: str | None):
 
 def _register_if_shipped(args: argparse.Namespace) -> None:
     """A checkpoint written into data_samples/ is listed in its MANIFEST.json with this command."""
-    from pathlib import Path
+    from ..data.samples import register_if_shipped
 
-    from ..data.samples import register_checkpoint
-    from ..paths import samples_dir
-
-    try:
-        root = samples_dir().resolve()
-    except FileNotFoundError:
-        return
-    out = Path(args.out).resolve()
-    if root not in out.parents:
-        return
     if args.data_root:
         return  # shipped checkpoints come from the synthetic data only
-    parts = ["kdtrack", "train", args.family, "--role", args.role, "--out", f"data_samples/{out.relative_to(root).as_posix()}"]
-    # threads change float summation order, so they are part of an exact regeneration command
-    for flag, value in (("--seed", args.seed), ("--epochs", args.epochs), ("--steps", args.steps),
-                        ("--threads", args.threads), ("--train-sequences", args.train_sequences),
-                        ("--init", args.init)):
-        if value is not None and not (flag == "--seed" and value == 0):
-            parts += [flag, str(value)]
-    if args.fast:
-        parts.append("--fast")
-    register_checkpoint(out, " ".join(parts), root)
+    register_if_shipped(args.out, ["kdtrack", "train", args.family, "--role", args.role],
+                        [("--seed", args.seed), ("--epochs", args.epochs), ("--steps", args.steps),
+                         ("--threads", args.threads), ("--train-sequences", args.train_sequences),
+                         ("--init", args.init)], fast=args.fast)

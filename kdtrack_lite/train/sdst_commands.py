@@ -50,23 +50,8 @@ def _sdst(sub: argparse._SubParsersAction) -> None:
 
 
 def _register_if_shipped(args: argparse.Namespace) -> None:
-    from pathlib import Path
+    from ..data.samples import register_if_shipped
 
-    from ..data.samples import register_checkpoint
-    from ..paths import samples_dir
-
-    try:
-        root = samples_dir().resolve()
-    except FileNotFoundError:
-        return
-    out = Path(args.out).resolve()
-    if root not in out.parents:
-        return
-    parts = ["kdtrack", "sdst", "specialist", "--attribute", args.attribute, "--general", args.general,
-             "--out", f"data_samples/{out.relative_to(root).as_posix()}"]
-    for flag, value in (("--seed", args.seed), ("--steps", args.steps), ("--threads", args.threads)):
-        if value is not None and not (flag == "--seed" and value == 0):
-            parts += [flag, str(value)]
-    if args.fast:
-        parts.append("--fast")
-    register_checkpoint(out, " ".join(parts), root)
+    register_if_shipped(args.out, ["kdtrack", "sdst", "specialist", "--attribute", args.attribute,
+                                   "--general", args.general],
+                        [("--seed", args.seed), ("--steps", args.steps), ("--threads", args.threads)], fast=args.fast)
