@@ -13,22 +13,14 @@ from kdtrack_lite.track.kalman import BoxKalmanFilter
 from kdtrack_lite.track.pipeline import MOTPipeline
 from kdtrack_lite.track.schedules import AdaptiveConfig, AdaptiveSchedule, FixedSchedule, FrameSignals
 
+from _scripted import scripted_outputs
+
 H, W, S = 64, 96, 4
 
 
 def _outputs(boxes_xyxy, peak=1.0):
     """Detector outputs that decode to ``boxes_xyxy`` with score ~``peak`` and zero motion offsets."""
-    h, w = H // S, W // S
-    out = {k: torch.zeros(1, c, h, w) for k, c in {"wh": 2, "reg": 2, "tracking": 2, "embedding": 4}.items()}
-    for i, (x1, y1, x2, y2) in enumerate(boxes_xyxy):
-        cx, cy = (x1 + x2) / 2 / S, (y1 + y2) / 2 / S
-        ix, iy = int(cx), int(cy)
-        out["wh"][0, :, iy, ix] = torch.tensor([x2 - x1, y2 - y1])
-        out["reg"][0, :, iy, ix] = torch.tensor([cx - ix, cy - iy])
-        out["embedding"][0, i, iy, ix] = 1.0
-    p = (torch.from_numpy(render_heatmap(np.array(boxes_xyxy), H, W, stride=S)) * peak).clamp(1e-4, 1 - 1e-4)
-    out["logits_hm"] = torch.log(p / (1 - p))[None, None]
-    return out
+    return scripted_outputs(boxes_xyxy, H, W, S, peak=peak)
 
 
 class ScriptedDetector(nn.Module):

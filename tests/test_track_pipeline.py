@@ -8,23 +8,14 @@ from kdtrack_lite.models import DecodeConfig, DetectorConfig
 from kdtrack_lite.registry import build
 from kdtrack_lite.track.pipeline import MOTPipeline, frame_to_tensor
 
+from _scripted import scripted_outputs
+
 H, W, S = 64, 96, 4
 
 
 def _outputs(boxes_xyxy, tracking_in_px):
     """Detector outputs that decode exactly to ``boxes_xyxy`` with the given tracking offsets."""
-    h, w = H // S, W // S
-    out = {k: torch.zeros(1, c, h, w) for k, c in {"wh": 2, "reg": 2, "tracking": 2, "embedding": 4}.items()}
-    for i, (x1, y1, x2, y2) in enumerate(boxes_xyxy):
-        cx, cy = (x1 + x2) / 2 / S, (y1 + y2) / 2 / S
-        ix, iy = int(cx), int(cy)
-        out["wh"][0, :, iy, ix] = torch.tensor([x2 - x1, y2 - y1])
-        out["reg"][0, :, iy, ix] = torch.tensor([cx - ix, cy - iy])
-        out["tracking"][0, :, iy, ix] = torch.tensor(tracking_in_px[i]) / S + torch.tensor([cx - ix, cy - iy])
-        out["embedding"][0, i, iy, ix] = 1.0
-    p = torch.from_numpy(render_heatmap(np.array(boxes_xyxy), H, W, stride=S)).clamp(1e-4, 1 - 1e-4)[None, None]
-    out["logits_hm"] = torch.log(p / (1 - p))
-    return out
+    return scripted_outputs(boxes_xyxy, H, W, S, tracking_in_px=tracking_in_px)
 
 
 class ScriptedDetector(nn.Module):
