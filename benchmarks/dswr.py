@@ -16,51 +16,28 @@ import argparse
 import time
 import warnings
 
-import numpy as np
 import pandas as pd
 import torch
 
 from kdtrack_lite.checkpoint import load_checkpoint
 from kdtrack_lite.distill.loop import TrainConfig
-from kdtrack_lite.eval.fusion import compare_fusion, record_queries
-from kdtrack_lite.eval.speed import measure_fps
+from kdtrack_lite.eval.fusion import FIXED_WEIGHTS as FIXED
+from kdtrack_lite.eval.fusion import FusionExperiment, fusion_experiment, semantic_speed
 from kdtrack_lite.paths import runs_dir, samples_dir
 from kdtrack_lite.teachers import (
     ColourHistogramTeacher,
     load_clip_teacher,
     teacher_banner,
 )
-from kdtrack_lite.track.semantic_fusion import SemanticFusion, semantic_inputs
-from kdtrack_lite.train.semantic import (
-    SemanticDataConfig,
-    build_semantic_set,
-    make_semantic_split,
-    semantic_tracker_config,
-    train_regulator,
-    train_semantic_student,
-)
+from kdtrack_lite.train.semantic import SemanticDataConfig
 
-FIXED = (0.25, 0.5, 0.75, 1.0)
 TRAIN_FULL = {"epochs": 12, "steps_per_epoch": 60, "patience": 0, "warmup_steps": 20}
 
 
-def run_seed(seed: int, profile: str, detector, teacher, **data) -> dict[str, pd.DataFrame]:
+def run_seed(seed: int, profile: str, detector, teacher, **data) -> FusionExperiment:
     cfg = SemanticDataConfig.make(profile, seed=seed, **data)
     tc = TrainConfig.make(profile, seed=seed, **(TRAIN_FULL if profile == "full" else {}))
-    clean, degraded = make_semantic_split("train", cfg)
-    data = build_semantic_set(detector, teacher, clean, degraded, cfg, cache_dir=runs_dir() / "semantic_cache")
-    encoder, _ = train_semantic_student(data, train_cfg=tc, batch_size=cfg.batch_size)
-    val_clean, val_degraded = make_semantic_split("val", cfg)
-    val = build_semantic_set(detector, teacher, val_clean, val_degraded, cfg, cache_dir=runs_dir() / "semantic_cache")
-    regulator, _ = train_regulator(encoder, val, train_cfg=tc, batch_size=cfg.batch_size)
-    variants = {"no semantics": None, **{f"fixed a={a}": SemanticFusion(encoder, fixed_weight=a) for a in FIXED},
-                "DSWR": SemanticFusion(encoder, regulator)}
-    out = {}
-    for split_name, spec in (("low-quality", None), ("clean", "")):
-        _, test = make_semantic_split("test", cfg, spec=spec)
-        out[split_name] = compare_fusion(test, record_queries(detector, test), variants, semantic_tracker_config())
-    out["_encoder"], out["_frame"], out["_data"] = encoder, clean[0].frames[0], data
-    return out
+    return fusion_experiment(detector, teacher, cfg, tc, cache_dir=runs_dir() / "semantic_cache", fixed=FIXED)
 
 
 def summarise(tables: list[pd.DataFrame]) -> pd.DataFrame:
@@ -73,26 +50,6 @@ def summarise(tables: list[pd.DataFrame]) -> pd.DataFrame:
     stacked = pd.concat(rows, keys=range(len(rows)))
     mean, std = stacked.groupby(level=1, sort=False).mean(), stacked.groupby(level=1, sort=False).std(ddof=0)
     return mean.round(2).astype(str) + " ± " + std.round(2).astype(str)
-
-
-def speed(teacher, encoder, frame, n_objects: int = 8) -> tuple[float, float]:
-    """ms per frame: teacher (whole frame + ``n_objects`` crops) and student (thumbnail + queries)."""
-    h, w = frame.shape[:2]
-    rng = np.random.default_rng(0)
-    xy = rng.uniform([0, 0], [w - 40, h - 60], (n_objects, 2))
-    dets = np.c_[xy, xy + [20, 50], np.full(n_objects, 0.9), np.zeros(n_objects)]
-    embs = rng.normal(size=(n_objects, encoder.cfg.query_dim)).astype(np.float32)
-    roi = rng.normal(size=(n_objects, encoder.cfg.roi_dim)).astype(np.float32)
-
-    def teacher_frame():
-        teacher.encode_images(frame)
-        teacher.encode_crops(frame, dets[:, :4])
-
-    with torch.no_grad():
-        t_ms = measure_fps(teacher_frame, (), warmup=1, repeats=5, frames_per_call=1).ms_per_frame
-        s_ms = measure_fps(lambda: encoder(*semantic_inputs(encoder, frame, dets, embs, roi)), (), warmup=3,
-                           repeats=30, frames_per_call=1).ms_per_frame
-    return t_ms, s_ms
 
 
 def main() -> None:
@@ -123,11 +80,11 @@ def main() -> None:
         res = run_seed(seed, args.profile, detector, teacher, **data)
         runs.append(res)
         for split in ("low-quality", "clean"):
-            print(f"\nseed {seed}, {split} test sequences\n" + res[split].round(2).to_markdown())
+            print(f"\nseed {seed}, {split} test sequences\n" + res.tables[split].round(2).to_markdown())
     for split in ("low-quality", "clean"):
         print(f"\n### {split}: mean ± std over seeds {args.seeds} ({teacher_banner(teacher)})\n")
-        print(summarise([r[split] for r in runs]).to_markdown())
-    t_ms, s_ms = speed(clip, runs[0]["_encoder"], runs[0]["_frame"])  # RN50 timing does not depend on its weights
+        print(summarise([r.tables[split] for r in runs]).to_markdown())
+    t_ms, s_ms = semantic_speed(clip, runs[0].encoder, runs[0].frame)  # RN50 timing does not depend on its weights
     print(f"\nspeed ({torch.get_num_threads()} thread): CLIP RN50 frame + 8 crops {t_ms:.1f} ms/frame, "
           f"student {s_ms:.2f} ms/frame -> {t_ms / s_ms:.0f}x")
     print(f"total {time.perf_counter() - start:.0f} s")

@@ -20,6 +20,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "kdtrack_lite.track.commands",
     "kdtrack_lite.train.distill_commands",
     "kdtrack_lite.train.sdst_commands",
+    "kdtrack_lite.tour",
 )
 
 

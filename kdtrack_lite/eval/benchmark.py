@@ -28,7 +28,7 @@ SPEED_COLUMNS = ["params", "flops", "fps", "speedup", "compression"]
 
 
 def mot_benchmark(models: dict[str, nn.Module], sequences: list[MOTSequence], reference: str | None = None,
-                  fuse: bool = True) -> pd.DataFrame:
+                  fuse: bool = True, tracker_cfg=None) -> pd.DataFrame:
     """HOTA/DetA/AssA/MOTA/IDF1/IDSW, pipeline FPS, params, FLOPs, detector FPS and ratios per model.
 
     Args:
@@ -36,6 +36,7 @@ def mot_benchmark(models: dict[str, nn.Module], sequences: list[MOTSequence], re
         sequences: held-out sequences (all of one frame size).
         reference: the model ratios are computed against (default: the first).
         fuse: fold Conv+BN before timing and tracking (outputs unchanged up to rounding).
+        tracker_cfg: :class:`~kdtrack_lite.track.mot_tracker.TrackerConfig` of every model (default: its defaults).
     """
     from ..train.mot import track_sequences
 
@@ -48,7 +49,7 @@ def mot_benchmark(models: dict[str, nn.Module], sequences: list[MOTSequence], re
     rows = {}
     for name, model in run.items():
         start = time.perf_counter()
-        results = track_sequences(model, sequences)
+        results = track_sequences(model, sequences, tracker_cfg)
         fps = frames / (time.perf_counter() - start)
         report = evaluate_mot(gt, results, seq_lengths=lengths)
         rows[name] = {**report.combined[MOT_COLUMNS].to_dict(), "pipeline_fps": fps}

@@ -10,6 +10,7 @@ due to association alone, not to a detector that saw different priors.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -59,3 +60,86 @@ def weights_over_time(fusion: SemanticFusion, frames: np.ndarray) -> np.ndarray:
     out = [np.asarray(fusion.weight(f)) for f in frames]
     arr = np.stack(out)
     return arr[:, 0] if arr.shape[1] == 1 else arr
+
+
+FIXED_WEIGHTS = (0.25, 0.5, 0.75, 1.0)
+
+
+@dataclass
+class FusionExperiment:
+    """What :func:`fusion_experiment` measured: ``tables`` = ``{"low-quality" | "clean": compare_fusion table}``
+    (rows ``no semantics``, ``fixed a=...``, ``DSWR``), the trained ``encoder`` and ``regulator``, the
+    ``train_seconds`` spent training them, and one training frame (for speed measurements)."""
+
+    tables: dict[str, pd.DataFrame]
+    encoder: nn.Module
+    regulator: nn.Module
+    train_seconds: float
+    frame: np.ndarray
+
+
+def fusion_experiment(detector: nn.Module, teacher, data_cfg, train_cfg, cache_dir=None,
+                      fixed: tuple[float, ...] = FIXED_WEIGHTS) -> FusionExperiment:
+    """VSD-MOT on the lite tracker, end to end, for one draw of the data (``data_cfg.seed``).
+
+    Records ``detector``'s queries on the training scenes, computes ``teacher``'s targets (cached in
+    ``cache_dir``), trains the DCSD semantic student on the training split and the DSWR regulator on
+    the validation split (frames the student never saw), then replays the tracker on the held-out
+    test scenes, degraded (``data_cfg.test_spec``) and clean, with: no semantics, each fixed weight
+    in ``fixed``, and DSWR -- all on identical recorded detections (:func:`compare_fusion`).
+
+    Args:
+        detector: CenterTrack detector whose queries are fused (frozen).
+        teacher: a CLIP teacher or a labelled stand-in (``encode_images`` / ``encode_crops``).
+        data_cfg: :class:`~kdtrack_lite.train.semantic.SemanticDataConfig`.
+        train_cfg: :class:`~kdtrack_lite.distill.loop.TrainConfig` of the student and of the regulator.
+    """
+    import time
+
+    from ..train.semantic import (build_semantic_set, make_semantic_split, semantic_tracker_config,
+                                  train_regulator, train_semantic_student)
+
+    start = time.perf_counter()
+    clean, degraded = make_semantic_split("train", data_cfg)
+    train_set = build_semantic_set(detector, teacher, clean, degraded, data_cfg, cache_dir=cache_dir)
+    encoder, _ = train_semantic_student(train_set, train_cfg=train_cfg, batch_size=data_cfg.batch_size)
+    val = build_semantic_set(detector, teacher, *make_semantic_split("val", data_cfg), data_cfg, cache_dir=cache_dir)
+    regulator, _ = train_regulator(encoder, val, train_cfg=train_cfg, batch_size=data_cfg.batch_size)
+    seconds = time.perf_counter() - start
+    variants = {"no semantics": None, **{f"fixed a={a}": SemanticFusion(encoder, fixed_weight=a) for a in fixed},
+                "DSWR": SemanticFusion(encoder, regulator)}
+    tables = {}
+    for name, spec in (("low-quality", None), ("clean", "")):
+        _, test = make_semantic_split("test", data_cfg, spec=spec)
+        tables[name] = compare_fusion(test, record_queries(detector, test), variants, semantic_tracker_config())
+    return FusionExperiment(tables, encoder, regulator, seconds, clean[0].frames[0])
+
+
+def semantic_speed(teacher, encoder: nn.Module, frame: np.ndarray, n_objects: int = 8,
+                   teacher_repeats: int = 5, student_repeats: int = 30) -> tuple[float, float]:
+    """Milliseconds per frame of the CLIP teacher (whole frame + ``n_objects`` crops) and of the semantic
+    student (thumbnail + ``n_objects`` query vectors), on ``frame (H, W, 3)`` uint8, batch 1.
+
+    The boxes and queries are random but fixed (seed 0): the cost does not depend on their values.
+    """
+    import torch
+
+    from ..track.semantic_fusion import semantic_inputs
+    from .speed import measure_fps
+
+    h, w = frame.shape[:2]
+    rng = np.random.default_rng(0)
+    xy = rng.uniform([0, 0], [max(w - 40, 1), max(h - 60, 1)], (n_objects, 2))
+    dets = np.c_[xy, xy + [20, 50], np.full(n_objects, 0.9), np.zeros(n_objects)]  # (N, 6) xyxy, score, class
+    embs = rng.normal(size=(n_objects, encoder.cfg.query_dim)).astype(np.float32)
+    roi = rng.normal(size=(n_objects, encoder.cfg.roi_dim)).astype(np.float32)
+
+    def teacher_frame():
+        teacher.encode_images(frame)
+        teacher.encode_crops(frame, dets[:, :4])
+
+    with torch.no_grad():
+        t_ms = measure_fps(teacher_frame, (), warmup=1, repeats=teacher_repeats, frames_per_call=1).ms_per_frame
+        s_ms = measure_fps(lambda: encoder(*semantic_inputs(encoder, frame, dets, embs, roi)), (), warmup=3,
+                           repeats=student_repeats, frames_per_call=1).ms_per_frame
+    return t_ms, s_ms

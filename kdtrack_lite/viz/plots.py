@@ -130,8 +130,9 @@ def plot_speed_accuracy(points: pd.DataFrame | dict, accuracy: str = "AUC", fps:
     ax = _ax(ax)
     s = 60.0
     if size is not None and size in points:
-        v = points[size].to_numpy(float)
-        s = 40 + 400 * np.sqrt(v / np.nanmax(v))
+        v = np.nan_to_num(points[size].to_numpy(float), nan=0.0)  # unknown size: the smallest marker
+        if v.max() > 0:
+            s = 40 + 400 * np.sqrt(v / v.max())
     ax.scatter(points[fps], points[accuracy], s=s, alpha=0.7, c=[f"C{i}" for i in range(len(points))])
     for n, row in points.iterrows():
         ax.annotate(str(n), (row[fps], row[accuracy]), textcoords="offset points", xytext=(6, 4), fontsize=9)

@@ -1,0 +1,372 @@
+"""The capstone benchmark: every method of notebooks 01-06 on the same held-out data, one table.
+
+Four sections, each measured in one run on sequences no model was trained on:
+
+* ``mot``: AttTrack feature learning (notebooks 01-02). The MOT teacher, the shipped student, and the
+  shipped student fine-tuned at one equal budget alone / with FitNets hints / with attention
+  transfer / with both.
+* ``interleaved``: AttTrack at inference time (notebook 06), on the same MOT test scenes: teacher
+  only, the teacher on every k-th frame with its tracks as the student's prior, the adaptive
+  schedule, the student only.
+* ``sot``: SDST (notebook 03). The general SiamFC teacher, the shipped student, and the student
+  fine-tuned at one equal budget alone / with general KD / with SDST (fixed and adaptive weights).
+* ``lowq``: VSD-MOT (notebooks 04-05). A DCSD semantic student and a DSWR regulator trained on
+  degraded scenes; association on held-out low-quality and clean scenes with no semantics, the
+  best fixed weight and DSWR, on identical detections; the teacher's and the student's speed.
+
+Every section returns rows of one table (:data:`COLUMNS`): accuracy (HOTA/IDF1/AssA for MOT,
+success AUC/P@20 for SOT), FPS, parameters, FLOPs, and the training seconds spent in this run.
+:func:`findings` states, from those numbers only, which idea helped where.
+
+OUR DESIGN CHOICES: the budgets of :class:`CapstoneConfig` (profiles ``fast``, ``lite``, ``full``);
+every MOT row is tracked with ``MOTDistillConfig().tracker_config()``; ``fps`` is frames per
+second of the whole online tracker for MOT rows (detector, decoding, association), of the
+Siamese network's per-frame work for SOT rows (one 3-scale search batch), and of the semantic
+encoder alone for the fusion rows (the CLIP row: frame + 8 crops); FPS ratios are only compared
+within a section, since each section is timed in its own run.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass
+from typing import Callable, ClassVar
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from .config import Config, ConfigError
+
+COLUMNS = ["section", "notebook", "HOTA", "IDF1", "AssA", "AUC", "P@20", "fps", "params", "gflops", "train_s"]
+SECTIONS = ("mot", "interleaved", "sot", "lowq")
+MOT_ROWS = {"none": "MOT student fine-tuned alone", "hint": "MOT student + hint (FitNets)", "at": "MOT student + AT",
+            "hint,at": "MOT student + hint + AT"}
+SOT_ROWS = {"alone": "SOT student fine-tuned alone", "general": "SOT student + general KD",
+            "fixed": "SOT student + SDST (fixed weights)", "adaptive": "SOT student + SDST (adaptive weights)"}
+
+
+@dataclass
+class CapstoneConfig(Config):
+    """Data sizes and training budgets of the capstone (OUR CHOICES). Profiles: :meth:`profile`.
+
+    The defaults are the ``lite`` profile (the README table; under 30 minutes on a 2-core CPU);
+    ``fast`` is what notebook 07 runs under nbval; ``full`` uses the FULL data sizes and budgets.
+    """
+
+    mot_train_sequences: int = 12
+    mot_test_sequences: int = 4
+    mot_num_frames: int = 150
+    mot_epochs: int = 2
+    mot_steps: int = 40
+    mot_lr: float = 5e-4  # a quarter of the baselines' rate: these students start converged
+    interleave_k: int = 4
+    adaptive_budget: float = 0.25
+    sot_train_sequences: int = 240
+    sot_test_sequences: int = 18
+    sot_num_frames: int = 120
+    sot_steps: int = 100
+    sot_batch: int = 8
+    sot_lr: float = 5e-4
+    lowq_train_sequences: int = 4
+    lowq_test_sequences: int = 3
+    lowq_num_frames: int = 100
+    lowq_epochs: int = 6
+    lowq_steps: int = 40
+    seed: int = 0
+    FAST: ClassVar[dict] = {"mot_train_sequences": 3, "mot_test_sequences": 2, "mot_num_frames": 40,
+                            "mot_epochs": 1, "mot_steps": 10, "sot_train_sequences": 24, "sot_test_sequences": 6,
+                            "sot_num_frames": 40, "sot_steps": 8, "lowq_train_sequences": 3,
+                            "lowq_test_sequences": 2, "lowq_num_frames": 30, "lowq_epochs": 2, "lowq_steps": 10}
+    FULL: ClassVar[dict] = {"mot_epochs": 4, "mot_steps": 100, "sot_steps": 300, "lowq_train_sequences": 6,
+                            "lowq_test_sequences": 4, "lowq_num_frames": 150, "lowq_epochs": 12, "lowq_steps": 60}
+
+    @classmethod
+    def profile(cls, name: str, **overrides) -> "CapstoneConfig":
+        """``"fast"`` (notebook 07 under nbval), ``"lite"`` (the README table) or ``"full"``."""
+        if name == "fast":
+            return cls.make("fast", **overrides)
+        if name == "lite":
+            return cls.make("full", **overrides)
+        if name == "full":
+            return cls.make("full", **{**cls.FULL, **overrides})
+        raise ConfigError(f"CapstoneConfig.profile: name must be 'fast', 'lite' or 'full', got {name!r}")
+
+
+@dataclass
+class Models:
+    """The shipped teachers and students every section starts from (see :func:`shipped_models`)."""
+
+    mot_teacher: nn.Module
+    mot_student: nn.Module
+    sot_teacher: nn.Module
+    sot_student: nn.Module
+    sot_specialists: dict[str, nn.Module]
+
+
+def shipped_models(root=None) -> Models:
+    """Load every checkpoint of ``data_samples/checkpoints/`` the capstone needs (eval mode)."""
+    from pathlib import Path
+
+    from .checkpoint import load_checkpoint
+    from .paths import samples_dir
+    from .train.sdst import SPECIALIST_ATTRIBUTES
+
+    folder = Path(root) if root is not None else samples_dir() / "checkpoints"
+    load = lambda name: load_checkpoint(folder / name).build().eval()  # noqa: E731
+    return Models(load("mot_teacher.pt"), load("mot_student.pt"), load("sot_teacher.pt"), load("sot_student.pt"),
+                  {a: load(f"sot_specialist_{a}.pt") for a in SPECIALIST_ATTRIBUTES})
+
+
+def _rows(records: dict[str, dict], section: str, notebook: str) -> pd.DataFrame:
+    df = pd.DataFrame.from_dict(records, orient="index")
+    df["section"], df["notebook"] = section, notebook
+    return df.reindex(columns=COLUMNS)
+
+
+def _mot_data(cfg: CapstoneConfig):
+    from .train.mot import MOTDataConfig, make_mot_split
+
+    data = MOTDataConfig(train_sequences=cfg.mot_train_sequences, val_sequences=1,
+                         test_sequences=cfg.mot_test_sequences, num_frames=cfg.mot_num_frames, seed=cfg.seed)
+    return data, {s: make_mot_split(s, data) for s in ("train", "val", "test")}
+
+
+def mot_section(cfg: CapstoneConfig, models: Models) -> pd.DataFrame:
+    """Notebooks 01-02: the shipped MOT pair and four fine-tunes at one budget (module docstring)."""
+    from .distill.loop import TrainConfig
+    from .eval.benchmark import mot_benchmark
+    from .train.distill_mot import MOTDistillConfig, distill_mot_student
+
+    data, splits = _mot_data(cfg)
+    budget = TrainConfig(epochs=cfg.mot_epochs, steps_per_epoch=cfg.mot_steps, lr=cfg.mot_lr, patience=0,
+                         warmup_steps=min(20, cfg.mot_steps // 2), seed=cfg.seed)
+    dcfg = MOTDistillConfig()
+    students, seconds = {}, {}
+    for spec, label in MOT_ROWS.items():
+        start = time.perf_counter()
+        students[label], _ = distill_mot_student(spec, models.mot_teacher, models.mot_student, data, budget, dcfg,
+                                                 train_sequences=splits["train"], val_sequences=splits["val"])
+        seconds[label] = time.perf_counter() - start
+    table = mot_benchmark({"MOT teacher": models.mot_teacher, "MOT student (shipped)": models.mot_student,
+                           **students}, splits["test"], tracker_cfg=dcfg.tracker_config())
+    records = {name: {"HOTA": r["HOTA"], "IDF1": r["IDF1"], "AssA": r["AssA"], "fps": r["pipeline_fps"],
+                      "params": r["params"], "gflops": r["flops"] / 1e9, "train_s": seconds.get(name, np.nan)}
+               for name, r in table.iterrows()}
+    return _rows(records, "MOT", "01-02")
+
+
+def interleaved_section(cfg: CapstoneConfig, models: Models) -> pd.DataFrame:
+    """Notebook 06: schedules on the MOT test scenes of :func:`mot_section` (same tracker settings)."""
+    from .eval.interleaved import Variant, evaluate_variants
+    from .eval.speed import count_flops, count_params
+    from .models.fuse import fuse_conv_bn
+    from .track.interleaved import InterleavedConfig
+    from .track.schedules import AdaptiveConfig, AdaptiveSchedule, FixedSchedule
+    from .train.distill_mot import MOTDistillConfig
+
+    _, splits = _mot_data(cfg)
+    k = cfg.interleave_k
+    variants = {"interleaved: teacher only": Variant(FixedSchedule(1)),
+                f"interleaved: k={k}, teacher on 1 frame in {k}, teacher priors": Variant(FixedSchedule(k)),
+                f"interleaved: adaptive schedule (budget {cfg.adaptive_budget:g})":
+                    Variant(AdaptiveSchedule(AdaptiveConfig(budget=cfg.adaptive_budget))),
+                "interleaved: student only":
+                    Variant(FixedSchedule(0), InterleavedConfig(prior_source="own", embeddings="student"))}
+    teacher, student = fuse_conv_bn(models.mot_teacher), fuse_conv_bn(models.mot_student)
+    sweep = evaluate_variants(teacher, student, splits["test"], variants, MOTDistillConfig().tracker_config())
+    h, w = splits["test"][0].frames.shape[1:3]
+    x, prior = torch.rand(1, 3, h, w), torch.rand(1, 1, h, w)
+    size = {m: (count_params(net), count_flops(net, (x, x, prior)) / 1e9) for m, net in (("t", teacher), ("s", student))}
+    records = {}
+    for name, row in sweep.table.iterrows():
+        share = row["teacher_fraction"]  # mean per-frame size and cost: teacher on `share` of the frames
+        records[name] = {"HOTA": row["HOTA"], "IDF1": row["IDF1"],
+                         "AssA": float(sweep.reports[name].combined["AssA"]), "fps": row["fps"],
+                         "params": size["t"][0] * (share > 0) + size["s"][0] * (share < 1),
+                         "gflops": share * size["t"][1] + (1 - share) * size["s"][1], "train_s": np.nan}
+    return _rows(records, "MOT interleaved", "06")
+
+
+def sot_section(cfg: CapstoneConfig, models: Models) -> pd.DataFrame:
+    """Notebook 03: the SiamFC pair and four SDST fine-tunes at one budget on the SOT test split."""
+    from .distill.loop import TrainConfig
+    from .eval.benchmark import sot_benchmark
+    from .train.sdst import train_sdst_student
+    from .train.sot import SOTDataConfig, make_sot_split
+
+    data = SOTDataConfig(train_sequences=cfg.sot_train_sequences, test_sequences=cfg.sot_test_sequences,
+                         num_frames=cfg.sot_num_frames, seed=cfg.seed)
+    train, test = make_sot_split("train", data), make_sot_split("test", data)
+    students, seconds = {}, {}
+    for variant, label in SOT_ROWS.items():
+        start = time.perf_counter()
+        budget = TrainConfig(epochs=1, steps_per_epoch=cfg.sot_steps, lr=cfg.sot_lr, patience=0,
+                             warmup_steps=min(10, cfg.sot_steps // 2), seed=cfg.seed)
+        students[label], _ = train_sdst_student(variant, models.sot_student, models.sot_teacher,
+                                                models.sot_specialists, train, budget, cfg.sot_batch)
+        seconds[label] = time.perf_counter() - start
+    table, _ = sot_benchmark({"SOT teacher (general)": models.sot_teacher,
+                              "SOT student (shipped)": models.sot_student, **students}, test)
+    records = {name: {"AUC": r["AUC"], "P@20": r["P@20"], "fps": r["fps"], "params": r["params"],
+                      "gflops": r["flops"] / 1e9, "train_s": seconds.get(name, np.nan)}
+               for name, r in table.iterrows()}
+    return _rows(records, "SOT", "03")
+
+
+def lowq_section(cfg: CapstoneConfig, models: Models) -> pd.DataFrame:
+    """Notebooks 04-05: no semantics / best fixed weight / DSWR on low-quality and clean test scenes.
+
+    The teacher is CLIP when real weights load, else the labelled colour-histogram stand-in (the
+    label is kept in ``DataFrame.attrs["teacher"]``); the best fixed weight is picked on the
+    low-quality test IDF1 itself (an oracle, favouring the baseline), and the same weight is used
+    on clean scenes.
+    """
+    from .distill.loop import TrainConfig
+    from .eval.fusion import fusion_experiment, semantic_speed
+    from .eval.speed import count_params
+    from .paths import runs_dir
+    from .teachers import ColourHistogramTeacher, load_clip_teacher, teacher_banner
+    from .train.semantic import SemanticDataConfig
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clip = load_clip_teacher("RN50", "openai")
+    teacher = clip if clip.is_real else ColourHistogramTeacher()
+    data = SemanticDataConfig(train_sequences=cfg.lowq_train_sequences, test_sequences=cfg.lowq_test_sequences,
+                              num_frames=cfg.lowq_num_frames, seed=cfg.seed)
+    budget = TrainConfig(epochs=cfg.lowq_epochs, steps_per_epoch=cfg.lowq_steps, patience=0,
+                         warmup_steps=min(20, cfg.lowq_steps // 2), seed=cfg.seed)
+    exp = fusion_experiment(models.mot_teacher, teacher, data, budget, cache_dir=runs_dir() / "semantic_cache")
+    low, clean = exp.tables["low-quality"], exp.tables["clean"]
+    fixed = [n for n in low.index if n.startswith("fixed")]
+    best = max(fixed, key=lambda n: low.loc[n, "IDF1"])
+    t_ms, s_ms = semantic_speed(clip, exp.encoder, exp.frame)  # RN50 timing does not depend on its weights
+    enc_params = count_params(exp.encoder) + count_params(exp.regulator)
+    records = {}
+    for split, table in (("low quality", low), ("clean", clean)):
+        for name, label in (("no semantics", "no semantics"), (best, f"best fixed weight ({best[6:]}, oracle)"),
+                            ("DSWR", "DSWR fusion (DCSD student)")):
+            uses = name != "no semantics"
+            records[f"{split}: {label}"] = {"HOTA": table.loc[name, "HOTA"], "IDF1": table.loc[name, "IDF1"],
+                                            "AssA": table.loc[name, "AssA"], "fps": 1e3 / s_ms if uses else np.nan,
+                                            "params": enc_params if uses else np.nan,
+                                            "train_s": exp.train_seconds if uses else np.nan}
+    records["CLIP RN50 image encoder (frame + 8 crops)"] = {"fps": 1e3 / t_ms, "params": count_params(clip)}
+    out = _rows(records, "MOT low quality", "04-05")
+    out.attrs["teacher"] = teacher_banner(teacher)
+    return out
+
+
+SECTION_FUNCTIONS: dict[str, Callable[[CapstoneConfig, Models], pd.DataFrame]] = {
+    "mot": mot_section, "interleaved": interleaved_section, "sot": sot_section, "lowq": lowq_section}
+
+
+def run_capstone(cfg: CapstoneConfig, models: Models | None = None, sections=SECTIONS,
+                 on_section: Callable[[str, pd.DataFrame, float], None] | None = None) -> pd.DataFrame:
+    """Run ``sections`` in order and stack their rows (index = method). ``attrs["seconds"]`` holds
+    each section's wall time, ``attrs["teacher"]`` the semantic teacher's label."""
+    from .runtime import progress, seed_everything
+
+    unknown = sorted(set(sections) - set(SECTIONS))
+    if unknown:
+        raise ValueError(f"run_capstone: unknown section(s) {unknown}; expected some of {SECTIONS}")
+    models = models or shipped_models()
+    tables, seconds, attrs = [], {}, {}
+    for name in progress(list(sections), desc="capstone"):
+        seed_everything(cfg.seed)
+        start = time.perf_counter()
+        table = SECTION_FUNCTIONS[name](cfg, models)
+        seconds[name] = time.perf_counter() - start
+        attrs.update(table.attrs)
+        tables.append(table)
+        if on_section is not None:
+            on_section(name, table, seconds[name])
+    out = pd.concat(tables)
+    out.attrs.update(attrs, seconds=seconds)
+    return out
+
+
+def _gain(table: pd.DataFrame, row: str, base: str, metric: str) -> float:
+    return float(table.loc[row, metric] - table.loc[base, metric])
+
+
+def findings(table: pd.DataFrame) -> list[str]:
+    """Plain-language statements computed from ``table`` (whichever sections it has).
+
+    Each distillation is compared with its fair baseline -- the same student fine-tuned for the same
+    steps without a teacher -- and called helpful only when the difference is positive; the best
+    distilled student is also compared with the shipped student it started from.
+    """
+    out = []
+    verdict = lambda d: "helps" if d > 0 else "does not help"  # noqa: E731
+    if "MOT teacher" in table.index:
+        base, shipped = MOT_ROWS["none"], "MOT student (shipped)"
+        gap = table.loc["MOT teacher", "HOTA"] - table.loc[base, "HOTA"]
+        for row in list(MOT_ROWS.values())[1:]:
+            d = _gain(table, row, base, "HOTA")
+            closed = f", {d / gap:.0%} of the gap to the teacher" if gap > 0 else ""
+            out.append(f"{row}: HOTA {d:+.1f} against the student fine-tuned alone at the same budget"
+                       f"{closed} -> {verdict(d)}.")
+        best = max(list(MOT_ROWS.values())[1:], key=lambda r: table.loc[r, "HOTA"])
+        out.append(f"Best distilled MOT student ({best}): HOTA {_gain(table, best, shipped, 'HOTA'):+.1f} against the "
+                   f"shipped student it started from; the teacher is {_gain(table, 'MOT teacher', shipped, 'HOTA'):+.1f}.")
+        fps = table.loc[shipped, "fps"] / table.loc["MOT teacher", "fps"]
+        out.append(f"The MOT student tracker runs at {fps:.1f}x the teacher tracker's FPS.")
+    inter = [i for i in table.index if i.startswith("interleaved: k=")]
+    if inter:
+        row, ref = table.loc[inter[0]], table.loc["interleaved: teacher only"]
+        out.append(f"{inter[0]}: {row['fps'] / ref['fps']:.2f}x the teacher-only FPS, keeping "
+                   f"{row['HOTA'] / ref['HOTA']:.0%} of its HOTA ({row['HOTA']:.1f} vs {ref['HOTA']:.1f}).")
+    if "SOT teacher (general)" in table.index:
+        base, shipped = SOT_ROWS["alone"], "SOT student (shipped)"
+        for row in list(SOT_ROWS.values())[1:]:
+            d = _gain(table, row, base, "AUC")
+            out.append(f"{row}: success AUC {d:+.1f} against the student fine-tuned alone -> {verdict(d)}.")
+        d = _gain(table, SOT_ROWS["adaptive"], SOT_ROWS["general"], "AUC")
+        out.append(f"SDST (adaptive) against general KD only: AUC {d:+.1f} -> the specialised teachers {verdict(d)}.")
+        d = _gain(table, "SOT teacher (general)", shipped, "AUC")
+        out.append(f"The general SOT teacher is {d:+.1f} AUC from the shipped student"
+                   + (": a teacher no better than its student leaves KD little to transfer." if d <= 0 else "."))
+    for split in ("low quality", "clean"):
+        rows = [i for i in table.index if i.startswith(f"{split}: ")]
+        if rows:
+            none, best, dswr = rows
+            d_none, d_best = _gain(table, dswr, none, "IDF1"), _gain(table, dswr, best, "IDF1")
+            out.append(f"VSD-MOT on {split} video: DSWR IDF1 {d_none:+.1f} vs no semantics and {d_best:+.1f} vs the "
+                       f"best fixed weight -> {verdict(min(d_none, d_best))}.")
+    clip_row = [i for i in table.index if i.startswith("CLIP")]
+    dswr_rows = [i for i in table.index if i.startswith("low quality: DSWR")]
+    if clip_row and dswr_rows:
+        out.append(f"The semantic student runs {table.loc[dswr_rows[0], 'fps'] / table.loc[clip_row[0], 'fps']:.0f}x "
+                   f"faster than the CLIP image encoder it replaces.")
+    return out
+
+
+def pareto_front(table: pd.DataFrame, accuracy: str, fps: str = "fps") -> list[str]:
+    """Rows no other row beats on both speed and accuracy (higher is better for both), fastest first.
+
+    A row is dominated when another row has ``fps >=`` and ``accuracy >=`` with at least one strictly
+    greater. Rows missing either value are ignored.
+    """
+    pts = table[[fps, accuracy]].dropna()
+    front = []
+    for name, (f, a) in pts.iterrows():
+        dominated = ((pts[fps] >= f) & (pts[accuracy] >= a) & ((pts[fps] > f) | (pts[accuracy] > a))).any()
+        if not dominated:
+            front.append(name)
+    return sorted(front, key=lambda n: -pts.loc[n, fps])
+
+
+def to_markdown(table: pd.DataFrame) -> str:
+    """The table as GitHub markdown: blanks where a metric does not apply, params as counts."""
+    shown = table.copy()
+    shown["params"] = shown["params"].map(lambda v: "" if pd.isna(v) else f"{v:,.0f}")
+    for col, fmt in (("HOTA", "{:.1f}"), ("IDF1", "{:.1f}"), ("AssA", "{:.1f}"), ("AUC", "{:.1f}"),
+                     ("P@20", "{:.1f}"), ("fps", "{:.1f}"), ("gflops", "{:.3f}"), ("train_s", "{:.0f}")):
+        shown[col] = shown[col].map(lambda v, f=fmt: "" if pd.isna(v) else f.format(v))
+    shown = shown.rename(columns={"fps": "FPS", "gflops": "GFLOPs", "train_s": "train (s)"})
+    shown.index.name = "method"
+    return shown.to_markdown()

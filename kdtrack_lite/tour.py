@@ -1,0 +1,192 @@
+"""``kdtrack tour``: the whole walkthrough headless -- every method, one table, a report folder.
+
+Runs :func:`kdtrack_lite.capstone.run_capstone` (the shipped teachers and students, every
+distillation of notebooks 01-06 at one budget, evaluation on held-out data) with progress, and
+writes, atomically, into ``--out``:
+
+* ``report.md``: machine, command, profile, time per section, the table, the findings, the figure;
+* ``table.md``: the table alone (what README.md's results section shows, see ``--update-readme``);
+* ``results.json``: every number, the config and the times;
+* ``speed_accuracy.png``: accuracy against FPS per benchmark.
+
+OUR DESIGN CHOICE: README.md carries the table between the markers :data:`README_BEGIN` and
+:data:`README_END`; ``--update-readme`` rewrites exactly that block, and a test checks that it
+equals the committed ``benchmarks/tour/table.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from .cli import add_command
+from .fileio import atomic_path, write_text_atomic
+
+README_BEGIN = "<!-- tour-table:begin -->"
+README_END = "<!-- tour-table:end -->"
+
+
+def machine_summary() -> dict:
+    """Where the numbers were measured: OS, CPU, cores, torch version and threads, device."""
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    try:  # the model name is more useful than "x86_64" where /proc/cpuinfo exists
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"os": platform.platform(), "cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
+            "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
+            "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
+
+
+def plot_capstone(table: pd.DataFrame):
+    """Three panels: MOT HOTA vs FPS, SOT AUC vs FPS, low-quality/clean IDF1 per fusion variant."""
+    import matplotlib.pyplot as plt
+
+    from .viz.plots import plot_speed_accuracy
+
+    fig, axes = plt.subplots(1, 3, figsize=(17, 5))
+    mot = table[table["section"].isin(["MOT", "MOT interleaved"])].dropna(subset=["HOTA", "fps"])
+    sot = table[table["section"] == "SOT"].dropna(subset=["AUC", "fps"])
+    lowq = table[(table["section"] == "MOT low quality")].dropna(subset=["IDF1"])
+    if len(mot):
+        plot_speed_accuracy(mot, accuracy="HOTA", ax=axes[0], title="MOT: HOTA vs tracker FPS (notebooks 01, 02, 06)")
+    if len(sot):
+        plot_speed_accuracy(sot, accuracy="AUC", ax=axes[1], title="SOT: success AUC vs network FPS (notebook 03)")
+    if len(lowq):
+        split = lowq.index.str.split(": ", n=1)
+        bars = pd.DataFrame({"video": [s[0] for s in split], "variant": [s[1] for s in split],
+                             "IDF1": lowq["IDF1"].to_numpy()}).pivot(index="video", columns="variant", values="IDF1")
+        bars.plot.bar(ax=axes[2], rot=0)
+        axes[2].set(ylabel="IDF1", title="VSD-MOT: association on identical detections (notebooks 04-05)")
+        axes[2].legend(fontsize=8)
+        axes[2].grid(axis="y", alpha=0.3)
+    for ax, df in zip(axes, (mot, sot, lowq)):
+        if not len(df):
+            ax.set_axis_off()
+    fig.tight_layout()
+    return fig
+
+
+def write_report(table: pd.DataFrame, out: str | Path, cfg, profile: str, command: str, seconds: float) -> Path:
+    """Write the report folder (module docstring) and return the path of ``report.md``."""
+    from .capstone import findings, to_markdown
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    machine = machine_summary()
+    fig = plot_capstone(table)
+    with atomic_path(out / "speed_accuracy.png") as tmp:
+        fig.savefig(tmp, format="png", dpi=80)
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    md = to_markdown(table)
+    write_text_atomic(out / "table.md", md + "\n")
+    per_section = table.attrs.get("seconds", {})
+    lines = [f"# kdtrack tour report ({profile} profile)", "",
+             f"Command: `{command}`", "",
+             f"Machine: {machine['cpu']}, {machine['cores']} cores, {machine['os']}; Python {machine['python']}, "
+             f"torch {machine['torch']} ({machine['torch_threads']} threads), GPU: {machine['gpu'] or 'none'}.", "",
+             f"Wall time: {seconds / 60:.1f} min in total; per section: "
+             + ", ".join(f"{k} {v / 60:.1f} min" for k, v in per_section.items()) + ".", ""]
+    if "teacher" in table.attrs:
+        lines += [f"Semantic teacher of the VSD-MOT rows: {table.attrs['teacher']}", ""]
+    lines += ["## One table", "", md, "",
+              "Columns: HOTA/IDF1/AssA (MOT, trackeval + motmetrics), success AUC and precision@20 (SOT) on "
+              "held-out sequences; FPS = whole online tracker for MOT rows, the network's per-frame work for SOT "
+              "rows, the semantic encoder for the fusion rows (the CLIP row: frame + 8 crops) -- compare FPS within "
+              "a section; params and GFLOPs per frame (interleaved rows: both models, FLOPs averaged over the "
+              "frames each model ran on); train (s) = fine-tuning time in this run (blank: a shipped checkpoint).",
+              "", "## What helped where (computed from the table above)", ""]
+    lines += [f"- {f}" for f in findings(table)]
+    lines += ["", "![speed vs accuracy](speed_accuracy.png)", "", "## Budgets (CapstoneConfig)", "",
+              "```json", json.dumps(cfg.to_dict(), indent=1), "```", ""]
+    report = write_text_atomic(out / "report.md", "\n".join(lines))
+    payload = {"profile": profile, "command": command, "machine": machine, "seconds": seconds,
+               "section_seconds": per_section, "config": cfg.to_dict(), "teacher": table.attrs.get("teacher"),
+               "table": json.loads(table.to_json(orient="index")), "findings": findings(table)}
+    write_text_atomic(out / "results.json", json.dumps(payload, indent=1))
+    return report
+
+
+def readme_block(table_md: str, command: str, machine: dict, seconds: float) -> str:
+    """The README results block (between the markers) for ``table_md``."""
+    return "\n".join([README_BEGIN, "", table_md.strip(), "",
+                      f"Produced by `{command}` in {seconds / 60:.1f} min on {machine['cpu']} "
+                      f"({machine['cores']} cores, torch {machine['torch']}, {machine['torch_threads']} threads, "
+                      f"GPU: {machine['gpu'] or 'none'}); full report: "
+                      "[benchmarks/tour/report.md](benchmarks/tour/report.md).", "", README_END])
+
+
+def update_readme(readme: str | Path, block: str) -> None:
+    """Replace the text between :data:`README_BEGIN` and :data:`README_END` (markers included)."""
+    path = Path(readme)
+    text = path.read_text()
+    start, end = text.find(README_BEGIN), text.find(README_END)
+    if start < 0 or end < start:
+        raise ValueError(f"{path}: no '{README_BEGIN}' ... '{README_END}' block to update")
+    write_text_atomic(path, text[:start] + block + text[end + len(README_END):])
+
+
+def readme_table(readme: str | Path) -> str:
+    """The markdown table inside README's results block (the lines starting with ``|``)."""
+    path = Path(readme)
+    text = path.read_text()
+    start, end = text.find(README_BEGIN), text.find(README_END)
+    if start < 0 or end < start:
+        raise ValueError(f"{path}: no '{README_BEGIN}' ... '{README_END}' block")
+    return "\n".join(line for line in text[start:end].splitlines() if line.startswith("|"))
+
+
+@add_command
+def _tour(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("tour", help="run every method headless and write a report folder (table + figures)")
+    p.add_argument("--profile", choices=["fast", "lite", "full"], default="lite",
+                   help="fast: minutes (notebook 07's sizes); lite: the README table, < 30 min on 2 CPU cores; "
+                        "full: FULL data sizes and longer budgets")
+    p.add_argument("--out", default=None, help="report folder (default: runs/tour/<profile>)")
+    p.add_argument("--sections", default="mot,interleaved,sot,lowq", help="comma list of mot, interleaved, sot, lowq")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--update-readme", metavar="README", help="also rewrite the results block of this README.md")
+
+    def run(args: argparse.Namespace) -> None:
+        import torch
+
+        from .capstone import CapstoneConfig, run_capstone
+        from .paths import runs_dir
+
+        if args.threads:
+            torch.set_num_threads(args.threads)
+        cfg = CapstoneConfig.profile(args.profile, seed=args.seed)
+        out = Path(args.out) if args.out else runs_dir() / "tour" / args.profile
+        argv = sys.argv[1:] if sys.argv[1:2] == ["tour"] else ["tour", "--profile", args.profile]
+        command = "kdtrack " + " ".join(argv)
+        start = time.perf_counter()
+
+        def announce(name: str, table: pd.DataFrame, seconds: float) -> None:
+            print(f"[tour] {name}: {len(table)} rows in {seconds / 60:.1f} min", flush=True)
+
+        table = run_capstone(cfg, sections=[s.strip() for s in args.sections.split(",") if s.strip()],
+                             on_section=announce)
+        seconds = time.perf_counter() - start
+        report = write_report(table, out, cfg, args.profile, command, seconds)
+        print(f"[tour] {seconds / 60:.1f} min; report: {report}")
+        if args.update_readme:
+            update_readme(args.update_readme, readme_block((out / "table.md").read_text(), command,
+                                                           machine_summary(), seconds))
+            print(f"[tour] updated the results block of {args.update_readme}")
+
+    p.set_defaults(func=run)
