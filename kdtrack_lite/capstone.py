@@ -326,7 +326,8 @@ def findings(table: pd.DataFrame) -> list[str]:
             d = _gain(table, row, base, "AUC")
             out.append(f"{row}: success AUC {d:+.1f} against the student fine-tuned alone -> {verdict(d)}.")
         d = _gain(table, SOT_ROWS["adaptive"], SOT_ROWS["general"], "AUC")
-        out.append(f"SDST (adaptive) against general KD only: AUC {d:+.1f} -> the specialised teachers {verdict(d)}.")
+        out.append(f"SDST (adaptive) against general KD only: AUC {d:+.1f} -> adding the specialised teachers "
+                   f"{verdict(d)}.")
         d = _gain(table, "SOT teacher (general)", shipped, "AUC")
         out.append(f"The general SOT teacher is {d:+.1f} AUC from the shipped student"
                    + (": a teacher no better than its student leaves KD little to transfer." if d <= 0 else "."))

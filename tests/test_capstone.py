@@ -59,7 +59,7 @@ def test_findings_follow_the_numbers():
     assert "2.50x the teacher-only FPS, keeping 90% of its HOTA" in text
     assert "SOT student + SDST (fixed weights): success AUC -1.0 against the student fine-tuned alone -> does not help" \
         in text
-    assert "SDST (adaptive) against general KD only: AUC +1.5 -> the specialised teachers helps" in text
+    assert "SDST (adaptive) against general KD only: AUC +1.5 -> adding the specialised teachers helps" in text
     assert "general SOT teacher is -3.0 AUC" in text and "leaves KD little to transfer" in text
     assert "low quality video: DSWR IDF1 +2.0 vs no semantics and +1.0 vs the best fixed weight -> helps" in text
     assert "clean video: DSWR IDF1 -0.5 vs no semantics and +0.5 vs the best fixed weight -> does not help" in text
