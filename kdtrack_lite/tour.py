@@ -1,5 +1,8 @@
 """``kdtrack tour``: the whole walkthrough headless -- every method, one table, a report folder.
 
+The measuring is :mod:`kdtrack_lite.capstone`; this module reports it: the markdown table, the
+findings stated from its numbers, the speed-accuracy Pareto front, the figure and the report folder.
+
 Runs :func:`kdtrack_lite.capstone.run_capstone` (the shipped teachers and students, every
 distillation of notebooks 01-06 at one budget, evaluation on held-out data) with progress, and
 writes, atomically, into ``--out``:
@@ -26,11 +29,96 @@ from pathlib import Path
 
 import pandas as pd
 
+from .capstone import MOT_ROWS, SOT_ROWS
 from .cli import add_command
 from .fileio import atomic_path, write_text_atomic
 
 README_BEGIN = "<!-- tour-table:begin -->"
 README_END = "<!-- tour-table:end -->"
+
+
+def _gain(table: pd.DataFrame, row: str, base: str, metric: str) -> float:
+    return float(table.loc[row, metric] - table.loc[base, metric])
+
+
+def findings(table: pd.DataFrame) -> list[str]:
+    """Plain-language statements computed from ``table`` (whichever sections it has).
+
+    Each distillation is compared with its fair baseline -- the same student fine-tuned for the same
+    steps without a teacher -- and called helpful only when the difference is positive; the best
+    distilled student is also compared with the shipped student it started from.
+    """
+    out = []
+    verdict = lambda d: "helps" if d > 0 else "does not help"  # noqa: E731
+    if "MOT teacher" in table.index:
+        base, shipped = MOT_ROWS["none"], "MOT student (shipped)"
+        gap = table.loc["MOT teacher", "HOTA"] - table.loc[base, "HOTA"]
+        for row in list(MOT_ROWS.values())[1:]:
+            d = _gain(table, row, base, "HOTA")
+            closed = f", {d / gap:.0%} of the gap to the teacher" if gap > 0 else ""
+            out.append(f"{row}: HOTA {d:+.1f} against the student fine-tuned alone at the same budget"
+                       f"{closed} -> {verdict(d)}.")
+        best = max(list(MOT_ROWS.values())[1:], key=lambda r: table.loc[r, "HOTA"])
+        out.append(f"Best distilled MOT student ({best}): HOTA {_gain(table, best, shipped, 'HOTA'):+.1f} against the "
+                   f"shipped student it started from; the teacher is {_gain(table, 'MOT teacher', shipped, 'HOTA'):+.1f}.")
+        fps = table.loc[shipped, "fps"] / table.loc["MOT teacher", "fps"]
+        out.append(f"The MOT student tracker runs at {fps:.1f}x the teacher tracker's FPS.")
+    inter = [i for i in table.index if i.startswith("interleaved: k=")]
+    if inter:
+        row, ref = table.loc[inter[0]], table.loc["interleaved: teacher only"]
+        out.append(f"{inter[0]}: {row['fps'] / ref['fps']:.2f}x the teacher-only FPS, keeping "
+                   f"{row['HOTA'] / ref['HOTA']:.0%} of its HOTA ({row['HOTA']:.1f} vs {ref['HOTA']:.1f}).")
+    if "SOT teacher (general)" in table.index:
+        base, shipped = SOT_ROWS["alone"], "SOT student (shipped)"
+        for row in list(SOT_ROWS.values())[1:]:
+            d = _gain(table, row, base, "AUC")
+            out.append(f"{row}: success AUC {d:+.1f} against the student fine-tuned alone -> {verdict(d)}.")
+        d = _gain(table, SOT_ROWS["adaptive"], SOT_ROWS["general"], "AUC")
+        out.append(f"SDST (adaptive) against general KD only: AUC {d:+.1f} -> adding the specialised teachers "
+                   f"{verdict(d)}.")
+        d = _gain(table, "SOT teacher (general)", shipped, "AUC")
+        out.append(f"The general SOT teacher is {d:+.1f} AUC from the shipped student"
+                   + (": a teacher no better than its student leaves KD little to transfer." if d <= 0 else "."))
+    for split in ("low quality", "clean"):
+        rows = [i for i in table.index if i.startswith(f"{split}: ")]
+        if rows:
+            none, best, dswr = rows
+            d_none, d_best = _gain(table, dswr, none, "IDF1"), _gain(table, dswr, best, "IDF1")
+            out.append(f"VSD-MOT on {split} video: DSWR IDF1 {d_none:+.1f} vs no semantics and {d_best:+.1f} vs the "
+                       f"best fixed weight -> {verdict(min(d_none, d_best))}.")
+    clip_row = [i for i in table.index if i.startswith("CLIP")]
+    dswr_rows = [i for i in table.index if i.startswith("low quality: DSWR")]
+    if clip_row and dswr_rows:
+        out.append(f"The semantic student runs {table.loc[dswr_rows[0], 'fps'] / table.loc[clip_row[0], 'fps']:.0f}x "
+                   f"faster than the CLIP image encoder it replaces.")
+    return out
+
+
+def pareto_front(table: pd.DataFrame, accuracy: str, fps: str = "fps") -> list[str]:
+    """Rows no other row beats on both speed and accuracy (higher is better for both), fastest first.
+
+    A row is dominated when another row has ``fps >=`` and ``accuracy >=`` with at least one strictly
+    greater. Rows missing either value are ignored.
+    """
+    pts = table[[fps, accuracy]].dropna()
+    front = []
+    for name, (f, a) in pts.iterrows():
+        dominated = ((pts[fps] >= f) & (pts[accuracy] >= a) & ((pts[fps] > f) | (pts[accuracy] > a))).any()
+        if not dominated:
+            front.append(name)
+    return sorted(front, key=lambda n: -pts.loc[n, fps])
+
+
+def to_markdown(table: pd.DataFrame) -> str:
+    """The table as GitHub markdown: blanks where a metric does not apply, params as counts."""
+    shown = table.copy()
+    shown["params"] = shown["params"].map(lambda v: "" if pd.isna(v) else f"{v:,.0f}")
+    for col, fmt in (("HOTA", "{:.1f}"), ("IDF1", "{:.1f}"), ("AssA", "{:.1f}"), ("AUC", "{:.1f}"),
+                     ("P@20", "{:.1f}"), ("fps", "{:.1f}"), ("gflops", "{:.3f}"), ("train_s", "{:.0f}")):
+        shown[col] = shown[col].map(lambda v, f=fmt: "" if pd.isna(v) else f.format(v))
+    shown = shown.rename(columns={"fps": "FPS", "gflops": "GFLOPs", "train_s": "train (s)"})
+    shown.index.name = "method"
+    return shown.to_markdown()
 
 
 def machine_summary() -> dict:
@@ -56,21 +144,23 @@ def plot_capstone(table: pd.DataFrame):
 
     from .viz.plots import plot_speed_accuracy
 
-    fig, axes = plt.subplots(1, 3, figsize=(17, 5))
+    fig, axes = plt.subplots(1, 3, figsize=(18, 8))
     mot = table[table["section"].isin(["MOT", "MOT interleaved"])].dropna(subset=["HOTA", "fps"])
     sot = table[table["section"] == "SOT"].dropna(subset=["AUC", "fps"])
     lowq = table[(table["section"] == "MOT low quality")].dropna(subset=["IDF1"])
     if len(mot):
-        plot_speed_accuracy(mot, accuracy="HOTA", ax=axes[0], title="MOT: HOTA vs tracker FPS (notebooks 01, 02, 06)")
+        plot_speed_accuracy(mot, accuracy="HOTA", ax=axes[0], legend=True,
+                            title="MOT: HOTA vs tracker FPS (notebooks 01, 02, 06)")
     if len(sot):
-        plot_speed_accuracy(sot, accuracy="AUC", ax=axes[1], title="SOT: success AUC vs network FPS (notebook 03)")
+        plot_speed_accuracy(sot, accuracy="AUC", ax=axes[1], legend=True,
+                            title="SOT: success AUC vs network FPS (notebook 03)")
     if len(lowq):
         split = lowq.index.str.split(": ", n=1)
         bars = pd.DataFrame({"video": [s[0] for s in split], "variant": [s[1] for s in split],
                              "IDF1": lowq["IDF1"].to_numpy()}).pivot(index="video", columns="variant", values="IDF1")
         bars.plot.bar(ax=axes[2], rot=0)
         axes[2].set(ylabel="IDF1", title="VSD-MOT: association on identical detections (notebooks 04-05)")
-        axes[2].legend(fontsize=8)
+        axes[2].legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.15))
         axes[2].grid(axis="y", alpha=0.3)
     for ax, df in zip(axes, (mot, sot, lowq)):
         if not len(df):
@@ -81,8 +171,6 @@ def plot_capstone(table: pd.DataFrame):
 
 def write_report(table: pd.DataFrame, out: str | Path, cfg, profile: str, command: str, seconds: float) -> Path:
     """Write the report folder (module docstring) and return the path of ``report.md``."""
-    from .capstone import findings, to_markdown
-
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     machine = machine_summary()

@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kdtrack_lite.capstone import COLUMNS, MOT_ROWS, SOT_ROWS, CapstoneConfig, findings, pareto_front, to_markdown
+from kdtrack_lite.capstone import COLUMNS, MOT_ROWS, SOT_ROWS, CapstoneConfig
 from kdtrack_lite.config import ConfigError
-from kdtrack_lite.tour import (README_BEGIN, README_END, readme_block, readme_table, update_readme,
-                               write_report)
+from kdtrack_lite.tour import (README_BEGIN, README_END, findings, pareto_front, readme_block, readme_table,
+                               to_markdown, update_readme, write_report)
 
 ROOT = Path(__file__).resolve().parents[1]
 

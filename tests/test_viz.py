@@ -120,7 +120,10 @@ def test_plots_draw_what_they_are_given():
     assert len(plot_attribute_bars({"d": good, "s": bad}).patches) == 4
     df = pd.DataFrame({"fps": [30.0, 250.0], "AUC": [60.0, 55.0], "params": [8e6, 1e6]}, index=["teacher", "student"])
     ax = plot_speed_accuracy(df)
-    assert len(ax.collections[0].get_offsets()) == 2
+    assert [tuple(c.get_offsets()[0]) for c in ax.collections] == [(30.0, 60.0), (250.0, 55.0)]
+    assert [t.get_text() for t in ax.texts] == ["teacher", "student"]
+    ax = plot_speed_accuracy(df.assign(params=np.nan), legend=True)  # unknown sizes: one marker size
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["teacher", "student"] and not ax.texts
     ax = plot_metric_bars({"a": pd.Series({"HOTA": 50.0, "MOTA": 60.0, "IDF1": 55.0})})
     assert [p.get_height() for p in ax.patches] == [50.0, 60.0, 55.0]
     plt.close("all")

@@ -114,12 +114,15 @@ def plot_attribute_bars(tables: dict, metric: str = "AUC", ax=None, title: str |
 
 
 def plot_speed_accuracy(points: pd.DataFrame | dict, accuracy: str = "AUC", fps: str = "fps",
-                        size: str | None = "params", ax=None, logx: bool = True, title: str | None = None):
+                        size: str | None = "params", ax=None, logx: bool = True, title: str | None = None,
+                        legend: bool = False):
     """Scatter of speed (x, FPS) against accuracy (y); marker area grows with ``size`` (e.g. params).
 
     Args:
         points: DataFrame indexed by model name with columns ``fps`` and ``accuracy``
             (``size`` optional), or ``{name: (fps, accuracy)}``.
+        legend: name the points in a legend below the axes instead of next to each point
+            (for many points close together).
     """
     if isinstance(points, dict):
         points = pd.DataFrame({n: {fps: v[0], accuracy: v[1]} for n, v in points.items()}).T
@@ -133,9 +136,14 @@ def plot_speed_accuracy(points: pd.DataFrame | dict, accuracy: str = "AUC", fps:
         v = np.nan_to_num(points[size].to_numpy(float), nan=0.0)  # unknown size: the smallest marker
         if v.max() > 0:
             s = 40 + 400 * np.sqrt(v / v.max())
-    ax.scatter(points[fps], points[accuracy], s=s, alpha=0.7, c=[f"C{i}" for i in range(len(points))])
-    for n, row in points.iterrows():
-        ax.annotate(str(n), (row[fps], row[accuracy]), textcoords="offset points", xytext=(6, 4), fontsize=9)
+    sizes = np.broadcast_to(s, (len(points),))
+    for i, (n, row) in enumerate(points.iterrows()):
+        marker = "os^Dv<>p*h"[i // 10 % 10] if legend else "o"
+        ax.scatter([row[fps]], [row[accuracy]], s=sizes[i], alpha=0.7, c=f"C{i % 10}", marker=marker, label=str(n))
+        if not legend:
+            ax.annotate(str(n), (row[fps], row[accuracy]), textcoords="offset points", xytext=(6, 4), fontsize=9)
+    if legend:
+        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=1, markerscale=0.5)
     if logx:
         ax.set_xscale("log")
     ax.set(xlabel="Frames per second" + (" (log)" if logx else ""), ylabel=accuracy,
