@@ -162,3 +162,35 @@ def test_task_loss_parts_are_logged_but_counted_once():
     assert set(losses) == {"loss_task", "task_a", "task_b"}
     expected = nn.functional.mse_loss(out, batch["y"]) + 0.1 * out.abs().mean()  # hand-computed objective
     assert torch.allclose(total_loss(losses), expected)
+
+
+def _hooks(model: nn.Module) -> int:
+    return sum(len(m._forward_hooks) for m in model.modules())
+
+
+def test_fit_leaves_no_hooks_on_student_or_shared_teacher():
+    """A teacher shared by several distillations (the capstone runs four) must not collect hooks."""
+    seed_everything(0)
+    teacher = build_net(NetCfg(width=8)).eval()
+    cfg = TrainConfig.make(profile="fast", epochs=1, steps_per_epoch=2)
+    for _ in range(3):
+        student = build_net(NetCfg(width=8))
+        distiller = Distiller(student, mse_task, teachers={"t": teacher}, losses=[OutputMatch()])
+        assert _hooks(student) == 1 and _hooks(teacher) == 1
+        fit(distiller, _loader(), cfg)
+        assert _hooks(student) == 0 and _hooks(teacher) == 0
+    # used again after fit, the distiller re-attaches its taps and still reads features
+    out, losses = distiller.forward_train(next(iter(_loader())))
+    assert _hooks(student) == 1 and set(losses) == {"loss_task", "loss_match"}
+    assert distiller.student_taps.features == {}  # cleared after each step: no graph kept alive
+
+
+def test_fit_removes_hooks_when_training_raises():
+    student = build_net(NetCfg(width=8))
+
+    def broken_task(out, batch):
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        fit(Distiller(student, broken_task), _loader(), TrainConfig.make(profile="fast", epochs=1, steps_per_epoch=1))
+    assert _hooks(student) == 0

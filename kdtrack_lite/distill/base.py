@@ -91,8 +91,25 @@ class Distiller(nn.Module):
         needs = [t.name for t in self.losses if t.needs_teacher]
         if needs and not self.teachers:
             raise ValueError(f"loss term(s) {needs} need a teacher, but no teacher was given")
-        self.student_taps = FeatureTaps(_taps_of(student))
-        self.teacher_taps = {n: FeatureTaps(_taps_of(t), detach=True) for n, t in self.teachers.items()}
+        self.student_taps: FeatureTaps | None = None
+        self.teacher_taps: dict[str, FeatureTaps] = {}
+        self.attach_taps()
+
+    def attach_taps(self) -> None:
+        """Hook the student's and the teachers' feature taps (done at construction; a no-op if attached)."""
+        if self.student_taps is None:
+            self.student_taps = FeatureTaps(_taps_of(self.student))
+            self.teacher_taps = {n: FeatureTaps(_taps_of(t), detach=True) for n, t in self.teachers.items()}
+
+    def remove_taps(self) -> None:
+        """Remove every hook this distiller put on its models, so the trained student and the teachers
+        run exactly as before (and a teacher shared by several distillers does not collect hooks).
+        :func:`~kdtrack_lite.distill.loop.fit` calls it when it returns; :meth:`forward_train`
+        re-attaches the taps if the distiller is used again."""
+        for taps in [self.student_taps, *self.teacher_taps.values()]:
+            if taps is not None:
+                taps.remove()
+        self.student_taps, self.teacher_taps = None, {}
 
     def train(self, mode: bool = True) -> "Distiller":
         super().train(mode)
@@ -109,6 +126,7 @@ class Distiller(nn.Module):
 
     def forward_train(self, batch: Batch) -> tuple[Any, dict[str, torch.Tensor]]:
         """One training forward: ``(student_out, {"loss_task": ..., "loss_<term>": ...})``."""
+        self.attach_taps()
         teacher_outs, teacher_feats = {}, {}
         if self.losses and self.teachers:
             with torch.no_grad():
@@ -124,6 +142,8 @@ class Distiller(nn.Module):
         losses = {"loss_task": task.pop("loss_task")}
         losses.update({"task_" + k.removeprefix("loss_"): v for k, v in task.items()})
         ctx = DistillContext(batch, student_out, dict(self.student_taps.features), teacher_outs, teacher_feats)
+        for taps in [self.student_taps, *self.teacher_taps.values()]:
+            taps.clear()  # the context holds this step's features; the hooks keep no reference to them
         for term in self.losses:
             for key, value in term(ctx).items():
                 if not key.startswith("loss_") or key in losses:

@@ -177,7 +177,18 @@ def fit(
 
     Returns:
         :class:`History`; the student holds the best weights seen (or the last, with no validation).
+        Whether training ends or raises, the distiller's feature hooks are removed
+        (:meth:`Distiller.remove_taps`): the student and the teachers then run as plain models.
     """
+    try:
+        return _fit(distiller, train_loader, cfg, validate, maximize, device, checkpoint_path, checkpoint_extra,
+                    desc, resume)
+    finally:
+        distiller.remove_taps()
+
+
+def _fit(distiller: Distiller, train_loader: Iterable, cfg: TrainConfig, validate, maximize: bool, device,
+         checkpoint_path, checkpoint_extra, desc: str, resume: bool) -> History:
     if resume and checkpoint_path is None:
         raise ValueError("fit(resume=True) needs a checkpoint_path (the resume file sits beside it)")
     device = torch.device(device)
