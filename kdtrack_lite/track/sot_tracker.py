@@ -8,9 +8,10 @@ with a scale learning rate.
 
 The numeric defaults of ``scale_step``, ``scale_penalty``, ``scale_lr``, ``window_influence``
 and ``response_upsample`` are the values of the SiamFC reference implementation (as given in the
-project brief, not in DESIGN.md). OUR CHOICES: lite crop sizes (template 64, search 128, context
-0.5); the scale penalty and the score act on sigmoid probabilities; sizes clamped to
-``[min_size, frame size]``.
+project brief, not in DESIGN.md). OUR CHOICES: lite crop sizes read from the model's config
+(``model.cfg.template_size`` / ``search_size``, so a checkpoint trained with a 192-pixel search
+crop is run with one; 64 / 128 for a model that does not say), context 0.5; the scale penalty and
+the score act on sigmoid probabilities; sizes clamped to ``[min_size, frame size]``.
 """
 
 from __future__ import annotations
@@ -28,10 +29,14 @@ from ..data.crops import context_size, crop_and_resize
 
 @dataclass
 class SOTTrackerConfig(Config):
-    """Inference settings of :class:`SiamFCTracker` (see the module docstring for sources)."""
+    """Inference settings of :class:`SiamFCTracker` (see the module docstring for sources).
 
-    template_size: int = 64
-    search_size: int = 128
+    ``template_size`` / ``search_size``: crop sides in pixels; ``None`` (default) = the model's
+    ``cfg.template_size`` / ``cfg.search_size`` (64 / 128 when the model has none).
+    """
+
+    template_size: int | None = None
+    search_size: int | None = None
     context: float = 0.5
     num_scales: int = 3
     scale_step: float = 1.0375
@@ -55,7 +60,10 @@ class SiamFCTracker:
 
     def __init__(self, model: nn.Module, cfg: SOTTrackerConfig | None = None):
         self.model = model.eval()
-        self.cfg = cfg or SOTTrackerConfig()
+        cfg = cfg or SOTTrackerConfig()
+        self.cfg = cfg.replace(
+            template_size=cfg.template_size or int(getattr(model.cfg, "template_size", 64)),
+            search_size=cfg.search_size or int(getattr(model.cfg, "search_size", 128)))
         self.stride = int(model.cfg.stride)
         self.device = next(model.parameters(), torch.zeros(0)).device
         n = self.cfg.num_scales
