@@ -12,6 +12,9 @@ from kdtrack_lite.data.crops import crop_and_resize
 from kdtrack_lite.models import (
     SiamFCConfig, SiamFCLoss, balanced_logistic_loss, count_parameters, siamfc_labels, xcorr,
 )
+from kdtrack_lite.models.siamfc import (
+    standardize_crops,
+)
 from kdtrack_lite.registry import build
 from kdtrack_lite.track.sot_tracker import SiamFCTracker, SOTTrackerConfig
 
@@ -25,10 +28,11 @@ def siamese():
 @pytest.mark.parametrize("name", ["teacher", "student"])
 def test_response_shape_stride_and_taps(siamese, name):
     m = siamese[name]
-    assert m.cfg.stride == 8 and m.cfg.response_size == 9
+    assert m.cfg.stride == 8 and m.cfg.search_size == 192 and m.cfg.response_size == 17  # (192 - 64) / 8 + 1
     with torch.no_grad():
-        out = m(torch.rand(2, 3, 64, 64), torch.rand(2, 3, 128, 128))
-    assert out.shape == (2, 1, 9, 9)
+        out = m(torch.rand(2, 3, 64, 64), torch.rand(2, 3, 192, 192))
+        old = m(torch.rand(2, 3, 64, 64), torch.rand(2, 3, 128, 128))  # fully convolutional: any search side
+    assert out.shape == (2, 1, 17, 17) and old.shape == (2, 1, 9, 9)
     assert list(m.taps()) == ["s4", "s8", "adjust"]
 
 
@@ -77,11 +81,11 @@ def test_loss_module_uses_visibility_and_a_step_lowers_the_loss():
     model = build("siamfc", SiamFCConfig.preset("student"))
     crit = SiamFCLoss(stride=model.cfg.stride)
     g = torch.Generator().manual_seed(1)
-    batch = {"template": torch.rand(4, 3, 64, 64, generator=g), "search": torch.rand(4, 3, 128, 128, generator=g),
+    batch = {"template": torch.rand(4, 3, 64, 64, generator=g), "search": torch.rand(4, 3, 192, 192, generator=g),
              "target_offset": torch.tensor([[0.0, 0.0], [8.0, 8.0], [-16.0, 0.0], [0.0, 0.0]]),
              "visible": torch.tensor([1.0, 1.0, 1.0, 0.0])}
     logits = model(batch["template"], batch["search"])
-    labels = siamfc_labels(9, batch["target_offset"], 8, crit.cfg.r_pos)
+    labels = siamfc_labels(17, batch["target_offset"], 8, crit.cfg.r_pos)
     labels[3] = 0
     assert crit(logits, batch)["loss_task"].item() == pytest.approx(balanced_logistic_loss(logits, labels).item())
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
@@ -174,3 +178,57 @@ def test_sot_tracker_runs_with_a_siamfc_student_and_checkpoints_round_trip(siame
         with torch.no_grad():
             x = torch.rand(1, 3, 128, 128)
             torch.testing.assert_close(rebuilt(x[..., :64, :64], x), model(x[..., :64, :64], x))
+
+
+def test_standardize_crops_matches_hand_computation_and_cancels_a_lighting_change():
+    x = torch.tensor([0.0, 0.2, 0.4, 0.6, 0.8, 1.0]).reshape(1, 3, 1, 2)  # one crop, 3 channels, 1 x 2
+    mean = 0.5
+    std = math.sqrt(sum((v - mean) ** 2 for v in [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]) / 6)  # population std
+    expected = torch.tensor([(v - mean) / (std + 0.01) for v in [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]]).reshape(1, 3, 1, 2)
+    torch.testing.assert_close(standardize_crops(x, eps=0.01), expected)
+    crops = torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    lit = crops * torch.tensor([0.4, 1.7]).view(2, 1, 1, 1) + 0.05  # a darker and a brighter copy
+    torch.testing.assert_close(standardize_crops(lit, 0.0), standardize_crops(crops, 0.0), atol=1e-5, rtol=1e-5)
+    assert torch.isfinite(standardize_crops(torch.full((1, 3, 4, 4), 0.3))).all()  # a flat crop stays finite
+
+
+def test_input_norm_makes_the_response_invariant_to_gain_and_old_configs_keep_old_behaviour(tmp_path):
+    torch.manual_seed(0)
+    model = build("siamfc", SiamFCConfig.preset("student", input_norm_eps=1e-6)).eval()  # ~exact invariance
+    assert model.cfg.input_norm == "crop"
+    g = torch.Generator().manual_seed(2)
+    z, x = torch.rand(1, 3, 64, 64, generator=g), 0.5 * torch.rand(1, 3, 192, 192, generator=g)
+    with torch.no_grad():
+        feats = model.features(x)
+        torch.testing.assert_close(model.features(1.8 * x), feats, atol=2e-3 * feats.abs().max().item(), rtol=0)
+        torch.testing.assert_close(model(z, 1.8 * x), model(z, x))
+        raw = build("siamfc", model.cfg.replace(input_norm="none")).eval()
+        raw.load_state_dict(model.state_dict())
+        change = (raw.features(1.8 * x) - raw.features(x)).abs().max() / raw.features(x).abs().max()
+        assert change > 0.1  # without it the gain changes phi
+    # a checkpoint saved before these fields existed has no such keys: it keeps raw crops and 128 px
+    old = {k: v for k, v in SiamFCConfig.preset("teacher").to_dict().items()
+           if k not in ("input_norm", "input_norm_eps", "search_size")}
+    cfg = SiamFCConfig.from_dict(old)
+    assert (cfg.input_norm, cfg.search_size, cfg.response_size) == ("none", 128, 9)
+    with pytest.raises(ValueError, match="input_norm"):
+        SiamFCConfig(input_norm="batch")
+    with pytest.raises(ValueError, match="multiple of the stride"):
+        SiamFCConfig(search_size=190)
+
+
+def test_tracker_takes_its_crop_sizes_from_the_model(siamese):
+    assert SiamFCTracker(siamese["student"]).cfg.search_size == 192
+    assert SiamFCTracker(siamese["student"]).cfg.template_size == 64
+    assert SiamFCTracker(BlobSiamese()).cfg.search_size == 128  # a model that does not say: the old 128
+    assert SiamFCTracker(siamese["student"], SOTTrackerConfig(search_size=128)).cfg.search_size == 128
+
+
+def test_siam_pair_config_follows_the_model_geometry():
+    from kdtrack_lite.train.sot import SOT_PAIR_AUGMENT, siam_pair_config
+
+    cfg = siam_pair_config(SiamFCConfig.preset("teacher"), seed=3)
+    assert (cfg.exemplar_size, cfg.search_size, cfg.seed) == (64, 192, 3)
+    assert cfg.max_shift == pytest.approx(0.75 * (192 - 64) / 2)  # 48 search px
+    assert cfg.photometric_prob == SOT_PAIR_AUGMENT["photometric_prob"]
+    assert siam_pair_config(SiamFCConfig(), max_shift=5.0).max_shift == 5.0
