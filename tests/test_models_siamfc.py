@@ -28,11 +28,12 @@ def siamese():
 @pytest.mark.parametrize("name", ["teacher", "student"])
 def test_response_shape_stride_and_taps(siamese, name):
     m = siamese[name]
-    assert m.cfg.stride == 8 and m.cfg.search_size == 192 and m.cfg.response_size == 17  # (192 - 64) / 8 + 1
+    assert m.cfg.stride == 8 and m.cfg.search_size == 128 and m.cfg.response_size == 9  # (128 - 64) / 8 + 1
+    assert m.cfg.replace(search_size=192).response_size == 17
     with torch.no_grad():
-        out = m(torch.rand(2, 3, 64, 64), torch.rand(2, 3, 192, 192))
-        old = m(torch.rand(2, 3, 64, 64), torch.rand(2, 3, 128, 128))  # fully convolutional: any search side
-    assert out.shape == (2, 1, 17, 17) and old.shape == (2, 1, 9, 9)
+        out = m(torch.rand(2, 3, 64, 64), torch.rand(2, 3, 128, 128))
+        big = m(torch.rand(2, 3, 64, 64), torch.rand(2, 3, 192, 192))  # fully convolutional: any search side
+    assert out.shape == (2, 1, 9, 9) and big.shape == (2, 1, 17, 17)
     assert list(m.taps()) == ["s4", "s8", "adjust"]
 
 
@@ -81,11 +82,11 @@ def test_loss_module_uses_visibility_and_a_step_lowers_the_loss():
     model = build("siamfc", SiamFCConfig.preset("student"))
     crit = SiamFCLoss(stride=model.cfg.stride)
     g = torch.Generator().manual_seed(1)
-    batch = {"template": torch.rand(4, 3, 64, 64, generator=g), "search": torch.rand(4, 3, 192, 192, generator=g),
+    batch = {"template": torch.rand(4, 3, 64, 64, generator=g), "search": torch.rand(4, 3, 128, 128, generator=g),
              "target_offset": torch.tensor([[0.0, 0.0], [8.0, 8.0], [-16.0, 0.0], [0.0, 0.0]]),
              "visible": torch.tensor([1.0, 1.0, 1.0, 0.0])}
     logits = model(batch["template"], batch["search"])
-    labels = siamfc_labels(17, batch["target_offset"], 8, crit.cfg.r_pos)
+    labels = siamfc_labels(9, batch["target_offset"], 8, crit.cfg.r_pos)
     labels[3] = 0
     assert crit(logits, batch)["loss_task"].item() == pytest.approx(balanced_logistic_loss(logits, labels).item())
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
@@ -145,7 +146,8 @@ def _blob_frame(center, sigma, size=(160, 192)):
 
 
 def test_sot_tracker_follows_a_moving_target():
-    tracker = SiamFCTracker(BlobSiamese(), SOTTrackerConfig())
+    # geometry check at the SiamFC reference scale settings (small size steps)
+    tracker = SiamFCTracker(BlobSiamese(), SOTTrackerConfig(scale_step=1.0375, scale_lr=0.59))
     with pytest.raises(RuntimeError, match="init"):
         tracker.update(_blob_frame((50, 50), 6))
     tracker.init(_blob_frame((50, 60), 6), [38, 48, 24, 24])
@@ -194,8 +196,8 @@ def test_standardize_crops_matches_hand_computation_and_cancels_a_lighting_chang
 
 def test_input_norm_makes_the_response_invariant_to_gain_and_old_configs_keep_old_behaviour(tmp_path):
     torch.manual_seed(0)
-    model = build("siamfc", SiamFCConfig.preset("student", input_norm_eps=1e-6)).eval()  # ~exact invariance
-    assert model.cfg.input_norm == "crop"
+    model = build("siamfc", SiamFCConfig.preset("student", input_norm="crop", search_size=192,
+                                                input_norm_eps=1e-6)).eval()  # eps ~0: ~exact invariance
     g = torch.Generator().manual_seed(2)
     z, x = torch.rand(1, 3, 64, 64, generator=g), 0.5 * torch.rand(1, 3, 192, 192, generator=g)
     with torch.no_grad():
@@ -207,7 +209,8 @@ def test_input_norm_makes_the_response_invariant_to_gain_and_old_configs_keep_ol
         change = (raw.features(1.8 * x) - raw.features(x)).abs().max() / raw.features(x).abs().max()
         assert change > 0.1  # without it the gain changes phi
     # a checkpoint saved before these fields existed has no such keys: it keeps raw crops and 128 px
-    old = {k: v for k, v in SiamFCConfig.preset("teacher").to_dict().items()
+    assert SiamFCConfig.preset("teacher").input_norm == "none"
+    old = {k: v for k, v in SiamFCConfig.preset("teacher", search_size=192).to_dict().items()
            if k not in ("input_norm", "input_norm_eps", "search_size")}
     cfg = SiamFCConfig.from_dict(old)
     assert (cfg.input_norm, cfg.search_size, cfg.response_size) == ("none", 128, 9)
@@ -218,17 +221,41 @@ def test_input_norm_makes_the_response_invariant_to_gain_and_old_configs_keep_ol
 
 
 def test_tracker_takes_its_crop_sizes_from_the_model(siamese):
-    assert SiamFCTracker(siamese["student"]).cfg.search_size == 192
-    assert SiamFCTracker(siamese["student"]).cfg.template_size == 64
-    assert SiamFCTracker(BlobSiamese()).cfg.search_size == 128  # a model that does not say: the old 128
-    assert SiamFCTracker(siamese["student"], SOTTrackerConfig(search_size=128)).cfg.search_size == 128
+    big = build("siamfc", SiamFCConfig.preset("student", search_size=192))
+    assert (SiamFCTracker(big).cfg.template_size, SiamFCTracker(big).cfg.search_size) == (64, 192)
+    assert SiamFCTracker(siamese["student"]).cfg.search_size == 128
+    assert SiamFCTracker(BlobSiamese()).cfg.search_size == 128  # a model that does not say: 128
+    assert SiamFCTracker(big, SOTTrackerConfig(search_size=128)).cfg.search_size == 128
 
 
 def test_siam_pair_config_follows_the_model_geometry():
     from kdtrack_lite.train.sot import SOT_PAIR_AUGMENT, siam_pair_config
 
-    cfg = siam_pair_config(SiamFCConfig.preset("teacher"), seed=3)
+    assert siam_pair_config(SiamFCConfig.preset("teacher")).max_shift == 16.0  # 0.5 x (128 - 64) / 2
+    cfg = siam_pair_config(SiamFCConfig.preset("teacher", search_size=192), seed=3)
     assert (cfg.exemplar_size, cfg.search_size, cfg.seed) == (64, 192, 3)
-    assert cfg.max_shift == pytest.approx(0.75 * (192 - 64) / 2)  # 48 search px
+    assert cfg.max_shift == pytest.approx(0.5 * (192 - 64) / 2)  # 32 search px
     assert cfg.photometric_prob == SOT_PAIR_AUGMENT["photometric_prob"]
     assert siam_pair_config(SiamFCConfig(), max_shift=5.0).max_shift == 5.0
+
+
+
+class LargestScaleSiamese(BlobSiamese):
+    """Always prefers the last (largest) search scale: logit = batch index, flat over the map."""
+
+    def response(self, z_feat, x_feat):
+        n, r = x_feat.shape[0], x_feat.shape[-1] - z_feat.shape[-1] + 1
+        return torch.arange(n, dtype=torch.float32).view(n, 1, 1, 1).expand(n, 1, r, r).clone()
+
+
+def test_scale_update_per_frame_matches_hand_computation():
+    """Box growth per frame = (1 - scale_lr) + scale_lr * scale_step when the largest scale wins:
+    1.06 with the defaults, 1 - 0.59 + 0.59 * 1.0375 = 1.022125 with the SiamFC reference values
+    (too slow for the ~5 %-a-frame zoom ramps of the synthetic SV sequences)."""
+    frame = _blob_frame((96, 80), 6)
+    for cfg, growth in ((SOTTrackerConfig(), 1.06), (SOTTrackerConfig(scale_step=1.0375, scale_lr=0.59), 1.022125)):
+        tracker = SiamFCTracker(LargestScaleSiamese(), cfg)
+        tracker.init(frame, [84, 68, 24, 24])
+        for _ in range(5):
+            box, _ = tracker.update(frame)
+        np.testing.assert_allclose(box[2:], 24 * growth**5, rtol=1e-9)

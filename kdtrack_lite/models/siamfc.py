@@ -10,8 +10,8 @@ negatives weigh the same.
 
 OUR DESIGN CHOICES: the backbone family of :mod:`kdtrack_lite.models.backbone` with two stages
 (strides 4, 8) plus a linear 1x1 ``adjust`` conv + BN (SiamFC's last layer has no ReLU); lite crops
-(template 64; search 192 -> response 17 x 17 in the presets, 128 -> 9 x 9 in checkpoints made
-before the presets changed); per-crop input standardisation in the presets (``input_norm``);
+(template 64, search 128 -> response 9 x 9; 192 -> 17 x 17 as an option); optional per-crop input
+standardisation (``input_norm``);
 "same" padding; a learnable bias ``b``; positive and negative halves of the loss each weigh 1/2.
 """
 
@@ -45,12 +45,14 @@ class SiamFCConfig(Config):
             for all channels keeps the colour ratios that tell objects apart.
         input_norm_eps: the ``eps`` above (keeps flat crops finite).
 
-    The dataclass defaults (search 128, no standardisation) are the behaviour of checkpoints saved
-    before these fields existed, so those still load and track as they did; the ``"teacher"`` /
-    ``"student"`` presets used by ``kdtrack train sot`` take the new values (OUR CHOICE, issue 5):
-    a 192-pixel search crop doubles the displacement the 17 x 17 response map can reach (+-8
-    cells x stride 8 = +-64 search px = +-2 target sides instead of +-1), because fast-motion
-    targets jumped out of the 9 x 9 map; standardisation answers the lighting changes.
+    The defaults (search 128, no standardisation) are the behaviour of checkpoints saved before
+    these fields existed, so those load and track as they did, and the presets keep them: the
+    shipped checkpoints use them. OPTIONS (issue 5, measured, not adopted): ``search_size=192``
+    (17 x 17 response map, reach +-8 cells x stride 8 = +-64 search px = +-2 target sides instead
+    of +-1, for fast-motion targets that jumped out of the 9 x 9 map) together with
+    ``input_norm="crop"`` made a teacher that held its target through a sudden 0.4x darkening
+    but scored 45.5 validation AUC against 55.3 for the 128-px teacher at the same 8 x 100-step
+    budget (benchmarks/RESULTS.md); it needs a longer schedule than one CPU thread allows here.
     """
 
     backbone: BackboneConfig = field(default_factory=lambda: BackboneConfig.preset(
@@ -63,10 +65,8 @@ class SiamFCConfig(Config):
     input_norm_eps: float = 1e-2
 
     PRESETS: ClassVar[dict[str, dict]] = {
-        "teacher": dict(backbone=dict(widths=(64, 128), blocks=(1, 3)), feature_channels=64,
-                        search_size=192, input_norm="crop"),
-        "student": dict(backbone=dict(widths=(16, 48), blocks=(1, 2)), feature_channels=32,
-                        search_size=192, input_norm="crop"),
+        "teacher": dict(backbone=dict(widths=(64, 128), blocks=(1, 3)), feature_channels=64),
+        "student": dict(backbone=dict(widths=(16, 48), blocks=(1, 2)), feature_channels=32),
     }
     INPUT_NORMS: ClassVar[tuple[str, ...]] = ("none", "crop")
 
@@ -131,7 +131,7 @@ def xcorr(z_feat: torch.Tensor, x_feat: torch.Tensor) -> torch.Tensor:
 
 class SiamFC(nn.Module):
     """``forward(template (B,3,64,64), search (B,3,X,X)) -> logits (B, 1, R, R)``, ``R = (X - 64) / 8 + 1``
-    (X = 192, R = 17 in the presets).
+    (X = 128, R = 9 in the presets).
 
     For tracking, :meth:`features` embeds crops once and :meth:`response` correlates cached
     template features with several search crops. Feature taps: :meth:`taps`.
