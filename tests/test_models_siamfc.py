@@ -10,7 +10,12 @@ from torch import nn
 from kdtrack_lite.checkpoint import load_checkpoint, save_checkpoint
 from kdtrack_lite.data.crops import crop_and_resize
 from kdtrack_lite.models import (
-    SiamFCConfig, SiamFCLoss, balanced_logistic_loss, count_parameters, siamfc_labels, xcorr,
+    SiamFCConfig,
+    SiamFCLoss,
+    balanced_logistic_loss,
+    count_parameters,
+    siamfc_labels,
+    xcorr,
 )
 from kdtrack_lite.models.siamfc import (
     standardize_crops,

@@ -36,7 +36,13 @@ from ..distill.base import LossTerm
 from ..distill.loop import History, TrainConfig
 from ..distill.multi_teacher import SDSTKD
 from ..models.siamfc import SiamFCLossConfig, siamfc_labels
-from .sot import ATTRIBUTE_CYCLE, SPLIT_SEED_BASE, evaluate_siamfc, siam_pair_config, train_siamfc
+from .sot import (
+    ATTRIBUTE_CYCLE,
+    SPLIT_SEED_BASE,
+    evaluate_siamfc,
+    siam_pair_config,
+    train_siamfc,
+)
 
 SPECIALIST_ATTRIBUTES: dict[str, tuple[str, ...]] = {"OCC": ("OCC",), "FM": ("FM",), "IV": ("IV",), "SV": ("SV",)}
 VARIANTS = ("alone", "general", "fixed", "adaptive")
@@ -114,9 +120,9 @@ def train_specialist(general: nn.Module, attribute: str, cfg: SpecialistConfig |
     model, history = train_siamfc("teacher", data_cfg, train_cfg, model_cfg=general.cfg, checkpoint_path=None,
                                   train_sequences=seqs, val_sequences=[], sampler=sampler, init_from=general)
     if checkpoint_path is not None:
-        from ..checkpoint import save_checkpoint
-
         import copy
+
+        from ..checkpoint import save_checkpoint
 
         stored = copy.deepcopy(model).half() if half else model
         save_checkpoint(checkpoint_path, stored, seed=cfg.seed, metrics={},

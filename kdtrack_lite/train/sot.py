@@ -22,8 +22,8 @@ from ..data.datasets import SiamesePairs, SiamPairConfig
 from ..data.sequence import SOTSequence
 from ..data.sot_synth import SOTConfig, generate_sot_sequence
 from ..distill.base import Distiller
-from ..distributed import make_loader
 from ..distill.loop import History, TrainConfig, fit, recipe_train_config
+from ..distributed import make_loader
 from ..eval.sot import SOTReport, evaluate_sot
 from ..models.siamfc import SiamFCConfig, SiamFCLoss, build_siamfc
 from ..runtime import progress
