@@ -10,7 +10,15 @@ from torch import nn
 from kdtrack_lite.checkpoint import load_checkpoint, save_checkpoint
 from kdtrack_lite.data.crops import crop_and_resize
 from kdtrack_lite.models import (
-    SiamFCConfig, SiamFCLoss, balanced_logistic_loss, count_parameters, siamfc_labels, xcorr,
+    SiamFCConfig,
+    SiamFCLoss,
+    balanced_logistic_loss,
+    count_parameters,
+    siamfc_labels,
+    xcorr,
+)
+from kdtrack_lite.models.siamfc import (
+    standardize_crops,
 )
 from kdtrack_lite.registry import build
 from kdtrack_lite.track.sot_tracker import SiamFCTracker, SOTTrackerConfig
@@ -25,10 +33,12 @@ def siamese():
 @pytest.mark.parametrize("name", ["teacher", "student"])
 def test_response_shape_stride_and_taps(siamese, name):
     m = siamese[name]
-    assert m.cfg.stride == 8 and m.cfg.response_size == 9
+    assert m.cfg.stride == 8 and m.cfg.search_size == 128 and m.cfg.response_size == 9  # (128 - 64) / 8 + 1
+    assert m.cfg.replace(search_size=192).response_size == 17
     with torch.no_grad():
         out = m(torch.rand(2, 3, 64, 64), torch.rand(2, 3, 128, 128))
-    assert out.shape == (2, 1, 9, 9)
+        big = m(torch.rand(2, 3, 64, 64), torch.rand(2, 3, 192, 192))  # fully convolutional: any search side
+    assert out.shape == (2, 1, 9, 9) and big.shape == (2, 1, 17, 17)
     assert list(m.taps()) == ["s4", "s8", "adjust"]
 
 
@@ -141,7 +151,8 @@ def _blob_frame(center, sigma, size=(160, 192)):
 
 
 def test_sot_tracker_follows_a_moving_target():
-    tracker = SiamFCTracker(BlobSiamese(), SOTTrackerConfig())
+    # geometry check at the SiamFC reference scale settings (small size steps)
+    tracker = SiamFCTracker(BlobSiamese(), SOTTrackerConfig(scale_step=1.0375, scale_lr=0.59))
     with pytest.raises(RuntimeError, match="init"):
         tracker.update(_blob_frame((50, 50), 6))
     tracker.init(_blob_frame((50, 60), 6), [38, 48, 24, 24])
@@ -174,3 +185,82 @@ def test_sot_tracker_runs_with_a_siamfc_student_and_checkpoints_round_trip(siame
         with torch.no_grad():
             x = torch.rand(1, 3, 128, 128)
             torch.testing.assert_close(rebuilt(x[..., :64, :64], x), model(x[..., :64, :64], x))
+
+
+def test_standardize_crops_matches_hand_computation_and_cancels_a_lighting_change():
+    x = torch.tensor([0.0, 0.2, 0.4, 0.6, 0.8, 1.0]).reshape(1, 3, 1, 2)  # one crop, 3 channels, 1 x 2
+    mean = 0.5
+    std = math.sqrt(sum((v - mean) ** 2 for v in [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]) / 6)  # population std
+    expected = torch.tensor([(v - mean) / (std + 0.01) for v in [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]]).reshape(1, 3, 1, 2)
+    torch.testing.assert_close(standardize_crops(x, eps=0.01), expected)
+    crops = torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    lit = crops * torch.tensor([0.4, 1.7]).view(2, 1, 1, 1) + 0.05  # a darker and a brighter copy
+    torch.testing.assert_close(standardize_crops(lit, 0.0), standardize_crops(crops, 0.0), atol=1e-5, rtol=1e-5)
+    assert torch.isfinite(standardize_crops(torch.full((1, 3, 4, 4), 0.3))).all()  # a flat crop stays finite
+
+
+def test_input_norm_makes_the_response_invariant_to_gain_and_old_configs_keep_old_behaviour(tmp_path):
+    torch.manual_seed(0)
+    model = build("siamfc", SiamFCConfig.preset("student", input_norm="crop", search_size=192,
+                                                input_norm_eps=1e-6)).eval()  # eps ~0: ~exact invariance
+    g = torch.Generator().manual_seed(2)
+    z, x = torch.rand(1, 3, 64, 64, generator=g), 0.5 * torch.rand(1, 3, 192, 192, generator=g)
+    with torch.no_grad():
+        feats = model.features(x)
+        torch.testing.assert_close(model.features(1.8 * x), feats, atol=2e-3 * feats.abs().max().item(), rtol=0)
+        torch.testing.assert_close(model(z, 1.8 * x), model(z, x))
+        raw = build("siamfc", model.cfg.replace(input_norm="none")).eval()
+        raw.load_state_dict(model.state_dict())
+        change = (raw.features(1.8 * x) - raw.features(x)).abs().max() / raw.features(x).abs().max()
+        assert change > 0.1  # without it the gain changes phi
+    # a checkpoint saved before these fields existed has no such keys: it keeps raw crops and 128 px
+    assert SiamFCConfig.preset("teacher").input_norm == "none"
+    old = {k: v for k, v in SiamFCConfig.preset("teacher", search_size=192).to_dict().items()
+           if k not in ("input_norm", "input_norm_eps", "search_size")}
+    cfg = SiamFCConfig.from_dict(old)
+    assert (cfg.input_norm, cfg.search_size, cfg.response_size) == ("none", 128, 9)
+    with pytest.raises(ValueError, match="input_norm"):
+        SiamFCConfig(input_norm="batch")
+    with pytest.raises(ValueError, match="multiple of the stride"):
+        SiamFCConfig(search_size=190)
+
+
+def test_tracker_takes_its_crop_sizes_from_the_model(siamese):
+    big = build("siamfc", SiamFCConfig.preset("student", search_size=192))
+    assert (SiamFCTracker(big).cfg.template_size, SiamFCTracker(big).cfg.search_size) == (64, 192)
+    assert SiamFCTracker(siamese["student"]).cfg.search_size == 128
+    assert SiamFCTracker(BlobSiamese()).cfg.search_size == 128  # a model that does not say: 128
+    assert SiamFCTracker(big, SOTTrackerConfig(search_size=128)).cfg.search_size == 128
+
+
+def test_siam_pair_config_follows_the_model_geometry():
+    from kdtrack_lite.train.sot import SOT_PAIR_AUGMENT, siam_pair_config
+
+    assert siam_pair_config(SiamFCConfig.preset("teacher")).max_shift == 16.0  # 0.5 x (128 - 64) / 2
+    cfg = siam_pair_config(SiamFCConfig.preset("teacher", search_size=192), seed=3)
+    assert (cfg.exemplar_size, cfg.search_size, cfg.seed) == (64, 192, 3)
+    assert cfg.max_shift == pytest.approx(0.5 * (192 - 64) / 2)  # 32 search px
+    assert cfg.photometric_prob == SOT_PAIR_AUGMENT["photometric_prob"]
+    assert siam_pair_config(SiamFCConfig(), max_shift=5.0).max_shift == 5.0
+
+
+
+class LargestScaleSiamese(BlobSiamese):
+    """Always prefers the last (largest) search scale: logit = batch index, flat over the map."""
+
+    def response(self, z_feat, x_feat):
+        n, r = x_feat.shape[0], x_feat.shape[-1] - z_feat.shape[-1] + 1
+        return torch.arange(n, dtype=torch.float32).view(n, 1, 1, 1).expand(n, 1, r, r).clone()
+
+
+def test_scale_update_per_frame_matches_hand_computation():
+    """Box growth per frame = (1 - scale_lr) + scale_lr * scale_step when the largest scale wins:
+    1.06 with the defaults, 1 - 0.59 + 0.59 * 1.0375 = 1.022125 with the SiamFC reference values
+    (too slow for the ~5 %-a-frame zoom ramps of the synthetic SV sequences)."""
+    frame = _blob_frame((96, 80), 6)
+    for cfg, growth in ((SOTTrackerConfig(), 1.06), (SOTTrackerConfig(scale_step=1.0375, scale_lr=0.59), 1.022125)):
+        tracker = SiamFCTracker(LargestScaleSiamese(), cfg)
+        tracker.init(frame, [84, 68, 24, 24])
+        for _ in range(5):
+            box, _ = tracker.update(frame)
+        np.testing.assert_allclose(box[2:], 24 * growth**5, rtol=1e-9)

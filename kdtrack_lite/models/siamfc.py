@@ -10,8 +10,9 @@ negatives weigh the same.
 
 OUR DESIGN CHOICES: the backbone family of :mod:`kdtrack_lite.models.backbone` with two stages
 (strides 4, 8) plus a linear 1x1 ``adjust`` conv + BN (SiamFC's last layer has no ReLU); lite crops
-(template 64, search 128 -> response 9 x 9); "same" padding; a learnable bias ``b``; positive
-and negative halves of the loss each weigh 1/2.
+(template 64, search 128 -> response 9 x 9; 192 -> 17 x 17 as an option); optional per-crop input
+standardisation (``input_norm``);
+"same" padding; a learnable bias ``b``; positive and negative halves of the loss each weigh 1/2.
 """
 
 from __future__ import annotations
@@ -37,6 +38,21 @@ class SiamFCConfig(Config):
         feature_channels: channels of ``phi`` after the 1x1 adjust conv.
         response_scale: ``s`` in ``s * xcorr + b``.
         template_size, search_size: crop sides in pixels (lite sizes, OUR CHOICE).
+        input_norm: ``"none"`` (crops enter as raw [0, 1] RGB) or ``"crop"``: each crop is
+            standardised by its own mean and standard deviation over all pixels and channels,
+            ``x' = (x - mean(x)) / (std(x) + input_norm_eps)`` (OUR CHOICE). A global lighting
+            change ``x -> g x + o`` (the IV attribute) then leaves ``x'`` unchanged, and one scalar
+            for all channels keeps the colour ratios that tell objects apart.
+        input_norm_eps: the ``eps`` above (keeps flat crops finite).
+
+    The defaults (search 128, no standardisation) are the behaviour of checkpoints saved before
+    these fields existed, so those load and track as they did, and the presets keep them: the
+    shipped checkpoints use them. OPTIONS (issue 5, measured, not adopted): ``search_size=192``
+    (17 x 17 response map, reach +-8 cells x stride 8 = +-64 search px = +-2 target sides instead
+    of +-1, for fast-motion targets that jumped out of the 9 x 9 map) together with
+    ``input_norm="crop"`` made a teacher that held its target through a sudden 0.4x darkening
+    but scored 45.5 validation AUC against 55.3 for the 128-px teacher at the same 8 x 100-step
+    budget (benchmarks/RESULTS.md); it needs a longer schedule than one CPU thread allows here.
     """
 
     backbone: BackboneConfig = field(default_factory=lambda: BackboneConfig.preset(
@@ -45,11 +61,21 @@ class SiamFCConfig(Config):
     response_scale: float = 0.001
     template_size: int = 64
     search_size: int = 128
+    input_norm: str = "none"
+    input_norm_eps: float = 1e-2
 
     PRESETS: ClassVar[dict[str, dict]] = {
         "teacher": dict(backbone=dict(widths=(64, 128), blocks=(1, 3)), feature_channels=64),
         "student": dict(backbone=dict(widths=(16, 48), blocks=(1, 2)), feature_channels=32),
     }
+    INPUT_NORMS: ClassVar[tuple[str, ...]] = ("none", "crop")
+
+    def __post_init__(self) -> None:
+        if self.input_norm not in self.INPUT_NORMS:
+            raise ValueError(f"SiamFCConfig.input_norm must be one of {self.INPUT_NORMS}, got {self.input_norm!r}")
+        if (self.search_size - self.template_size) % self.backbone.stride:
+            raise ValueError(f"SiamFCConfig: search_size - template_size = {self.search_size - self.template_size} "
+                             f"must be a multiple of the stride {self.backbone.stride}")
 
     @classmethod
     def preset(cls, name: str, **overrides) -> "SiamFCConfig":
@@ -67,6 +93,21 @@ class SiamFCConfig(Config):
     @property
     def response_size(self) -> int:
         return (self.search_size - self.template_size) // self.stride + 1
+
+
+def standardize_crops(images: torch.Tensor, eps: float = 1e-2) -> torch.Tensor:
+    """Per-crop standardisation ``(x - mean(x)) / (std(x) + eps)``, one mean and one (population)
+    std per crop over all channels and pixels (OUR CHOICE, see :class:`SiamFCConfig`).
+
+    Args:
+        images: ``(B, C, H, W)`` crops.
+
+    Returns:
+        ``(B, C, H, W)``; invariant to ``x -> g x + o`` for ``g > 0`` up to ``eps``.
+    """
+    mean = images.mean(dim=(1, 2, 3), keepdim=True)  # (B, 1, 1, 1)
+    std = images.std(dim=(1, 2, 3), keepdim=True, unbiased=False)
+    return (images - mean) / (std + eps)
 
 
 def xcorr(z_feat: torch.Tensor, x_feat: torch.Tensor) -> torch.Tensor:
@@ -89,7 +130,8 @@ def xcorr(z_feat: torch.Tensor, x_feat: torch.Tensor) -> torch.Tensor:
 
 
 class SiamFC(nn.Module):
-    """``forward(template (B,3,64,64), search (B,3,128,128)) -> logits (B, 1, 9, 9)``.
+    """``forward(template (B,3,64,64), search (B,3,X,X)) -> logits (B, 1, R, R)``, ``R = (X - 64) / 8 + 1``
+    (X = 128, R = 9 in the presets).
 
     For tracking, :meth:`features` embeds crops once and :meth:`response` correlates cached
     template features with several search crops. Feature taps: :meth:`taps`.
@@ -109,7 +151,10 @@ class SiamFC(nn.Module):
         return {**self.backbone.taps(), "adjust": self.adjust}
 
     def features(self, images: torch.Tensor) -> torch.Tensor:
-        """``phi``: ``(B, 3, S, S)`` crops in [0, 1] -> ``(B, C, S / 8, S / 8)``."""
+        """``phi``: ``(B, 3, S, S)`` crops in [0, 1] -> ``(B, C, S / 8, S / 8)`` (standardised
+        first when ``cfg.input_norm == "crop"``)."""
+        if self.cfg.input_norm == "crop":
+            images = standardize_crops(images, self.cfg.input_norm_eps)
         last = self.backbone(images)[self.cfg.backbone.tap_names[-1]]
         return self.adjust(last)
 

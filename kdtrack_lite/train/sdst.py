@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from ..config import Config
-from ..data.datasets import SiamesePairs, SiamPairConfig, attribute_sampler
+from ..data.datasets import SiamesePairs, attribute_sampler
 from ..data.sequence import SOTSequence
 from ..data.sot_synth import SOTConfig, generate_sot_sequence
 from ..distill.attention import AttentionTransfer
@@ -36,7 +36,13 @@ from ..distill.base import LossTerm
 from ..distill.loop import History, TrainConfig
 from ..distill.multi_teacher import SDSTKD
 from ..models.siamfc import SiamFCLossConfig, siamfc_labels
-from .sot import ATTRIBUTE_CYCLE, SOT_PAIR_AUGMENT, SPLIT_SEED_BASE, evaluate_siamfc, train_siamfc
+from .sot import (
+    ATTRIBUTE_CYCLE,
+    SPLIT_SEED_BASE,
+    evaluate_siamfc,
+    siam_pair_config,
+    train_siamfc,
+)
 
 SPECIALIST_ATTRIBUTES: dict[str, tuple[str, ...]] = {"OCC": ("OCC",), "FM": ("FM",), "IV": ("IV",), "SV": ("SV",)}
 VARIANTS = ("alone", "general", "fixed", "adaptive")
@@ -103,7 +109,7 @@ def train_specialist(general: nn.Module, attribute: str, cfg: SpecialistConfig |
         raise ValueError(f"train_specialist: attribute must be one of {sorted(SPECIALIST_ATTRIBUTES)}, got {attribute!r}")
     cfg = cfg or SpecialistConfig.make()
     seqs = attribute_sequences("train", attribute, cfg.train_sequences, cfg.train_frames, cfg.seed)
-    pairs = SiamesePairs(seqs, SiamPairConfig(seed=cfg.seed, **SOT_PAIR_AUGMENT))
+    pairs = SiamesePairs(seqs, siam_pair_config(general.cfg, cfg.seed))
     sampler = attribute_sampler(pairs, list(SPECIALIST_ATTRIBUTES[attribute]), cfg.boost,
                                 num_samples=cfg.steps * cfg.batch_size, seed=cfg.seed)
     from .sot import SOTDataConfig
@@ -114,9 +120,9 @@ def train_specialist(general: nn.Module, attribute: str, cfg: SpecialistConfig |
     model, history = train_siamfc("teacher", data_cfg, train_cfg, model_cfg=general.cfg, checkpoint_path=None,
                                   train_sequences=seqs, val_sequences=[], sampler=sampler, init_from=general)
     if checkpoint_path is not None:
-        from ..checkpoint import save_checkpoint
-
         import copy
+
+        from ..checkpoint import save_checkpoint
 
         stored = copy.deepcopy(model).half() if half else model
         save_checkpoint(checkpoint_path, stored, seed=cfg.seed, metrics={},
