@@ -3,7 +3,7 @@
 Usage (repository root)::
 
     OMP_WAIT_POLICY=PASSIVE .venv/bin/python benchmarks/distill_mot.py --seeds 0 1 2 \
-        --epochs 4 --steps 50 --threads 1 --json runs/distill_mot.json --md runs/distill_mot.md
+        --epochs 4 --steps 50 --lr 5e-4 --threads 1 --json runs/distill_mot.json --md runs/distill_mot.md
 
 Every student row fine-tunes the shipped student (``data_samples/checkpoints/mot_student.pt``)
 for the same ``epochs x steps`` with ``kdtrack_lite.train.distill_mot.distill_mot_student``; only
@@ -61,6 +61,7 @@ def main() -> None:
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     p.add_argument("--epochs", type=int, help="override the profile's epochs")
     p.add_argument("--steps", type=int, help="override the profile's steps per epoch")
+    p.add_argument("--lr", type=float, help="override the profile's learning rate (e.g. 5e-4 to fine-tune gently)")
     p.add_argument("--profile", default="full", choices=["fast", "full"], help="data and budget profile")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--json", required=True, help="per-run results (atomic; re-runs skip what is there)")
@@ -72,7 +73,7 @@ def main() -> None:
     student = load_checkpoint(args.student).build().eval()
     data = MOTDataConfig.make(args.profile)
     splits = {s: make_mot_split(s, data) for s in ("train", "val", "test")}
-    overrides = {k: v for k, v in (("epochs", args.epochs), ("steps_per_epoch", args.steps)) if v}
+    overrides = {k: v for k, v in (("epochs", args.epochs), ("steps_per_epoch", args.steps), ("lr", args.lr)) if v}
     path = Path(args.json)
     state = json.loads(path.read_text()) if path.exists() else {"runs": []}
     state.update(command=" ".join(["benchmarks/distill_mot.py", *sys.argv[1:]]),
