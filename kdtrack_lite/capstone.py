@@ -126,12 +126,12 @@ def _rows(records: dict[str, dict], section: str, notebook: str) -> pd.DataFrame
     return df.reindex(columns=COLUMNS)
 
 
-def _mot_data(cfg: CapstoneConfig):
+def _mot_data(cfg: CapstoneConfig, splits=("train", "val", "test")):
     from .train.mot import MOTDataConfig, make_mot_split
 
     data = MOTDataConfig(train_sequences=cfg.mot_train_sequences, val_sequences=1,
                          test_sequences=cfg.mot_test_sequences, num_frames=cfg.mot_num_frames, seed=cfg.seed)
-    return data, {s: make_mot_split(s, data) for s in ("train", "val", "test")}
+    return data, {s: make_mot_split(s, data) for s in splits}
 
 
 def mot_section(cfg: CapstoneConfig, models: Models) -> pd.DataFrame:
@@ -167,7 +167,7 @@ def interleaved_section(cfg: CapstoneConfig, models: Models) -> pd.DataFrame:
     from .track.schedules import AdaptiveConfig, AdaptiveSchedule, FixedSchedule
     from .train.distill_mot import MOTDistillConfig
 
-    _, splits = _mot_data(cfg)
+    _, splits = _mot_data(cfg, splits=("test",))  # the same test scenes as mot_section
     k = cfg.interleave_k
     variants = {"interleaved: teacher only": Variant(FixedSchedule(1)),
                 f"interleaved: k={k}, teacher on 1 frame in {k}, teacher priors": Variant(FixedSchedule(k)),
