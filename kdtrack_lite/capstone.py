@@ -225,8 +225,8 @@ def lowq_section(cfg: CapstoneConfig, models: Models) -> pd.DataFrame:
     on clean scenes.
     """
     from .distill.loop import TrainConfig
-    from .eval.fusion import fusion_experiment, semantic_speed
-    from .eval.speed import count_params
+    from .eval.fusion import fusion_experiment, semantic_example, semantic_speed
+    from .eval.speed import count_flops, count_params
     from .paths import runs_dir
     from .teachers import ColourHistogramTeacher, load_clip_teacher, teacher_banner
     from .train.semantic import SemanticDataConfig
@@ -245,6 +245,11 @@ def lowq_section(cfg: CapstoneConfig, models: Models) -> pd.DataFrame:
     best = max(fixed, key=lambda n: low.loc[n, "IDF1"])
     t_ms, s_ms = semantic_speed(clip, exp.encoder, exp.frame)  # RN50 timing does not depend on its weights
     enc_params = count_params(exp.encoder) + count_params(exp.regulator)
+    with torch.no_grad():
+        enc_gflops = count_flops(exp.encoder, semantic_example(exp.encoder, exp.frame)[0]) / 1e9
+        side = clip.preprocess_cfg.get("size", 224)
+        side = side[0] if isinstance(side, (tuple, list)) else int(side)
+        clip_gflops = count_flops(clip, torch.zeros(9, 3, side, side)) / 1e9  # the frame + 8 crops
     records = {}
     for split, table in (("low quality", low), ("clean", clean)):
         for name, label in (("no semantics", "no semantics"), (best, f"best fixed weight ({best[6:]}, oracle)"),
@@ -253,8 +258,10 @@ def lowq_section(cfg: CapstoneConfig, models: Models) -> pd.DataFrame:
             records[f"{split}: {label}"] = {"HOTA": table.loc[name, "HOTA"], "IDF1": table.loc[name, "IDF1"],
                                             "AssA": table.loc[name, "AssA"], "fps": 1e3 / s_ms if uses else np.nan,
                                             "params": enc_params if uses else np.nan,
+                                            "gflops": enc_gflops if uses else np.nan,
                                             "train_s": exp.train_seconds if uses else np.nan}
-    records["CLIP RN50 image encoder (frame + 8 crops)"] = {"fps": 1e3 / t_ms, "params": count_params(clip)}
+    records["CLIP RN50 image encoder (frame + 8 crops)"] = {"fps": 1e3 / t_ms, "params": count_params(clip),
+                                                           "gflops": clip_gflops}
     out = _rows(records, "MOT low quality", "04-05")
     out.attrs["teacher"] = teacher_banner(teacher)
     return out

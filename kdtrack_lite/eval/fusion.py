@@ -115,17 +115,12 @@ def fusion_experiment(detector: nn.Module, teacher, data_cfg, train_cfg, cache_d
     return FusionExperiment(tables, encoder, regulator, seconds, clean[0].frames[0])
 
 
-def semantic_speed(teacher, encoder: nn.Module, frame: np.ndarray, n_objects: int = 8,
-                   teacher_repeats: int = 5, student_repeats: int = 30) -> tuple[float, float]:
-    """Milliseconds per frame of the CLIP teacher (whole frame + ``n_objects`` crops) and of the semantic
-    student (thumbnail + ``n_objects`` query vectors), on ``frame (H, W, 3)`` uint8, batch 1.
+def semantic_example(encoder: nn.Module, frame: np.ndarray, n_objects: int = 8) -> tuple[tuple, np.ndarray]:
+    """A fixed example of what the semantic student sees per frame: ``(encoder inputs, dets (N, 6))``.
 
-    The boxes and queries are random but fixed (seed 0): the cost does not depend on their values.
+    The boxes and queries are random but seeded (0): speed and FLOPs do not depend on their values.
     """
-    import torch
-
     from ..track.semantic_fusion import semantic_inputs
-    from .speed import measure_fps
 
     h, w = frame.shape[:2]
     rng = np.random.default_rng(0)
@@ -133,6 +128,19 @@ def semantic_speed(teacher, encoder: nn.Module, frame: np.ndarray, n_objects: in
     dets = np.c_[xy, xy + [20, 50], np.full(n_objects, 0.9), np.zeros(n_objects)]  # (N, 6) xyxy, score, class
     embs = rng.normal(size=(n_objects, encoder.cfg.query_dim)).astype(np.float32)
     roi = rng.normal(size=(n_objects, encoder.cfg.roi_dim)).astype(np.float32)
+    return semantic_inputs(encoder, frame, dets, embs, roi), dets
+
+
+def semantic_speed(teacher, encoder: nn.Module, frame: np.ndarray, n_objects: int = 8,
+                   teacher_repeats: int = 5, student_repeats: int = 30) -> tuple[float, float]:
+    """Milliseconds per frame of the CLIP teacher (whole frame + ``n_objects`` crops) and of the semantic
+    student (thumbnail + ``n_objects`` query vectors), on ``frame (H, W, 3)`` uint8, batch 1
+    (inputs from :func:`semantic_example`)."""
+    import torch
+
+    from .speed import measure_fps
+
+    inputs, dets = semantic_example(encoder, frame, n_objects)
 
     def teacher_frame():
         teacher.encode_images(frame)
@@ -140,6 +148,6 @@ def semantic_speed(teacher, encoder: nn.Module, frame: np.ndarray, n_objects: in
 
     with torch.no_grad():
         t_ms = measure_fps(teacher_frame, (), warmup=1, repeats=teacher_repeats, frames_per_call=1).ms_per_frame
-        s_ms = measure_fps(lambda: encoder(*semantic_inputs(encoder, frame, dets, embs, roi)), (), warmup=3,
-                           repeats=student_repeats, frames_per_call=1).ms_per_frame
+        s_ms = measure_fps(lambda: encoder(*inputs), (), warmup=3, repeats=student_repeats,
+                           frames_per_call=1).ms_per_frame
     return t_ms, s_ms
