@@ -210,13 +210,14 @@ def write_report(table: pd.DataFrame, out: str | Path, cfg, profile: str, comman
               "a section; params and GFLOPs per frame (interleaved rows: both models, FLOPs averaged over the "
               "frames each model ran on); train (s) = fine-tuning time in this run (blank: a shipped checkpoint).",
               "", "## What helped where (computed from the table above)", ""]
-    lines += [f"- {f}" for f in findings(table)]
+    stated = findings(table)
+    lines += [f"- {f}" for f in stated]
     lines += ["", "![speed vs accuracy](speed_accuracy.png)", "", "## Budgets (CapstoneConfig)", "",
               "```json", json.dumps(cfg.to_dict(), indent=1), "```", ""]
     report = write_text_atomic(out / "report.md", "\n".join(lines))
     payload = {"profile": profile, "command": command, "machine": machine, "seconds": seconds,
                "section_seconds": per_section, "config": cfg.to_dict(), "teacher": table.attrs.get("teacher"),
-               "table": json.loads(table.to_json(orient="index")), "findings": findings(table)}
+               "table": json.loads(table.to_json(orient="index")), "findings": stated}
     write_text_atomic(out / "results.json", json.dumps(payload, indent=1))
     return report
 
@@ -273,6 +274,14 @@ def readme_table(readme: str | Path) -> str:
     return "\n".join(line for line in text[start:end].splitlines() if line.startswith("|"))
 
 
+def _update_readme_from(readme: str | Path, folder: Path) -> None:
+    """README results block from a report folder's ``table.md`` and ``results.json`` (one source)."""
+    payload = json.loads((folder / "results.json").read_text())
+    update_readme(readme, readme_block((folder / "table.md").read_text(), payload["command"], payload["machine"],
+                                       payload["seconds"]))
+    print(f"[tour] updated the results block of {readme}")
+
+
 @add_command
 def _tour(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("tour", help="run every method headless and write a report folder (table + figures)")
@@ -295,11 +304,8 @@ def _tour(sub: argparse._SubParsersAction) -> None:
         if args.rerender:
             report = rerender(args.rerender)
             print(f"[tour] re-rendered {report} from its results.json")
-            if args.update_readme:
-                payload = json.loads((Path(args.rerender) / "results.json").read_text())
-                update_readme(args.update_readme, readme_block((Path(args.rerender) / "table.md").read_text(),
-                                                               payload["command"], payload["machine"],
-                                                               payload["seconds"]))
+            if args.update_readme:  # the report just written holds the command, machine and time
+                _update_readme_from(args.update_readme, Path(args.rerender))
             return
         if args.threads:
             torch.set_num_threads(args.threads)
@@ -318,8 +324,6 @@ def _tour(sub: argparse._SubParsersAction) -> None:
         report = write_report(table, out, cfg, args.profile, command, seconds)
         print(f"[tour] {seconds / 60:.1f} min; report: {report}")
         if args.update_readme:
-            update_readme(args.update_readme, readme_block((out / "table.md").read_text(), command,
-                                                           machine_summary(), seconds))
-            print(f"[tour] updated the results block of {args.update_readme}")
+            _update_readme_from(args.update_readme, out)
 
     p.set_defaults(func=run)
