@@ -178,3 +178,24 @@ def test_evaluate_variants_end_to_end(tiny):
     assert (res.table["fps"] > 0).all() and res.table["HOTA"].between(0, 100).all()
     with pytest.raises(ValueError, match="prior_source"):
         InterleavedConfig(prior_source="gt")
+
+
+
+def test_evaluate_variants_folds_bn_without_changing_the_tracks():
+    from kdtrack_lite.checkpoint import load_checkpoint
+    from kdtrack_lite.paths import samples_dir
+
+    ckpt = samples_dir() / "checkpoints"
+    teacher = load_checkpoint(ckpt / "mot_teacher.pt").build().eval()
+    student = load_checkpoint(ckpt / "mot_student.pt").build().eval()
+    seq = generate_mot_sequence(MOTSceneConfig.make("fast", num_frames=8), seed=3)
+    variants = {"k=2": Variant(FixedSchedule(2)), "student": Variant(FixedSchedule(0))}
+    folded = evaluate_variants(teacher, student, [seq], variants)
+    plain = evaluate_variants(teacher, student, [seq], variants, fold_bn=False)
+    for name in variants:
+        a, b = folded.results[name][seq.name], plain.results[name][seq.name]
+        assert len(a) > 10 and a.shape == b.shape  # trained detectors: real tracks to compare
+        np.testing.assert_allclose(a, b, atol=1e-3)
+    assert (folded.table["HOTA"] - plain.table["HOTA"]).abs().max() < 1e-6
+    # the caller's detectors are left as they were (BatchNorm still there)
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in student.modules())

@@ -5,6 +5,8 @@ from one sequence to the next, so a change of load on a shared machine hits all 
 (as :func:`kdtrack_lite.eval.speed.compare_models` does for single models). FPS = frames / wall
 seconds of the whole interleaved loop (:attr:`InterleavedPipeline.seconds`), summed over
 sequences; HOTA/IDF1/MOTA are the combined scores of :func:`kdtrack_lite.eval.mot.evaluate_mot`.
+Every detector runs in its deployed form, Conv+BN folded (:func:`kdtrack_lite.models.fuse.fuse_conv_bn`,
+outputs unchanged), as in every other speed table of the package.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from torch import nn
 
 from ..data.sequence import MOTSequence
 from ..models.centertrack import DecodeConfig
+from ..models.fuse import fuse_conv_bn
 from ..track.interleaved import InterleavedConfig, InterleavedPipeline
 from ..track.mot_tracker import TrackerConfig
 from ..track.schedules import Schedule
@@ -46,13 +49,14 @@ class SweepResult:
 
 def evaluate_variants(teacher: nn.Module, student: nn.Module, sequences: list[MOTSequence],
                       variants: dict[str, Variant], tracker_cfg: TrackerConfig | None = None,
-                      decode_cfg: DecodeConfig | None = None) -> SweepResult:
+                      decode_cfg: DecodeConfig | None = None, fold_bn: bool = True) -> SweepResult:
     """Run every variant on every sequence (rotated order) and score it.
 
     Args:
         teacher, student: CenterTrack detectors on one device.
         sequences: held-out sequences with ground truth.
         variants: ``{name: Variant}``.
+        fold_bn: run folded copies of the detectors (module doc); ``False`` runs them as given.
 
     Returns:
         :class:`SweepResult`.
@@ -60,7 +64,17 @@ def evaluate_variants(teacher: nn.Module, student: nn.Module, sequences: list[MO
     if not sequences or not variants:
         raise ValueError("evaluate_variants: need at least one sequence and one variant")
     names = list(variants)
-    pipes = {n: InterleavedPipeline(teacher, v.student or student, v.schedule, tracker_cfg, decode_cfg, v.cfg)
+    deployed = {}  # one folded copy per distinct detector
+
+    def deploy(net: nn.Module) -> nn.Module:
+        if not fold_bn:
+            return net
+        if id(net) not in deployed:
+            deployed[id(net)] = fuse_conv_bn(net)
+        return deployed[id(net)]
+
+    pipes = {n: InterleavedPipeline(deploy(teacher), deploy(v.student or student), v.schedule, tracker_cfg,
+                                    decode_cfg, v.cfg)
              for n, v in variants.items()}
     results = {n: {} for n in names}
     timelines = {n: {} for n in names}
