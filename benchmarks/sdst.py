@@ -89,7 +89,42 @@ def markdown(results: dict) -> str:
     table = pd.DataFrame(rows).T
     speed = pd.DataFrame(results["speed"]).round({"fps": 0, "ms_per_frame": 2, "compression": 1, "speedup": 2})
     return "### Success AUC (test split), mean ± std over seeds\n\n" + table.to_markdown() + \
+        "\n\n" + paired_markdown(results) + \
         "\n\n### Size and speed (one run, CPU, batch 1)\n\n" + speed.to_markdown()
+
+
+def paired_differences(results: dict, variant: str, baseline: str = "general") -> pd.DataFrame:
+    """Per-seed ``variant - baseline`` AUC (same seed = same data order and init), seeds as rows."""
+    runs = results["runs"]
+    seeds = [s for s in runs[variant] if s in runs[baseline]]
+    return pd.DataFrame({s: {c: runs[variant][s][c] - runs[baseline][s][c] for c in ["ALL", *ATTRS]}
+                         for s in seeds}).T
+
+
+def target_check(results: dict, variant: str = "fixed", margin: float = 2.0, max_loss: float = 1.0) -> dict:
+    """Issue 7's target on the seed means: ``variant`` beats general KD by >= ``margin`` AUC on >= 3
+    of the 4 attributes and loses at most ``max_loss`` overall."""
+    d = paired_differences(results, variant)
+    mean = d.mean()
+    wins = [a for a in ATTRS if mean[a] >= margin]
+    return {"variant": variant, "seeds": len(d), "mean_diff": {c: round(float(mean[c]), 2) for c in d.columns},
+            "attributes_won": wins, "met": len(wins) >= 3 and mean["ALL"] >= -max_loss}
+
+
+def paired_markdown(results: dict) -> str:
+    """Per-attribute ``SDST - general KD``: mean ± std over seeds, standard error, seeds > 0."""
+    lines = ["### SDST minus general KD, paired by seed (AUC points)", ""]
+    for variant in ("fixed", "adaptive"):
+        d = paired_differences(results, variant)
+        n = len(d)
+        cells = {c: f"{d[c].mean():+.1f} ± {d[c].std(ddof=1) if n > 1 else 0:.1f} "
+                    f"(s.e. {d[c].std(ddof=1) / n ** 0.5 if n > 1 else 0:.1f}; {int((d[c] > 0).sum())}/{n} > 0)"
+                 for c in d.columns}
+        lines.append(f"* **{variant}**: " + ", ".join(f"{c} {v}" for c, v in cells.items()))
+        check = target_check(results, variant)
+        lines.append(f"  target (>= +2 on >= 3 of {len(ATTRS)} attributes, ALL >= -1, on the means): "
+                     f"{'MET' if check['met'] else 'NOT met'} (won: {', '.join(check['attributes_won']) or 'none'})")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -45,3 +45,30 @@ def test_variant_terms():
     assert sdst_terms("adaptive")[0].cfg.scheme == "loss"
     with pytest.raises(ValueError, match="variant"):
         sdst_terms("both")
+
+
+def test_benchmark_paired_differences_and_target_check():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "sdst.py"
+    spec = importlib.util.spec_from_file_location("bench_sdst", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+
+    def row(all_, occ, fm, iv, sv):
+        return {"ALL": all_, "OCC": occ, "FM": fm, "IV": iv, "SV": sv}
+
+    results = {"runs": {
+        "general": {"0": row(40, 30, 20, 30, 40), "1": row(42, 32, 22, 32, 42)},
+        "fixed": {"0": row(40, 33, 21, 33, 43), "1": row(41, 33, 24, 34, 45)},   # diffs: ALL 0/-1, OCC 3/1 ...
+        "adaptive": {"0": row(30, 40, 30, 40, 50), "1": row(30, 40, 30, 40, 50)},
+    }}
+    d = bench.paired_differences(results, "fixed")
+    assert d.loc["0", "OCC"] == 3 and d.loc["1", "ALL"] == -1
+    check = bench.target_check(results, "fixed")
+    # hand-computed means: ALL -0.5, OCC +2.0, FM +1.5, IV +2.5, SV +3.0 -> won OCC, IV, SV; ALL >= -1
+    assert check["attributes_won"] == ["OCC", "IV", "SV"] and bool(check["met"])
+    assert not bool(bench.target_check(results, "fixed", margin=2.6)["met"])  # only SV left
+    assert not bool(bench.target_check(results, "adaptive")["met"])  # wins everywhere but loses 11 overall
+    assert "NOT met" in bench.paired_markdown(results) and "2/2 > 0" in bench.paired_markdown(results)
