@@ -23,6 +23,12 @@ def _stack(parts, like: Array) -> Array:
     return torch.stack(parts, dim=-1) if isinstance(like, torch.Tensor) else np.stack(parts, axis=-1)
 
 
+def _cat(first: Array, second: Array) -> Array:
+    """``(..., 2)`` and ``(..., 2)`` -> ``(..., 4)``; two pair-wise halves instead of four stacked
+    columns (the same arithmetic, about 4x less overhead on the tracker's one-box calls)."""
+    return torch.cat([first, second], dim=-1) if isinstance(first, torch.Tensor) else np.concatenate([first, second], -1)
+
+
 def _check(boxes: Array, name: str) -> None:
     if boxes.shape[-1] != 4:
         raise ValueError(f"{name}: expected boxes of shape (..., 4), got {tuple(boxes.shape)}")
@@ -42,14 +48,14 @@ def xyxy_to_tlwh(xyxy: Array) -> Array:
 
 def cxcywh_to_xyxy(cxcywh: Array) -> Array:
     _check(cxcywh, "cxcywh_to_xyxy")
-    cx, cy, w, h = (cxcywh[..., i] for i in range(4))
-    return _stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], cxcywh)
+    centre, half = cxcywh[..., :2], cxcywh[..., 2:] / 2
+    return _cat(centre - half, centre + half)
 
 
 def xyxy_to_cxcywh(xyxy: Array) -> Array:
     _check(xyxy, "xyxy_to_cxcywh")
-    x1, y1, x2, y2 = (xyxy[..., i] for i in range(4))
-    return _stack([(x1 + x2) / 2, (y1 + y2) / 2, x2 - x1, y2 - y1], xyxy)
+    top_left, bottom_right = xyxy[..., :2], xyxy[..., 2:]
+    return _cat((top_left + bottom_right) / 2, bottom_right - top_left)
 
 
 def tlwh_to_cxcywh(tlwh: Array) -> Array:

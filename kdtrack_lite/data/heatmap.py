@@ -12,6 +12,7 @@ the same way as the *prior heatmap* it feeds to the network.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -32,12 +33,20 @@ def gaussian_radius(height: float, width: float, min_overlap: float = 0.7) -> fl
 
 
 def gaussian_kernel(radius: int) -> np.ndarray:
-    """``(2r+1, 2r+1)`` Gaussian with peak 1 and sigma = (2r + 1) / 6."""
+    """``(2r+1, 2r+1)`` Gaussian with peak 1 and sigma = (2r + 1) / 6 (a fresh, writable array)."""
+    return _kernel(int(radius)).copy()
+
+
+@functools.lru_cache(maxsize=256)
+def _kernel(radius: int) -> np.ndarray:
+    """Cached, read-only :func:`gaussian_kernel` (the tracker renders a prior every frame)."""
     sigma = (2 * radius + 1) / 6
     y, x = np.ogrid[-radius : radius + 1, -radius : radius + 1]
     g = np.exp(-(x * x + y * y) / (2 * sigma * sigma))
     g[g < np.finfo(g.dtype).eps * g.max()] = 0
-    return g.astype(np.float32)
+    g = g.astype(np.float32)
+    g.flags.writeable = False
+    return g
 
 
 def draw_gaussian(heatmap: np.ndarray, center_xy: tuple[float, float], radius: int, peak: float = 1.0) -> np.ndarray:
@@ -47,7 +56,7 @@ def draw_gaussian(heatmap: np.ndarray, center_xy: tuple[float, float], radius: i
     the centre is inside). Returns ``heatmap`` for chaining.
     """
     radius = max(0, int(radius))
-    kernel = gaussian_kernel(radius) * peak
+    kernel = _kernel(radius) if peak == 1.0 else _kernel(radius) * np.float32(peak)
     x, y = int(center_xy[0]), int(center_xy[1])
     h, w = heatmap.shape
     if not (0 <= x < w and 0 <= y < h):
