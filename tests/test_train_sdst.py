@@ -72,3 +72,19 @@ def test_benchmark_paired_differences_and_target_check():
     assert not bool(bench.target_check(results, "fixed", margin=2.6)["met"])  # only SV left
     assert not bool(bench.target_check(results, "adaptive")["met"])  # wins everywhere but loses 11 overall
     assert "NOT met" in bench.paired_markdown(results) and "2/2 > 0" in bench.paired_markdown(results)
+
+
+def test_sdst_check_command_scores_both_teachers(capsys):
+    import json
+
+    from kdtrack_lite.cli import main
+    from kdtrack_lite.paths import samples_dir
+
+    teacher = str(samples_dir() / "checkpoints" / "sot_teacher.pt")
+    main(["sdst", "check", "--attribute", "OCC", "--general", teacher, "--specialist", teacher,
+          "--split", "val", "--sequences", "1", "--frames", "20", "--threads", "1"])
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert out["split"] == "val" and out["frames"] > 0
+    assert out["gain"] == 0.0 and out["general"] == out["specialist"]  # the same network on the same frames
+    with pytest.raises(SystemExit, match="--sequences must be >= 1"):
+        main(["sdst", "check", "--attribute", "OCC", "--general", teacher, "--specialist", teacher, "--sequences", "0"])

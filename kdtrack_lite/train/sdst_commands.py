@@ -1,4 +1,5 @@
-"""``kdtrack sdst specialist``: the command that produces each shipped specialised teacher."""
+"""``kdtrack sdst specialist``: the command that produces each shipped specialised teacher;
+``kdtrack sdst check``: score any specialist against the general teacher on held-out sequences."""
 
 from __future__ import annotations
 
@@ -46,6 +47,37 @@ def _sdst(sub: argparse._SubParsersAction) -> None:
         print(json.dumps(report))
 
     s.set_defaults(func=run)
+
+    c = ssub.add_parser("check", help="success AUC of a specialist and of the general teacher on the attribute's "
+                                      "frames of held-out sequences carrying it")
+    c.add_argument("--attribute", required=True, help="OCC, FM, IV or SV")
+    c.add_argument("--general", required=True, metavar="CKPT", help="the general SOT teacher checkpoint")
+    c.add_argument("--specialist", required=True, metavar="CKPT", help="the specialist checkpoint")
+    c.add_argument("--split", default="test", choices=("val", "test"),
+                   help="val to choose between candidates, test to report (never choose on test)")
+    c.add_argument("--sequences", type=int, default=4, help="sequences carrying the attribute (default 4)")
+    c.add_argument("--frames", type=int, default=80)
+    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--threads", type=int, help="torch CPU threads")
+
+    def check(args: argparse.Namespace) -> None:
+        import torch
+
+        from ..checkpoint import load_checkpoint
+        from .sdst import attribute_sequences, check_specialist
+
+        if args.sequences < 1 or args.frames < 2:
+            raise SystemExit(f"kdtrack sdst check: --sequences must be >= 1 and --frames >= 2, "
+                             f"got {args.sequences} and {args.frames}")
+        if args.threads:
+            torch.set_num_threads(args.threads)
+        seqs = attribute_sequences(args.split, args.attribute, args.sequences, args.frames, args.seed)
+        general = load_checkpoint(args.general).build().eval()
+        result = check_specialist(general, load_checkpoint(args.specialist).build().eval(), args.attribute, seqs)
+        print(json.dumps({"attribute": args.attribute, "split": args.split, "sequences": args.sequences,
+                          **{k: round(v, 2) for k, v in result.items()}}))
+
+    c.set_defaults(func=check)
     p.set_defaults(func=lambda args: p.print_help())
 
 
