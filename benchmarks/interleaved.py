@@ -83,6 +83,9 @@ def main(argv=None) -> None:
     ap.add_argument("--finetune-steps", type=int, default=100)
     ap.add_argument("--finetune-lr", type=float, default=5e-4,
                     help="fine-tuning learning rate (a quarter of the baselines' 2e-3: the student starts converged)")
+    ap.add_argument("--prior-students", nargs="+", default=["teacher", "gt"], choices=("teacher", "gt"),
+                    help="which prior-trained students part 2 fine-tunes (teacher: needs the teacher's tracks "
+                         "on every training scene first)")
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
@@ -96,10 +99,12 @@ def main(argv=None) -> None:
         train_cfg = TrainConfig.make(args.profile, epochs=args.finetune_epochs, steps_per_epoch=args.finetune_steps,
                                      lr=args.finetune_lr, patience=0, seed=0)
         train_seqs = make_mot_split("train", data_cfg)
-        start = time.perf_counter()
-        rows = track_sequences(teacher, train_seqs)
-        info["teacher_rows_seconds"] = time.perf_counter() - start
-        for prior in ("teacher", "gt"):
+        rows = None
+        if "teacher" in args.prior_students:
+            start = time.perf_counter()
+            rows = track_sequences(teacher, train_seqs)
+            info["teacher_rows_seconds"] = time.perf_counter() - start
+        for prior in args.prior_students:
             start = time.perf_counter()
             model, hist = finetune_prior_student(student, teacher, prior, data_cfg, train_cfg,
                                                  train_sequences=train_seqs, teacher_rows=rows)
