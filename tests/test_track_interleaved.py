@@ -199,3 +199,19 @@ def test_evaluate_variants_folds_bn_without_changing_the_tracks():
     assert (folded.table["HOTA"] - plain.table["HOTA"]).abs().max() < 1e-6
     # the caller's detectors are left as they were (BatchNorm still there)
     assert any(isinstance(m, torch.nn.BatchNorm2d) for m in student.modules())
+
+
+def test_frontier_gain_interpolates_between_fixed_schedules():
+    import pandas as pd
+
+    from kdtrack_lite.eval.interleaved import frontier_gain
+
+    table = pd.DataFrame({"teacher_calls": [300, 152, 76, 103], "HOTA": [57.5, 52.1, 50.3, 51.3]},
+                         index=["k=2", "k=4", "k=8", "adaptive"])
+    # hand-computed: 50.3 + (52.1 - 50.3) * (103 - 76) / (152 - 76) = 50.9395 -> gain 0.3605
+    assert abs(frontier_gain(table, "adaptive", ["k=2", "k=4", "k=8"]) - 0.3605263) < 1e-6
+    assert abs(frontier_gain(table, "k=4", ["k=2", "k=4", "k=8"])) < 1e-12  # on the frontier itself
+    with pytest.raises(ValueError, match="outside the fixed rows' range"):
+        frontier_gain(table, "adaptive", ["k=2", "k=4"])
+    with pytest.raises(ValueError, match="missing"):
+        frontier_gain(table, "k=16", ["k=2", "k=4"])

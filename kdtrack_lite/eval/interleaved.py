@@ -96,3 +96,29 @@ def evaluate_variants(teacher: nn.Module, student: nn.Module, sequences: list[MO
                      "MOTA": float(comb["MOTA"]), "fps": frames / seconds[n], "teacher_calls": calls,
                      "teacher_fraction": calls / frames, "frames": frames, "seconds": seconds[n]})
     return SweepResult(pd.DataFrame(rows).set_index("variant"), reports, timelines, results)
+
+
+def frontier_gain(table: pd.DataFrame, variant: str, fixed: list[str], metric: str = "HOTA") -> float:
+    """``metric`` of ``variant`` minus the fixed schedules' frontier at the same number of teacher calls.
+
+    The frontier is the piecewise-linear interpolation of the ``fixed`` rows' ``metric`` against
+    their ``teacher_calls`` (OUR CHOICE: what "beats the fixed schedule at the same number of
+    teacher calls" means when no fixed ``k`` spends exactly the variant's calls). A variant outside
+    the fixed rows' range of calls raises, rather than extrapolating.
+
+    Args:
+        table: :attr:`SweepResult.table` (or any frame with ``teacher_calls`` and ``metric`` columns).
+        variant: the row to compare, e.g. ``"adaptive"``.
+        fixed: rows of fixed schedules, e.g. ``["k=2", "k=4", "k=8"]``.
+    """
+    missing = [n for n in [variant, *fixed] if n not in table.index]
+    if missing or len(fixed) < 2:
+        raise ValueError(f"frontier_gain: need the variant and >= 2 fixed rows in the table; missing {missing}, "
+                         f"fixed = {fixed}")
+    pts = table.loc[fixed, ["teacher_calls", metric]].astype(float).sort_values("teacher_calls")
+    calls = float(table.loc[variant, "teacher_calls"])
+    lo, hi = pts["teacher_calls"].iloc[0], pts["teacher_calls"].iloc[-1]
+    if not lo <= calls <= hi:
+        raise ValueError(f"frontier_gain: {variant!r} made {calls:g} teacher calls, outside the fixed rows' "
+                         f"range [{lo:g}, {hi:g}]; add a fixed schedule that brackets it")
+    return float(table.loc[variant, metric]) - float(np.interp(calls, pts["teacher_calls"], pts[metric]))

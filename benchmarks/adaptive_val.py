@@ -1,0 +1,63 @@
+"""Choose the adaptive schedule's thresholds on VALIDATION scenes (never on test).
+
+Every candidate :class:`~kdtrack_lite.track.schedules.AdaptiveConfig` and the fixed schedules
+k in {2, 3, 4, 6, 8} run on the same validation scenes in one
+:func:`~kdtrack_lite.eval.interleaved.evaluate_variants` call (shipped teacher and student); each
+candidate is scored by :func:`~kdtrack_lite.eval.interleaved.frontier_gain` (HOTA minus the fixed
+frontier at its number of teacher calls). Prints the table and the best candidate.
+
+    OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=1 PYTHONPATH=. python benchmarks/adaptive_val.py \
+        --val-sequences 8 --json runs/adaptive_val.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+
+import torch
+
+from kdtrack_lite.checkpoint import load_checkpoint
+from kdtrack_lite.eval.interleaved import Variant, evaluate_variants, frontier_gain
+from kdtrack_lite.fileio import write_text_atomic
+from kdtrack_lite.track.schedules import AdaptiveConfig, AdaptiveSchedule, FixedSchedule
+from kdtrack_lite.train.mot import MOTDataConfig, make_mot_split
+
+FIXED_K = (2, 3, 4, 6, 8)
+GRID = {"max_gap": (4, 6, 8), "min_consistency": (0.6, 0.75, 0.9), "min_confidence_ratio": (0.8, 0.9)}
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--teacher", default="data_samples/checkpoints/mot_teacher.pt")
+    ap.add_argument("--student", default="data_samples/checkpoints/mot_student.pt")
+    ap.add_argument("--val-sequences", type=int, default=8)
+    ap.add_argument("--budget", type=float, default=0.25)
+    ap.add_argument("--json", default=None)
+    args = ap.parse_args(argv)
+    torch.set_num_threads(1)
+    teacher = load_checkpoint(args.teacher).build().eval()
+    student = load_checkpoint(args.student).build().eval()
+    seqs = make_mot_split("val", MOTDataConfig.make("full", seed=0, val_sequences=args.val_sequences))
+    variants = {f"k={k}": Variant(FixedSchedule(k)) for k in FIXED_K}
+    configs = {}
+    for values in itertools.product(*GRID.values()):
+        cfg = AdaptiveConfig(budget=args.budget, **dict(zip(GRID, values)))
+        name = "adaptive " + " ".join(f"{k}={v}" for k, v in zip(GRID, values))
+        configs[name], variants[name] = cfg.to_dict(), Variant(AdaptiveSchedule(cfg))
+    res = evaluate_variants(teacher, student, seqs, variants)
+    table = res.table[["HOTA", "IDF1", "teacher_calls"]].copy()
+    fixed = [f"k={k}" for k in FIXED_K]
+    table["frontier_gain"] = [frontier_gain(res.table, n, fixed) if n in configs else 0.0 for n in table.index]
+    print(table.round(2).to_markdown())
+    best = table.loc[list(configs), "frontier_gain"].idxmax()
+    print(f"\nbest on validation: {best} (gain {table.loc[best, 'frontier_gain']:+.2f} HOTA at "
+          f"{table.loc[best, 'teacher_calls']:.0f} calls)")
+    if args.json:
+        write_text_atomic(args.json, json.dumps({"args": vars(args), "table": table.reset_index().to_dict("records"),
+                                                 "configs": configs, "best": best}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
