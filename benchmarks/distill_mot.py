@@ -31,6 +31,7 @@ import torch
 from kdtrack_lite.checkpoint import load_checkpoint
 from kdtrack_lite.eval.speed import compare_models
 from kdtrack_lite.fileio import write_text_atomic
+from kdtrack_lite.registry import build
 from kdtrack_lite.train.distill_mot import MOTDistillConfig, distill_mot_student, loss_label, parse_losses
 from kdtrack_lite.train.mot import MOTDataConfig, evaluate_detector, make_mot_split, mot_train_config
 
@@ -63,6 +64,11 @@ def main() -> None:
     p.add_argument("--steps", type=int, help="override the profile's steps per epoch")
     p.add_argument("--lr", type=float, help="override the profile's learning rate (e.g. 5e-4 to fine-tune gently)")
     p.add_argument("--profile", default="full", choices=["fast", "full"], help="data and budget profile")
+    p.add_argument("--init", default="shipped", choices=["shipped", "scratch"],
+                   help="start every student row from the shipped student (a fine-tune) or from a fresh "
+                        "initialisation (seeded by --seeds; distillation from the first step)")
+    p.add_argument("--train-sequences", type=int, help="override the profile's training scenes (the shipped "
+                                                        "student was trained on 48)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--json", required=True, help="per-run results (atomic; re-runs skip what is there)")
     p.add_argument("--md", help="also write the summary table as markdown (atomic)")
@@ -71,12 +77,13 @@ def main() -> None:
 
     teacher = load_checkpoint(args.teacher).build().eval()
     student = load_checkpoint(args.student).build().eval()
-    data = MOTDataConfig.make(args.profile)
+    data = MOTDataConfig.make(args.profile, **({"train_sequences": args.train_sequences}
+                                               if args.train_sequences else {}))
     splits = {s: make_mot_split(s, data) for s in ("train", "val", "test")}
     overrides = {k: v for k, v in (("epochs", args.epochs), ("steps_per_epoch", args.steps), ("lr", args.lr)) if v}
     path = Path(args.json)
     state = json.loads(path.read_text()) if path.exists() else {"runs": []}
-    state.update(command=" ".join(["benchmarks/distill_mot.py", *sys.argv[1:]]),
+    state.update(command=" ".join(["benchmarks/distill_mot.py", *sys.argv[1:]]), init=args.init,
                  budget=mot_train_config(args.profile, **overrides).to_dict(), data=data.to_dict())
     cfg = MOTDistillConfig()
     tracker = cfg.tracker_config()
@@ -92,7 +99,11 @@ def main() -> None:
             if (row, seed) in done:
                 continue
             start = time.perf_counter()
-            model, history = distill_mot_student(spec, teacher, student, data,
+            init = student
+            if args.init == "scratch":
+                torch.manual_seed(seed)
+                init = build(student.kdtrack_builder, student.cfg).eval()
+            model, history = distill_mot_student(spec, teacher, init, data,
                                                  mot_train_config(args.profile, seed=seed, **overrides),
                                                  cfg, train_sequences=splits["train"], val_sequences=splits["val"])
             scores = evaluate_detector(model, splits["test"], tracker).combined[METRICS].astype(float).to_dict()
