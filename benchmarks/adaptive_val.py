@@ -7,7 +7,7 @@ candidate is scored by :func:`~kdtrack_lite.eval.interleaved.frontier_gain` (HOT
 frontier at its number of teacher calls). Prints the table and the best candidate.
 
     OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=1 PYTHONPATH=. python benchmarks/adaptive_val.py \
-        --val-sequences 8 --json runs/adaptive_val.json
+        --val-sequences 8 --json runs/adaptive_val.json            # --grid unclaimed: the new-object signal
 """
 
 from __future__ import annotations
@@ -25,7 +25,12 @@ from kdtrack_lite.track.schedules import AdaptiveConfig, AdaptiveSchedule, Fixed
 from kdtrack_lite.train.mot import MOTDataConfig, make_mot_split
 
 FIXED_K = (2, 3, 4, 6, 8)
-GRID = {"max_gap": (4, 6, 8), "min_consistency": (0.6, 0.75, 0.9), "min_confidence_ratio": (0.8, 0.9)}
+GRIDS = {
+    # the confidence/consistency thresholds around the shipped defaults
+    "thresholds": {"max_gap": (4, 6, 8), "min_consistency": (0.6, 0.75, 0.9), "min_confidence_ratio": (0.8, 0.9)},
+    # the "unclaimed detections" signal (possible new objects) on top of the defaults; None = off
+    "unclaimed": {"max_gap": (6, 8), "max_unclaimed": (None, 1, 2, 3)},
+}
 
 
 def main(argv=None) -> None:
@@ -34,6 +39,7 @@ def main(argv=None) -> None:
     ap.add_argument("--student", default="data_samples/checkpoints/mot_student.pt")
     ap.add_argument("--val-sequences", type=int, default=8)
     ap.add_argument("--budget", type=float, default=0.25)
+    ap.add_argument("--grid", default="thresholds", choices=sorted(GRIDS))
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
@@ -42,9 +48,10 @@ def main(argv=None) -> None:
     seqs = make_mot_split("val", MOTDataConfig.make("full", seed=0, val_sequences=args.val_sequences))
     variants = {f"k={k}": Variant(FixedSchedule(k)) for k in FIXED_K}
     configs = {}
-    for values in itertools.product(*GRID.values()):
-        cfg = AdaptiveConfig(budget=args.budget, **dict(zip(GRID, values)))
-        name = "adaptive " + " ".join(f"{k}={v}" for k, v in zip(GRID, values))
+    grid = GRIDS[args.grid]
+    for values in itertools.product(*grid.values()):
+        cfg = AdaptiveConfig(budget=args.budget, **dict(zip(grid, values)))
+        name = "adaptive " + " ".join(f"{k}={v}" for k, v in zip(grid, values))
         configs[name], variants[name] = cfg.to_dict(), Variant(AdaptiveSchedule(cfg))
     res = evaluate_variants(teacher, student, seqs, variants)
     table = res.table[["HOTA", "IDF1", "teacher_calls"]].copy()

@@ -215,3 +215,42 @@ def test_frontier_gain_interpolates_between_fixed_schedules():
         frontier_gain(table, "adaptive", ["k=2", "k=4"])
     with pytest.raises(ValueError, match="missing"):
         frontier_gain(table, "k=16", ["k=2", "k=4"])
+
+
+def test_adaptive_schedule_calls_on_unclaimed_detections():
+    cfg = AdaptiveConfig(budget=0.25, min_confidence=0.0, min_confidence_ratio=0.0, min_consistency=0.0,
+                         min_gap=2, max_gap=6, max_unclaimed=2)
+    signals = {4: 1, 9: 2}  # frame -> unclaimed detections the student left on it
+
+    def drive(schedule):
+        schedule.reset()
+        last, calls = None, []
+        for t in range(1, 15):
+            teacher = schedule.use_teacher(t, last)
+            calls += [t] if teacher else []
+            last = FrameSignals(frame=t, teacher=teacher, confidence=0.9, consistency=1.0,
+                                unclaimed=0 if teacher else signals.get(t, 0))
+        return calls
+
+    # 1 unclaimed on frame 4 is below max_unclaimed; 2 on frame 9 calls the teacher on frame 10
+    assert drive(AdaptiveSchedule(cfg)) == [1, 7, 10]
+    off = AdaptiveConfig(budget=0.25, min_confidence=0.0, min_confidence_ratio=0.0, min_consistency=0.0,
+                         min_gap=2, max_gap=6)
+    assert drive(AdaptiveSchedule(off)) == [1, 7, 13]  # signal ignored by default: max_gap only
+    with pytest.raises(ValueError, match="max_unclaimed"):
+        AdaptiveConfig(max_unclaimed=0)
+
+
+def test_tracker_counts_unclaimed_detections():
+    from kdtrack_lite.track.mot_tracker import MOTTracker, TrackerConfig
+
+    tr = MOTTracker(TrackerConfig(high_score=0.5, low_score=0.1, new_track_score=0.6, min_hits=1))
+    tr.update(np.array([[10, 10, 30, 50, 0.9, 0]], float))  # one confirmed track
+    assert tr.unclaimed == 1  # on the first frame nothing existed to claim it
+    # the track's detection again, a far high one (starts a track) and a far low one; 0.05 < low_score
+    dets = np.array([[11, 10, 31, 50, 0.9, 0], [100, 100, 120, 140, 0.8, 0], [200, 10, 220, 50, 0.3, 0],
+                     [300, 10, 320, 50, 0.05, 0]], float)
+    tr.update(dets)
+    assert tr.unclaimed == 2
+    tr.reset()
+    assert tr.unclaimed == 0

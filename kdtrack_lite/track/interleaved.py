@@ -178,7 +178,8 @@ class InterleavedPipeline:
         consistency = 1.0
         if self._teacher_state is not None and len(self._teacher_state[1]):
             consistency = float(np.isin(self._teacher_state[1], out[:, 4].astype(np.int64)).mean())
-        return FrameSignals(frame=t, teacher=use_teacher, confidence=confidence, consistency=consistency)
+        return FrameSignals(frame=t, teacher=use_teacher, confidence=confidence, consistency=consistency,
+                            unclaimed=self.tracker.unclaimed)
 
     def run(self, frames: Iterable[np.ndarray], desc: str = "interleaved") -> np.ndarray:
         """Track a whole sequence; returns MOTChallenge rows ``(N, 10)``; sets ``seconds``."""

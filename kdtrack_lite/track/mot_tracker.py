@@ -118,6 +118,7 @@ class MOTTracker:
         self._next_id = 1
         self._last_output = np.zeros((0, 6))
         self._offsets = None
+        self.unclaimed = 0  # detections (score >= low_score) no confirmed/lost track took on the last update
 
     def _new_id(self) -> int:
         self._next_id += 1
@@ -170,6 +171,9 @@ class MOTTracker:
                                                      cfg.match_thresh_tentative)
         self._match([tentative[r] for r in matches3[:, 0]], dets, embs, high[matches3[:, 1]])
         dead = {id(tentative[r]) for r in u_tent}
+        # detections no confirmed or lost track claimed (new objects, or false positives)
+        claimed = len(matches) + len(matches2)
+        self.unclaimed = int(np.count_nonzero(scores >= cfg.low_score)) - claimed
         # births, then deaths
         first = self.frame_count == 1 and cfg.confirm_on_first_frame
         for c in high[u_high]:

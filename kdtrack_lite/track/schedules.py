@@ -38,12 +38,16 @@ class FrameSignals:
             existed but none was matched, 1 when there was nothing to track).
         consistency: fraction of the tracks output on the last teacher frame that are still output
             on this frame (1 when the teacher saw none).
+        unclaimed: detections (score >= the tracker's ``low_score``) that no existing track took
+            on this frame -- objects that may be new, which a weak student sees but cannot
+            confirm (a count, not a fraction).
     """
 
     frame: int
     teacher: bool
     confidence: float
     consistency: float
+    unclaimed: int = 0
 
 
 class Schedule:
@@ -105,6 +109,8 @@ class AdaptiveConfig(Config):
             budget allows), so new objects are picked up even when the signals look fine. With
             ``max_gap = 1 / budget`` the schedule is the fixed one in calm stretches and calls
             earlier when a signal drops; an early call spends a token that a later gap pays back.
+        max_unclaimed: call the teacher when a student frame leaves at least this many detections
+            unclaimed by any track (possible new objects); ``None`` (default) ignores the signal.
     """
 
     budget: float = 0.25
@@ -113,11 +119,14 @@ class AdaptiveConfig(Config):
     min_consistency: float = 0.75
     min_gap: int = 2
     max_gap: int = 6
+    max_unclaimed: int | None = None
     FAST: ClassVar[dict] = {}
 
     def __post_init__(self):
         if not 0.0 <= self.budget <= 1.0:
             raise ValueError(f"AdaptiveConfig.budget: expected a fraction in [0, 1], got {self.budget}")
+        if self.max_unclaimed is not None and self.max_unclaimed < 1:
+            raise ValueError(f"AdaptiveConfig.max_unclaimed: expected None or a count >= 1, got {self.max_unclaimed}")
         if self.min_gap < 1 or self.max_gap < self.min_gap:
             raise ValueError(f"AdaptiveConfig: need 1 <= min_gap <= max_gap, got {self.min_gap}, {self.max_gap}")
 
@@ -157,6 +166,8 @@ class AdaptiveSchedule(Schedule):
         if gap >= c.max_gap or last is None:
             return True
         low = last.confidence < c.min_confidence or last.consistency < c.min_consistency
+        if c.max_unclaimed is not None and not last.teacher:
+            low = low or last.unclaimed >= c.max_unclaimed
         if self.reference is not None and not last.teacher:
             low = low or last.confidence < c.min_confidence_ratio * self.reference
         return low
