@@ -4,7 +4,7 @@ Four sections, each measured in one run on sequences no model was trained on:
 
 * ``mot``: AttTrack feature learning (notebooks 01-02). The MOT teacher, the shipped student, and the
   shipped student fine-tuned at one equal budget alone / with FitNets hints / with attention
-  transfer / with both.
+  transfer / with both / with response-level heatmap KD / with hints + heatmap KD.
 * ``interleaved``: AttTrack at inference time (notebook 06), on the same MOT test scenes: teacher
   only, the teacher on every k-th frame with its tracks as the student's prior, the adaptive
   schedule, the student only.
@@ -43,7 +43,8 @@ from .config import Config, ConfigError
 COLUMNS = ["section", "notebook", "HOTA", "IDF1", "AssA", "AUC", "P@20", "fps", "params", "gflops", "train_s"]
 SECTIONS = ("mot", "interleaved", "sot", "lowq")
 MOT_ROWS = {"none": "MOT student fine-tuned alone", "hint": "MOT student + hint (FitNets)", "at": "MOT student + AT",
-            "hint,at": "MOT student + hint + AT"}
+            "hint,at": "MOT student + hint + AT", "kd": "MOT student + heatmap KD",
+            "hint,kd": "MOT student + hint + heatmap KD"}
 SOT_ROWS = {"alone": "SOT student fine-tuned alone", "general": "SOT student + general KD",
             "fixed": "SOT student + SDST (fixed weights)", "adaptive": "SOT student + SDST (adaptive weights)"}
 
@@ -135,7 +136,7 @@ def _mot_data(cfg: CapstoneConfig, splits=("train", "val", "test")):
 
 
 def mot_section(cfg: CapstoneConfig, models: Models) -> pd.DataFrame:
-    """Notebooks 01-02: the shipped MOT pair and four fine-tunes at one budget (module docstring)."""
+    """Notebooks 01-02: the shipped MOT pair and six fine-tunes at one budget (alone, +hint, +AT, +hint+AT, +heatmap KD, +hint+KD) (module docstring)."""
     from .distill.loop import TrainConfig
     from .eval.benchmark import mot_benchmark
     from .train.distill_mot import MOTDistillConfig, distill_mot_student

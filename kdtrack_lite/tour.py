@@ -61,12 +61,13 @@ def findings(table: pd.DataFrame, noise: float = NOISE_POINTS) -> list[str]:
     if "MOT teacher" in table.index:
         base, shipped = MOT_ROWS["none"], "MOT student (shipped)"
         gap = table.loc["MOT teacher", "HOTA"] - table.loc[base, "HOTA"]
-        for row in list(MOT_ROWS.values())[1:]:
+        distilled = [r for r in list(MOT_ROWS.values())[1:] if r in table.index]  # older reports: fewer rows
+        for row in distilled:
             d = _gain(table, row, base, "HOTA")
             closed = f", {d / gap:.0%} of the gap to the teacher" if gap > 0 else ""
             out.append(f"{row}: HOTA {d:+.1f} against the student fine-tuned alone at the same budget"
                        f"{closed} -> {verdict(d)}.")
-        best = max(list(MOT_ROWS.values())[1:], key=lambda r: table.loc[r, "HOTA"])
+        best = max(distilled, key=lambda r: table.loc[r, "HOTA"])
         out.append(f"Best distilled MOT student ({best}): HOTA {_gain(table, best, shipped, 'HOTA'):+.1f} against the "
                    f"shipped student it started from; the teacher is {_gain(table, 'MOT teacher', shipped, 'HOTA'):+.1f}.")
         fps = table.loc[shipped, "fps"] / table.loc["MOT teacher", "fps"]
