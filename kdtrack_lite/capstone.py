@@ -176,8 +176,10 @@ def interleaved_section(cfg: CapstoneConfig, models: Models) -> pd.DataFrame:
                     Variant(AdaptiveSchedule(AdaptiveConfig(budget=cfg.adaptive_budget))),
                 "interleaved: student only":
                     Variant(FixedSchedule(0), InterleavedConfig(prior_source="own", embeddings="student"))}
+    # evaluate_variants times the folded (deployed) detectors itself; size and FLOPs are counted on the same form
+    sweep = evaluate_variants(models.mot_teacher, models.mot_student, splits["test"], variants,
+                              MOTDistillConfig().tracker_config())
     teacher, student = fuse_conv_bn(models.mot_teacher), fuse_conv_bn(models.mot_student)
-    sweep = evaluate_variants(teacher, student, splits["test"], variants, MOTDistillConfig().tracker_config())
     h, w = splits["test"][0].frames.shape[1:3]
     x, prior = torch.rand(1, 3, h, w), torch.rand(1, 1, h, w)
     size = {m: (count_params(net), count_flops(net, (x, x, prior)) / 1e9) for m, net in (("t", teacher), ("s", student))}
