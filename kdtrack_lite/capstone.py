@@ -136,7 +136,7 @@ def _mot_data(cfg: CapstoneConfig, splits=("train", "val", "test")):
 
 
 def mot_section(cfg: CapstoneConfig, models: Models) -> pd.DataFrame:
-    """Notebooks 01-02: the shipped MOT pair and six fine-tunes at one budget (alone, +hint, +AT, +hint+AT, +heatmap KD, +hint+KD) (module docstring)."""
+    """Notebooks 01-02: the shipped MOT pair and one fine-tune per :data:`MOT_ROWS` entry, all at one budget."""
     from .distill.loop import TrainConfig
     from .eval.benchmark import mot_benchmark
     from .train.distill_mot import MOTDistillConfig, distill_mot_student

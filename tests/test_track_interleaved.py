@@ -191,7 +191,7 @@ def test_evaluate_variants_folds_bn_without_changing_the_tracks():
     seq = generate_mot_sequence(MOTSceneConfig.make("fast", num_frames=8), seed=3)
     variants = {"k=2": Variant(FixedSchedule(2)), "student": Variant(FixedSchedule(0))}
     folded = evaluate_variants(teacher, student, [seq], variants)
-    plain = evaluate_variants(teacher, student, [seq], variants, fold_bn=False)
+    plain = evaluate_variants(teacher, student, [seq], variants, fuse=False)
     for name in variants:
         a, b = folded.results[name][seq.name], plain.results[name][seq.name]
         assert len(a) > 10 and a.shape == b.shape  # trained detectors: real tracks to compare

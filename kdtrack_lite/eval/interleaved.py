@@ -49,14 +49,15 @@ class SweepResult:
 
 def evaluate_variants(teacher: nn.Module, student: nn.Module, sequences: list[MOTSequence],
                       variants: dict[str, Variant], tracker_cfg: TrackerConfig | None = None,
-                      decode_cfg: DecodeConfig | None = None, fold_bn: bool = True) -> SweepResult:
+                      decode_cfg: DecodeConfig | None = None, fuse: bool = True) -> SweepResult:
     """Run every variant on every sequence (rotated order) and score it.
 
     Args:
         teacher, student: CenterTrack detectors on one device.
         sequences: held-out sequences with ground truth.
         variants: ``{name: Variant}``.
-        fold_bn: run folded copies of the detectors (module doc); ``False`` runs them as given.
+        fuse: run Conv+BN-folded copies of the detectors (module doc; the ``fuse`` of
+            :func:`~kdtrack_lite.eval.benchmark.mot_benchmark`); ``False`` runs them as given.
 
     Returns:
         :class:`SweepResult`.
@@ -67,7 +68,7 @@ def evaluate_variants(teacher: nn.Module, student: nn.Module, sequences: list[MO
     deployed = {}  # one folded copy per distinct detector
 
     def deploy(net: nn.Module) -> nn.Module:
-        if not fold_bn:
+        if not fuse:
             return net
         if id(net) not in deployed:
             deployed[id(net)] = fuse_conv_bn(net)
