@@ -51,3 +51,15 @@ def test_tiny_sot_training_and_evaluation(tmp_path):
     model, hist = train_siamfc("student", cfg, TINY, checkpoint_path=tmp_path / "t.pt")
     report = evaluate_siamfc(load_checkpoint(tmp_path / "t.pt").build(), make_sot_split("val", cfg))
     assert report.overall.loc["ALL", "AUC"] == pytest.approx(hist.best_metric)
+
+
+def test_train_command_overrides_reach_the_recipe(tmp_path):
+    """``kdtrack train --val-sequences/--lr`` end up in the checkpoint's data and train configs."""
+    from kdtrack_lite.cli import main
+
+    out = tmp_path / "s.pt"
+    assert main(["train", "sot", "--role", "student", "--fast", "--epochs", "1", "--steps", "2", "--threads", "1",
+                 "--train-sequences", "4", "--val-sequences", "2", "--lr", "1e-3", "--out", str(out)]) == 0
+    extra = load_checkpoint(out).extra
+    assert extra["data_config"]["val_sequences"] == 2 and extra["data_config"]["train_sequences"] == 4
+    assert extra["train_config"]["lr"] == pytest.approx(1e-3)

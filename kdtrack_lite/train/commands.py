@@ -22,6 +22,9 @@ def _train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--init", metavar="CKPT", help="start from this checkpoint's weights (continued training)")
     p.add_argument("--train-sequences", type=int, help="override the number of training sequences")
+    p.add_argument("--val-sequences", type=int,
+                   help="override the number of validation sequences (checkpoint selection; more = less noisy)")
+    p.add_argument("--lr", type=float, help="override the recipe's peak learning rate")
     p.add_argument("--resume", action="store_true",
                    help="keep <out>.resume after every epoch and continue from it if it exists")
     p.add_argument("--device", help="cpu, cuda, cuda:1, mps (default: $KDTRACK_DEVICE, else the best available)")
@@ -51,9 +54,10 @@ def _train(sub: argparse._SubParsersAction) -> None:
             torch.set_num_threads(args.threads)
         seed_everything(args.seed)
         device = device_for_rank() or pick_device(args.device)
-        overrides = {k: v for k, v in (("epochs", args.epochs), ("steps_per_epoch", args.steps)) if v}
+        overrides = {k: v for k, v in (("epochs", args.epochs), ("steps_per_epoch", args.steps), ("lr", args.lr)) if v}
         overrides.update(amp=args.amp, compile=args.compile)
-        data_overrides = {"train_sequences": args.train_sequences} if args.train_sequences else {}
+        data_overrides = {k: v for k, v in (("train_sequences", args.train_sequences),
+                                            ("val_sequences", args.val_sequences)) if v}
         common = dict(checkpoint_path=args.out, init_from=_initial_model(args.init), device=device,
                       resume=args.resume, num_workers=args.workers, **sequences_from_args(args))
         if args.family == "mot":
@@ -119,4 +123,4 @@ def _register_if_shipped(args: argparse.Namespace) -> None:
     register_if_shipped(args.out, ["kdtrack", "train", args.family, "--role", args.role],
                         [("--seed", args.seed), ("--epochs", args.epochs), ("--steps", args.steps),
                          ("--threads", args.threads), ("--train-sequences", args.train_sequences),
-                         ("--init", args.init)], fast=args.fast)
+                         ("--val-sequences", args.val_sequences), ("--lr", args.lr), ("--init", args.init)], fast=args.fast)
