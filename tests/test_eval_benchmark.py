@@ -25,3 +25,22 @@ def test_mot_and_sot_benchmark_tables(monkeypatch):
     overall, per_attr = sot_benchmark(siam, sot)
     assert {"AUC", "P@20", "NPrec", "fps", "compression"} <= set(overall.columns)
     assert list(per_attr.columns) == ["teacher", "student"] and (overall["AUC"].between(0, 100)).all()
+
+
+def test_baselines_script_scores_the_asked_test_sequences(monkeypatch):
+    """benchmarks/baselines.py --sot-test-sequences N --sot-test-from F scores sequences F..N-1 only."""
+    import importlib.util
+    from pathlib import Path
+
+    import pytest
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "baselines.py"
+    spec = importlib.util.spec_from_file_location("baselines_script", path)
+    baselines = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(baselines)
+    seen = {}
+    monkeypatch.setattr(baselines, "sot_benchmark", lambda models, seqs: seen.setdefault("names", [s.name for s in seqs]))
+    baselines.sot_table(None, None, "fast", count=5, first=3)
+    assert seen["names"] == ["test-03", "test-04"]
+    with pytest.raises(ValueError, match="--sot-test-from 5"):
+        baselines.sot_table(None, None, "fast", count=5, first=5)
