@@ -54,11 +54,13 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--lr", type=float, default=5e-4)
     ap.add_argument("--teacher-eval", action="store_true", help="also score the general teacher (slow on CPU)")
+    ap.add_argument("--test-sequences", type=int,
+                    help="SOT test split size (default: the FULL profile's 18; 54 = three times the data, same seeds first)")
     ap.add_argument("--out", default="benchmarks/sdst_results.json")
     args = ap.parse_args()
     torch.set_num_threads(1)
     general, specialists, student = load_models()
-    data_cfg = SOTDataConfig.make("full")
+    data_cfg = SOTDataConfig.make("full", **({"test_sequences": args.test_sequences} if args.test_sequences else {}))
     train_seqs, test_seqs = make_sot_split("train", data_cfg), make_sot_split("test", data_cfg)
     results: dict = {"args": vars(args), "runs": {}, "speed": speed_table(general, specialists, student).to_dict()}
     if args.teacher_eval:

@@ -25,6 +25,8 @@ def _train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--val-sequences", type=int,
                    help="override the number of validation sequences (checkpoint selection; more = less noisy)")
     p.add_argument("--lr", type=float, help="override the recipe's peak learning rate")
+    p.add_argument("--input-norm", choices=["none", "crop"],
+                   help="sot only: SiamFCConfig.input_norm (crop = per-crop standardisation; default: the preset's)")
     p.add_argument("--resume", action="store_true",
                    help="keep <out>.resume after every epoch and continue from it if it exists")
     p.add_argument("--device", help="cpu, cuda, cuda:1, mps (default: $KDTRACK_DEVICE, else the best available)")
@@ -60,6 +62,8 @@ def _train(sub: argparse._SubParsersAction) -> None:
                                             ("val_sequences", args.val_sequences)) if v}
         common = dict(checkpoint_path=args.out, init_from=_initial_model(args.init), device=device,
                       resume=args.resume, num_workers=args.workers, **sequences_from_args(args))
+        if args.family == "mot" and args.input_norm:
+            raise ValueError("--input-norm is a SiamFC (sot) option")
         if args.family == "mot":
             from .mot import MOTDataConfig, mot_train_config, train_mot_detector
 
@@ -68,8 +72,11 @@ def _train(sub: argparse._SubParsersAction) -> None:
         else:
             from .sot import SOTDataConfig, sot_train_config, train_siamfc
 
+            from ..models.siamfc import SiamFCConfig
+
+            model_cfg = SiamFCConfig.preset(args.role, **({"input_norm": args.input_norm} if args.input_norm else {}))
             _, history = train_siamfc(args.role, SOTDataConfig.make(**data_overrides),
-                                      sot_train_config(seed=args.seed, **overrides), **common)
+                                      sot_train_config(seed=args.seed, **overrides), model_cfg=model_cfg, **common)
         if is_main_process():
             _register_if_shipped(args)
             print(json.dumps({"checkpoint": args.out, "best_val": history.best_metric,
@@ -123,4 +130,5 @@ def _register_if_shipped(args: argparse.Namespace) -> None:
     register_if_shipped(args.out, ["kdtrack", "train", args.family, "--role", args.role],
                         [("--seed", args.seed), ("--epochs", args.epochs), ("--steps", args.steps),
                          ("--threads", args.threads), ("--train-sequences", args.train_sequences),
-                         ("--val-sequences", args.val_sequences), ("--lr", args.lr), ("--init", args.init)], fast=args.fast)
+                         ("--val-sequences", args.val_sequences), ("--lr", args.lr), ("--input-norm", args.input_norm),
+                         ("--init", args.init)], fast=args.fast)
