@@ -29,18 +29,40 @@ def test_mot_and_sot_benchmark_tables(monkeypatch):
 
 def test_baselines_script_scores_the_asked_test_sequences(monkeypatch):
     """benchmarks/baselines.py --sot-test-sequences N --sot-test-from F scores sequences F..N-1 only."""
-    import importlib.util
-    from pathlib import Path
-
     import pytest
 
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "baselines.py"
-    spec = importlib.util.spec_from_file_location("baselines_script", path)
-    baselines = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(baselines)
+    baselines = _script("baselines")
     seen = {}
     monkeypatch.setattr(baselines, "sot_benchmark", lambda models, seqs: seen.setdefault("names", [s.name for s in seqs]))
     baselines.sot_table(None, None, "fast", count=5, first=3)
     assert seen["names"] == ["test-03", "test-04"]
     with pytest.raises(ValueError, match="--sot-test-from 5"):
         baselines.sot_table(None, None, "fast", count=5, first=5)
+
+
+def _script(name):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_split_eval_scripts_score_shipped_students(monkeypatch, capsys):
+    """benchmarks/{mot,sot}_split_eval.py print one JSON row per checkpoint, on the asked split size."""
+    import json
+
+    from kdtrack_lite.paths import samples_dir
+
+    ckpt = samples_dir() / "checkpoints"
+    for name, args in (("sot_split_eval", ["--split", "val", "--sequences", "1", str(ckpt / "sot_student.pt")]),
+                       ("mot_split_eval", ["--split", "val", "--sequences", "1", str(ckpt / "mot_student.pt")])):
+        monkeypatch.setattr("sys.argv", [name, *args])
+        _script(name).main()
+        row = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+        assert row["split"] == "val" and row.get("sequences", row.get("scenes")) == 1
+        score = row.get("AUC", row.get("HOTA"))
+        assert 0.0 < score <= 100.0
