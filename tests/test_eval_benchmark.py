@@ -51,18 +51,18 @@ def _script(name):
     return module
 
 
-def test_split_eval_scripts_score_shipped_students(monkeypatch, capsys):
-    """benchmarks/{mot,sot}_split_eval.py print one JSON row per checkpoint, on the asked split size."""
+def test_split_eval_script_scores_shipped_students(monkeypatch, capsys):
+    """benchmarks/split_eval.py prints one JSON row per checkpoint, on the asked split size."""
     import json
 
     from kdtrack_lite.paths import samples_dir
 
     ckpt = samples_dir() / "checkpoints"
-    for name, args in (("sot_split_eval", ["--split", "val", "--sequences", "1", str(ckpt / "sot_student.pt")]),
-                       ("mot_split_eval", ["--split", "val", "--sequences", "1", str(ckpt / "mot_student.pt")])):
-        monkeypatch.setattr("sys.argv", [name, *args])
-        _script(name).main()
+    split_eval = _script("split_eval")
+    for family, metric in (("sot", "AUC"), ("mot", "HOTA")):
+        monkeypatch.setattr("sys.argv", ["split_eval.py", family, "--split", "val", "--sequences", "1",
+                                         str(ckpt / f"{family}_student.pt")])
+        split_eval.main()
         row = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-        assert row["split"] == "val" and row.get("sequences", row.get("scenes")) == 1
-        score = row.get("AUC", row.get("HOTA"))
-        assert 0.0 < score <= 100.0
+        assert row["split"] == "val" and row["sequences"] == 1
+        assert 0.0 < row[metric] <= 100.0
