@@ -40,6 +40,8 @@ def _train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-frames", type=int, help="with --data-root: only the first N frames of each sequence")
 
     def run(args: argparse.Namespace) -> None:
+        if args.family == "mot" and args.input_norm:  # before any process group, checkpoint or data is set up
+            raise ValueError("--input-norm is a SiamFC (sot) option")
         import logging
 
         import torch
@@ -62,8 +64,6 @@ def _train(sub: argparse._SubParsersAction) -> None:
                                             ("val_sequences", args.val_sequences)) if v}
         common = dict(checkpoint_path=args.out, init_from=_initial_model(args.init), device=device,
                       resume=args.resume, num_workers=args.workers, **sequences_from_args(args))
-        if args.family == "mot" and args.input_norm:
-            raise ValueError("--input-norm is a SiamFC (sot) option")
         if args.family == "mot":
             from .mot import MOTDataConfig, mot_train_config, train_mot_detector
 
