@@ -8,6 +8,7 @@ frontier at its number of teacher calls). Prints the table and the best candidat
 
     OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=1 PYTHONPATH=. python benchmarks/adaptive_val.py \
         --val-sequences 8 --json runs/adaptive_val.json            # --grid unclaimed: the new-object signal
+                                                                   # --coast 3: carry teacher tracks 3 frames
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import torch
 from kdtrack_lite.checkpoint import load_checkpoint
 from kdtrack_lite.eval.interleaved import Variant, evaluate_variants, frontier_gain
 from kdtrack_lite.fileio import write_text_atomic
+from kdtrack_lite.track.interleaved import InterleavedConfig
 from kdtrack_lite.track.schedules import AdaptiveConfig, AdaptiveSchedule, FixedSchedule
 from kdtrack_lite.train.mot import MOTDataConfig, make_mot_split
 
@@ -40,19 +42,21 @@ def main(argv=None) -> None:
     ap.add_argument("--val-sequences", type=int, default=8)
     ap.add_argument("--budget", type=float, default=0.25)
     ap.add_argument("--grid", default="thresholds", choices=sorted(GRIDS))
+    ap.add_argument("--coast", type=int, default=0, help="InterleavedConfig.coast of every variant, fixed ones too")
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     teacher = load_checkpoint(args.teacher).build().eval()
     student = load_checkpoint(args.student).build().eval()
     seqs = make_mot_split("val", MOTDataConfig.make("full", seed=0, val_sequences=args.val_sequences))
-    variants = {f"k={k}": Variant(FixedSchedule(k)) for k in FIXED_K}
+    pipe = InterleavedConfig(coast=args.coast)
+    variants = {f"k={k}": Variant(FixedSchedule(k), pipe) for k in FIXED_K}
     configs = {}
     grid = GRIDS[args.grid]
     for values in itertools.product(*grid.values()):
         cfg = AdaptiveConfig(budget=args.budget, **dict(zip(grid, values)))
         name = "adaptive " + " ".join(f"{k}={v}" for k, v in zip(grid, values))
-        configs[name], variants[name] = cfg.to_dict(), Variant(AdaptiveSchedule(cfg))
+        configs[name], variants[name] = cfg.to_dict(), Variant(AdaptiveSchedule(cfg), pipe)
     res = evaluate_variants(teacher, student, seqs, variants)
     table = res.table[["HOTA", "IDF1", "teacher_calls"]].copy()
     fixed = [f"k={k}" for k in FIXED_K]

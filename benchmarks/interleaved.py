@@ -9,8 +9,10 @@ Usage (repository root)::
 
 For each test draw (``MOTDataConfig(seed=s)``, FULL: 4 held-out scenes x 150 frames) every variant
 of a part runs in one :func:`~kdtrack_lite.eval.interleaved.evaluate_variants` call (order rotated
-per sequence), so FPS ratios come from one run. Part "sweep": teacher only, k = 2, 4, 8, the adaptive
-schedule (budget 1/4), k = 4 with the student's own priors, student only (shipped student). Part
+per sequence), so FPS ratios come from one run. Part "sweep": teacher only, k = 2, 4, 6, 7, 8, the adaptive
+schedule (budget 1/4), k = 4 with the student's own priors, k = 4 with the tracker's thresholds on
+student frames too, student only (shipped student); k = 6 and 7 bracket the adaptive schedule's
+calls, and its HOTA minus the fixed frontier at its calls is printed per draw. Part
 "priors": k = 4 with teacher vs own priors and student only, for the shipped student and two
 fine-tuned copies (teacher-track priors vs CenterTrack noisy-GT priors, the same budget, data seed
 0's training scenes, which no test draw shares). FPS = frames / wall seconds of the whole
@@ -28,7 +30,7 @@ import torch
 
 from kdtrack_lite.checkpoint import load_checkpoint
 from kdtrack_lite.distill.loop import TrainConfig
-from kdtrack_lite.eval.interleaved import Variant, evaluate_variants
+from kdtrack_lite.eval.interleaved import Variant, evaluate_variants, frontier_gain
 from kdtrack_lite.fileio import write_text_atomic
 from kdtrack_lite.track.interleaved import InterleavedConfig
 from kdtrack_lite.track.schedules import AdaptiveConfig, AdaptiveSchedule, FixedSchedule
@@ -37,15 +39,20 @@ from kdtrack_lite.train.prior_transfer import finetune_prior_student
 
 OWN = InterleavedConfig(prior_source="own")
 STUDENT_ONLY = InterleavedConfig(prior_source="own", embeddings="student")
+# the tracker's own thresholds on student frames too (the pipeline before session 6)
+ONE_THRESHOLD = InterleavedConfig(student_high_score=None, student_births=True)
+# fixed schedules of the sweep; 6 and 7 bracket the adaptive schedule's number of teacher calls
+SWEEP_K = (2, 4, 6, 7, 8)
 
 
 def sweep_variants(budget: float) -> dict[str, Variant]:
     """Part "sweep": the schedules with the shipped student."""
     out = {"teacher only": Variant(FixedSchedule(1))}
-    for k in (2, 4, 8):
+    for k in SWEEP_K:
         out[f"k={k}"] = Variant(FixedSchedule(k))
     out["adaptive"] = Variant(AdaptiveSchedule(AdaptiveConfig(budget=budget)))
     out["k=4 own prior"] = Variant(FixedSchedule(4), OWN)
+    out["k=4 one threshold"] = Variant(FixedSchedule(4), ONE_THRESHOLD)
     out["student only"] = Variant(FixedSchedule(0), STUDENT_ONLY)
     return out
 
@@ -126,6 +133,11 @@ def main(argv=None) -> None:
             t = res.table
             t["speedup"] = t["fps"] / t.loc["teacher only", "fps"]
             t["HOTA_kept"] = t["HOTA"] / t.loc["teacher only", "HOTA"]
+            if part == "sweep":  # the adaptive schedule against the fixed frontier at its number of calls
+                gain = frontier_gain(t, "adaptive", [f"k={k}" for k in SWEEP_K])
+                payload.setdefault("adaptive_frontier_gain", []).append(gain)
+                print(f"adaptive vs the fixed frontier at {t.loc['adaptive', 'teacher_calls']:.0f} calls: "
+                      f"{gain:+.2f} HOTA", flush=True)
             tables.append(t)
             print(f"\n## {part}: test draw seed={seed} ({len(seqs)} scenes x {seqs[0].num_frames} frames)\n", flush=True)
             print(t[cols].round(3).to_markdown(), flush=True)

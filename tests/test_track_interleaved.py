@@ -8,7 +8,9 @@ from kdtrack_lite.data.mot_synth import MOTSceneConfig, generate_mot_sequence
 from kdtrack_lite.eval.interleaved import Variant, evaluate_variants
 from kdtrack_lite.models import DecodeConfig, DetectorConfig
 from kdtrack_lite.registry import build
-from kdtrack_lite.track.interleaved import InterleavedConfig, InterleavedPipeline, prior_from_states, propagate_states
+from kdtrack_lite.track.interleaved import (InterleavedConfig, InterleavedPipeline, prior_from_states, propagate_states,
+                                           student_tracker_config)
+from kdtrack_lite.track.mot_tracker import TrackerConfig
 from kdtrack_lite.track.kalman import BoxKalmanFilter
 from kdtrack_lite.track.pipeline import MOTPipeline
 from kdtrack_lite.track.schedules import AdaptiveConfig, AdaptiveSchedule, FixedSchedule, FrameSignals
@@ -132,6 +134,77 @@ def test_student_prior_is_the_teacher_tracks_propagated_by_kalman():
     # own priors: the tracker's last output instead
     _, _, student_own, _, _ = _run_scripted(FixedSchedule(4), n=8, cfg=InterleavedConfig(prior_source="own"))
     assert not np.array_equal(student_own.priors[-1], student.priors[-1])
+
+
+def _run_two_sources(teacher_boxes, student_boxes, schedule, cfg=None, student_peak=0.4):
+    """Scripted teacher/student with their own per-frame boxes; returns the per-frame outputs."""
+    teacher = ScriptedDetector(_outputs(b) for b in teacher_boxes)
+    student = ScriptedDetector(_outputs(b, student_peak) for b in student_boxes)
+    pipe = InterleavedPipeline(teacher, student, schedule, decode_cfg=DecodeConfig(score_threshold=0.2), cfg=cfg)
+    rng = np.random.default_rng(0)
+    outs = []
+    for t in range(len(teacher_boxes)):
+        teacher.frame = student.frame = t
+        outs.append(pipe.step(rng.integers(0, 255, (H, W, 3), dtype=np.uint8)))
+    return pipe, outs
+
+
+def test_student_frames_confirm_teacher_tracks_but_start_none():
+    n = 7
+    moving = [np.array([[10 + 3 * t, 10, 26 + 3 * t, 40]], float) for t in range(n)]
+    newcomer = np.array([60, 14, 78, 38], float)
+    teacher = [m if t < 4 else np.vstack([m, newcomer]) for t, m in enumerate(moving)]
+    student = [m if t < 1 else np.vstack([m, newcomer]) for t, m in enumerate(moving)]  # sees it from frame 2
+    ids = lambda outs: [sorted(o[:, 4].astype(int).tolist()) for o in outs]
+    # k = 4: the student's 0.4 detections keep track 1 in stage 1 (0.4 >= student_high_score 0.35);
+    # the newcomer is started by the teacher on frame 5 and confirmed by the student on frame 6
+    _, outs = _run_two_sources(teacher, student, FixedSchedule(4))
+    assert ids(outs) == [[1], [1], [1], [1], [1], [1, 2], [1, 2]]  # frame 5: the new track is tentative, not output
+    # ... where the tracker's own thresholds (0.5 / 0.6) leave the 0.4 detections to stage 2 and
+    # let no student detection confirm the teacher's new track
+    plain = InterleavedConfig(student_high_score=None, student_births=True)
+    _, outs = _run_two_sources(teacher, student, FixedSchedule(4), plain)
+    assert ids(outs)[5:] == [[1], [1]]
+    # with student births the student starts the newcomer itself (0.95 peak >= new_track_score)
+    _, outs = _run_two_sources(teacher, [m if t < 1 else np.vstack([m, newcomer]) for t, m in enumerate(moving)],
+                               FixedSchedule(4), InterleavedConfig(student_births=True), student_peak=0.95)
+    assert ids(outs)[2] == [1, 2]
+    # before the teacher's first call (student only) the student starts tracks as usual
+    _, outs = _run_two_sources(teacher, [m * 0 + m for m in student], FixedSchedule(0), student_peak=0.95)
+    assert ids(outs)[2] == [1, 2]
+
+
+def test_student_tracker_config():
+    base = TrackerConfig()
+    cfg = student_tracker_config(base, InterleavedConfig())
+    assert cfg.high_score == 0.35 and cfg.new_track_score == float("inf") and cfg.low_score == base.low_score
+    assert student_tracker_config(base, InterleavedConfig(student_high_score=None, student_births=True)) == base
+    with pytest.raises(ValueError, match="below the tracker's low_score"):
+        student_tracker_config(TrackerConfig(low_score=0.4), InterleavedConfig())
+    with pytest.raises(ValueError, match="student_high_score"):
+        InterleavedConfig(student_high_score=1.5)
+    with pytest.raises(ValueError, match="coast"):
+        InterleavedConfig(coast=-1)
+
+
+def test_coast_outputs_teacher_tracks_the_student_missed():
+    n = 5
+    boxes = _moving_boxes(n)
+    student = [b if t == 0 else b[:1] for t, b in enumerate(boxes)]  # the student misses object 2
+    _, outs = _run_two_sources(boxes, student, FixedSchedule(4))
+    assert [len(o) for o in outs] == [2, 1, 1, 1, 2]
+    pipe, outs = _run_two_sources(boxes, student, FixedSchedule(4), InterleavedConfig(coast=2))
+    assert [len(o) for o in outs] == [2, 2, 2, 1, 2]  # frames 2, 3: within 2 frames of the call
+    missed = int(outs[0][np.argmin(np.abs(outs[0][:, :4] - boxes[0][1]).sum(1)), 4])  # object 2's id
+    assert all(sorted(o[:, 4].astype(int)) == [1, 2] for o in outs[:3]) and missed in outs[4][:, 4]
+    # the coasted box is the track's Kalman prediction (the filter has seen object 2 once, so it
+    # predicts no motion): frame 1's box, not the true frame-2 box
+    np.testing.assert_allclose(outs[1][outs[1][:, 4] == missed, :4][0], boxes[0][1], atol=1e-6)
+    # coasting changes the output only: the track is still lost and re-matched by the teacher
+    assert [s.consistency for s in pipe.signals[1:3]] == [0.5, 0.5]  # signals see the student's own output
+    last = pipe.tracker.results_rows()
+    np.testing.assert_array_equal(pipe.tracker.coast([999, *last[:, 1]]), pipe.tracker._last_output)  # no-op
+    assert len(pipe.tracker.results_rows()) == len(last)  # unknown ids and ids already output are skipped
 
 
 def test_propagate_states_moves_centres_by_velocity():

@@ -19,15 +19,21 @@ OUR DESIGN CHOICES:
 * The two models' appearance embeddings live in different spaces, so only one model's embeddings
   reach the tracker (``embeddings="teacher"``: student frames associate by motion, IoU and tracking
   offsets alone).
+* The two detectors' scores are calibrated differently, so once the teacher has run, student
+  frames use their own stage-1 threshold and start no tracks (new objects wait for the teacher);
+  :class:`InterleavedConfig` ``student_high_score`` / ``student_births``.
+* Optionally (``coast``), teacher tracks the student missed are output at their Kalman prediction
+  for a few frames after the teacher's call.
 * Throughput is the wall time of the whole loop (frame conversion, prior rendering, both detectors,
   decoding, association), never the detectors alone.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import ClassVar
 
 import numpy as np
@@ -58,11 +64,32 @@ class InterleavedConfig(Config):
         propagate: move the teacher's tracks with the Kalman model to the previous frame
             (``False``: render them where the teacher saw them).
         embeddings: which model's appearance embeddings reach the tracker (see module docstring).
+        student_high_score: on a student frame after the teacher's first call, the tracker's
+            ``high_score`` (stage 1 and tentative matches) is this instead (``None``: unchanged).
+            The two detectors' scores are calibrated differently: the shipped student rarely
+            puts a peak above the tracker's 0.5, so its detections of the teacher's objects
+            would only reach the IoU-only stage 2, and a track the teacher started would die
+            tentative on the next (student) frame. 0.35 was the best of {0.25, 0.3, 0.35, 0.4}
+            on 8 validation scenes at k = 4 (RESULTS.md, issue 9).
+        student_births: whether student frames after the teacher's first call may start tracks.
+            Off by default: with the lower ``student_high_score`` the student's extra
+            detections are mostly false positives (validation: FP 448 -> 1,582 with births at
+            0.3 / 0.35, HOTA -1.5); new objects wait for the next teacher frame. Before the
+            teacher's first call (and so with a schedule that never calls it, "student only")
+            the tracker runs with its own thresholds and the student starts tracks as usual.
+        coast: on a student frame at most ``coast`` frames after the teacher's last call, output
+            the teacher's tracks (those rendered into its prior) that the student did not
+            detect, at their Kalman prediction (``0``: off). The student's misses are the main
+            loss of interleaving; within a few frames of a teacher call the motion model is a
+            better guess than no box.
     """
 
     prior_source: str = "teacher"
     propagate: bool = True
     embeddings: str = "teacher"
+    student_high_score: float | None = 0.35
+    student_births: bool = False
+    coast: int = 0
     FAST: ClassVar[dict] = {}
 
     def __post_init__(self):
@@ -70,6 +97,26 @@ class InterleavedConfig(Config):
             raise ValueError(f"InterleavedConfig.prior_source: expected one of {PRIOR_SOURCES}, got {self.prior_source!r}")
         if self.embeddings not in EMBEDDING_SOURCES:
             raise ValueError(f"InterleavedConfig.embeddings: expected one of {EMBEDDING_SOURCES}, got {self.embeddings!r}")
+        if self.student_high_score is not None and not 0.0 <= self.student_high_score <= 1.0:
+            raise ValueError(f"InterleavedConfig.student_high_score: expected a score in [0, 1] or None, "
+                             f"got {self.student_high_score}")
+        if self.coast < 0:
+            raise ValueError(f"InterleavedConfig.coast: expected frames >= 0, got {self.coast}")
+
+
+def student_tracker_config(tracker_cfg: TrackerConfig, cfg: InterleavedConfig) -> TrackerConfig:
+    """The tracker thresholds of student frames once the teacher has run (see
+    :class:`InterleavedConfig`): ``high_score`` from ``cfg.student_high_score`` and, without
+    ``cfg.student_births``, no track births (``new_track_score`` above any score)."""
+    changes = {}
+    if cfg.student_high_score is not None:
+        if cfg.student_high_score < tracker_cfg.low_score:
+            raise ValueError(f"InterleavedConfig.student_high_score={cfg.student_high_score} is below the tracker's "
+                             f"low_score={tracker_cfg.low_score}; the two stages would overlap")
+        changes["high_score"] = cfg.student_high_score
+    if not cfg.student_births:
+        changes["new_track_score"] = math.inf
+    return replace(tracker_cfg, **changes)
 
 
 def propagate_states(kf: BoxKalmanFilter, means: np.ndarray, covs: np.ndarray, steps: int) -> tuple[np.ndarray, np.ndarray]:
@@ -112,6 +159,7 @@ class InterleavedPipeline:
         self.tracker = MOTTracker(tracker_cfg)
         self.decode_cfg = decode_cfg or DecodeConfig()
         self.cfg = cfg or InterleavedConfig()
+        self.tracker_cfgs = {True: self.tracker.cfg, False: student_tracker_config(self.tracker.cfg, self.cfg)}
         self.reset()
 
     def reset(self) -> None:
@@ -165,9 +213,13 @@ class InterleavedPipeline:
         dets, embs, offsets = detect_frame(model, image, prev, prior, self.decode_cfg)
         src = self.cfg.embeddings
         keep_embs = src == "both" or src == ("teacher" if use_teacher else "student")
+        self.tracker.cfg = self.tracker_cfgs[use_teacher or self._teacher_state is None]
         out = self.tracker.update(dets, frame, embs if keep_embs else None, tracking_offsets=offsets)
         self._prev = image
-        self.signals.append(self._signals(t, use_teacher, out))
+        self.signals.append(self._signals(t, use_teacher, out))  # the student's own output, before coasting
+        if not use_teacher and self.cfg.coast and self._teacher_state is not None \
+                and t - self._teacher_state[0] <= self.cfg.coast:
+            out = self.tracker.coast(self._teacher_state[1])
         if use_teacher:
             self._teacher_state = (t, *self.tracker.output_states(self.tracker.cfg.prior_min_score))
         return out

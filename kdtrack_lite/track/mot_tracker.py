@@ -243,6 +243,24 @@ class MOTTracker:
             track.state, track.track_id = CONFIRMED, self._new_id()
         self.tracks.append(track)
 
+    def coast(self, track_ids) -> np.ndarray:
+        """Add the tracks ``track_ids`` that the last :meth:`update` did not match to its output, at
+        their Kalman prediction with their last score; returns the new ``(M, 6)`` output.
+
+        Ids already in the output, unknown ids and tentative tracks are skipped. The tracks' states
+        are unchanged (a coasted track is still lost and is matched as one on the next frame); only
+        the output (and so :meth:`results_rows`, :meth:`output_states` and :meth:`prior_heatmap`)
+        changes. Used by :class:`~kdtrack_lite.track.interleaved.InterleavedPipeline` to carry the
+        teacher's tracks through student frames.
+        """
+        have = set(self._last_output[:, 4].astype(np.int64).tolist())
+        want = {int(i) for i in np.asarray(track_ids).reshape(-1)} - have
+        extra = [np.r_[t.box_xyxy, t.track_id, t.score] for t in self.tracks
+                 if t.track_id in want and t.state != TENTATIVE]
+        if extra:
+            self._last_output = np.vstack([self._last_output, np.array(extra, np.float64)])
+        return self._last_output.copy()
+
     def output_states(self, min_score: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Kalman states of the last :meth:`update`'s output tracks with score >= ``min_score``.
 

@@ -96,6 +96,10 @@ class AdaptiveConfig(Config):
     """Triggers and budget of :class:`AdaptiveSchedule` (OUR DESIGN CHOICES; thresholds chosen on
     validation scenes, see notebook 06).
 
+    The defaults ``min_consistency = 0.9``, ``max_gap = 8`` are the best of 18 settings on 8
+    validation scenes (``benchmarks/adaptive_val.py``) with the interleaved pipeline's student
+    thresholds (``InterleavedConfig.student_high_score``); before those, ``0.75`` / ``6`` were.
+
     Attributes:
         budget: average teacher calls per frame; at most ``1 + budget * (t - 1)`` calls by frame
             ``t`` (0.25 spends what ``FixedSchedule(4)`` spends).
@@ -116,9 +120,9 @@ class AdaptiveConfig(Config):
     budget: float = 0.25
     min_confidence: float = 0.2
     min_confidence_ratio: float = 0.8
-    min_consistency: float = 0.75
+    min_consistency: float = 0.9
     min_gap: int = 2
-    max_gap: int = 6
+    max_gap: int = 8
     max_unclaimed: int | None = None
     FAST: ClassVar[dict] = {}
 
