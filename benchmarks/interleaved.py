@@ -10,8 +10,8 @@ Usage (repository root)::
 For each test draw (``MOTDataConfig(seed=s)``, FULL: 4 held-out scenes x 150 frames) every variant
 of a part runs in one :func:`~kdtrack_lite.eval.interleaved.evaluate_variants` call (order rotated
 per sequence), so FPS ratios come from one run. Part "sweep": teacher only, k = 2, 4, 6, 7, 8, the adaptive
-schedule (budget 1/4), k = 4 with the student's own priors, k = 4 with the tracker's thresholds on
-student frames too, student only (shipped student); k = 6 and 7 bracket the adaptive schedule's
+schedule (budget 1/4), k = 4 with the student's own priors, k = 4 with student frames treated like
+teacher frames (births, tentative tracks removed, no coasting), student only (shipped student); k = 6 and 7 bracket the adaptive schedule's
 calls, and its HOTA minus the fixed frontier at its calls is printed per draw. Part
 "priors": k = 4 with teacher vs own priors and student only, for the shipped student and two
 fine-tuned copies (teacher-track priors vs CenterTrack noisy-GT priors, the same budget, data seed
@@ -39,8 +39,8 @@ from kdtrack_lite.train.prior_transfer import finetune_prior_student
 
 OWN = InterleavedConfig(prior_source="own")
 STUDENT_ONLY = InterleavedConfig(prior_source="own", embeddings="student")
-# the tracker's own thresholds on student frames too (the pipeline before session 6)
-ONE_THRESHOLD = InterleavedConfig(student_high_score=None, student_births=True)
+# student frames treated like teacher frames: births, tentative removal, no coasting (before session 6)
+PLAIN = InterleavedConfig(student_births=True, student_keeps_tentative=False, coast=0)
 # fixed schedules of the sweep; 6 and 7 bracket the adaptive schedule's number of teacher calls
 SWEEP_K = (2, 4, 6, 7, 8)
 
@@ -52,7 +52,7 @@ def sweep_variants(budget: float) -> dict[str, Variant]:
         out[f"k={k}"] = Variant(FixedSchedule(k))
     out["adaptive"] = Variant(AdaptiveSchedule(AdaptiveConfig(budget=budget)))
     out["k=4 own prior"] = Variant(FixedSchedule(4), OWN)
-    out["k=4 one threshold"] = Variant(FixedSchedule(4), ONE_THRESHOLD)
+    out["k=4 plain tracker"] = Variant(FixedSchedule(4), PLAIN)
     out["student only"] = Variant(FixedSchedule(0), STUDENT_ONLY)
     return out
 

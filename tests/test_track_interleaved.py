@@ -156,31 +156,47 @@ def test_student_frames_confirm_teacher_tracks_but_start_none():
     teacher = [m if t < 4 else np.vstack([m, newcomer]) for t, m in enumerate(moving)]
     student = [m if t < 1 else np.vstack([m, newcomer]) for t, m in enumerate(moving)]  # sees it from frame 2
     ids = lambda outs: [sorted(o[:, 4].astype(int).tolist()) for o in outs]
-    # k = 4: the student's 0.4 detections keep track 1 in stage 1 (0.4 >= student_high_score 0.35);
-    # the newcomer is started by the teacher on frame 5 and confirmed by the student on frame 6
-    _, outs = _run_two_sources(teacher, student, FixedSchedule(4))
+    # k = 4, student_high_score 0.35: the student's 0.4 detections keep track 1 in stage 1; the
+    # newcomer is started by the teacher on frame 5 and confirmed by the student on frame 6
+    low = InterleavedConfig(student_high_score=0.35, student_keeps_tentative=False, coast=0)
+    _, outs = _run_two_sources(teacher, student, FixedSchedule(4), low)
     assert ids(outs) == [[1], [1], [1], [1], [1], [1, 2], [1, 2]]  # frame 5: the new track is tentative, not output
     # ... where the tracker's own thresholds (0.5 / 0.6) leave the 0.4 detections to stage 2 and
     # let no student detection confirm the teacher's new track
-    plain = InterleavedConfig(student_high_score=None, student_births=True)
+    plain = InterleavedConfig(student_high_score=None, student_births=True, student_keeps_tentative=False, coast=0)
     _, outs = _run_two_sources(teacher, student, FixedSchedule(4), plain)
     assert ids(outs)[5:] == [[1], [1]]
     # with student births the student starts the newcomer itself (0.95 peak >= new_track_score)
     _, outs = _run_two_sources(teacher, [m if t < 1 else np.vstack([m, newcomer]) for t, m in enumerate(moving)],
-                               FixedSchedule(4), InterleavedConfig(student_births=True), student_peak=0.95)
+                               FixedSchedule(4), InterleavedConfig(student_births=True, coast=0), student_peak=0.95)
     assert ids(outs)[2] == [1, 2]
     # before the teacher's first call (student only) the student starts tracks as usual
-    _, outs = _run_two_sources(teacher, [m * 0 + m for m in student], FixedSchedule(0), student_peak=0.95)
+    _, outs = _run_two_sources(teacher, student, FixedSchedule(0), student_peak=0.95)
     assert ids(outs)[2] == [1, 2]
+    # an object only the teacher sees: its tentative track waits through the student frames and
+    # the next teacher frame confirms it; removed at the first student frame without that
+    n = 10
+    moving10 = [np.array([[10 + 3 * t, 10, 26 + 3 * t, 40]], float) for t in range(n)]
+    teacher10 = [m if t < 1 else np.vstack([m, newcomer]) for t, m in enumerate(moving10)]
+    _, outs = _run_two_sources(teacher10, moving10, FixedSchedule(4), InterleavedConfig(coast=0))
+    # born tentative on frame 5 (teacher), kept through 6-8, confirmed on frame 9 (teacher), lost on 10
+    assert [len(o) for o in outs] == [1] * 8 + [2, 1]
+    _, outs = _run_two_sources(teacher10, moving10, FixedSchedule(4), InterleavedConfig(coast=3))
+    assert [len(o) for o in outs] == [1] * 8 + [2, 2]  # ... or coasted on frame 10 (the default)
+    _, outs = _run_two_sources(teacher10, moving10, FixedSchedule(4),
+                               InterleavedConfig(student_keeps_tentative=False, coast=0))
+    assert [len(o) for o in outs] == [1] * n
 
 
 def test_student_tracker_config():
     base = TrackerConfig()
-    cfg = student_tracker_config(base, InterleavedConfig())
+    cfg = student_tracker_config(base, InterleavedConfig(student_high_score=0.35))
     assert cfg.high_score == 0.35 and cfg.new_track_score == float("inf") and cfg.low_score == base.low_score
-    assert student_tracker_config(base, InterleavedConfig(student_high_score=None, student_births=True)) == base
+    assert cfg.tentative_max_age > 10**6
+    plain = InterleavedConfig(student_high_score=None, student_births=True, student_keeps_tentative=False)
+    assert student_tracker_config(base, plain) == base
     with pytest.raises(ValueError, match="below the tracker's low_score"):
-        student_tracker_config(TrackerConfig(low_score=0.4), InterleavedConfig())
+        student_tracker_config(TrackerConfig(low_score=0.4), InterleavedConfig(student_high_score=0.35))
     with pytest.raises(ValueError, match="student_high_score"):
         InterleavedConfig(student_high_score=1.5)
     with pytest.raises(ValueError, match="coast"):
@@ -191,7 +207,7 @@ def test_coast_outputs_teacher_tracks_the_student_missed():
     n = 5
     boxes = _moving_boxes(n)
     student = [b if t == 0 else b[:1] for t, b in enumerate(boxes)]  # the student misses object 2
-    _, outs = _run_two_sources(boxes, student, FixedSchedule(4))
+    _, outs = _run_two_sources(boxes, student, FixedSchedule(4), InterleavedConfig(coast=0))
     assert [len(o) for o in outs] == [2, 1, 1, 1, 2]
     pipe, outs = _run_two_sources(boxes, student, FixedSchedule(4), InterleavedConfig(coast=2))
     assert [len(o) for o in outs] == [2, 2, 2, 1, 2]  # frames 2, 3: within 2 frames of the call

@@ -54,6 +54,8 @@ class TrackerConfig(Config):
         iou_gate: pairs with IoU below this are never matched in stage 1.
         max_age: frames a lost track is kept before removal (the track buffer).
         min_hits: consecutive matches before a tentative track is confirmed and gets an id.
+        tentative_max_age: frames a tentative track may go unmatched before it is removed
+            (0: at its first miss, as ByteTrack does).
         confirm_on_first_frame: confirm every track started on the first frame at once.
         embedding_momentum: ``e <- m e + (1 - m) e_det`` smoothing of a track's embedding.
         use_tracking_offset: use the detector's tracking offsets when :meth:`MOTTracker.update`
@@ -73,6 +75,7 @@ class TrackerConfig(Config):
     iou_gate: float = 0.1
     max_age: int = 30
     min_hits: int = 2
+    tentative_max_age: int = 0
     confirm_on_first_frame: bool = True
     embedding_momentum: float = 0.9
     use_tracking_offset: bool = True
@@ -170,7 +173,7 @@ class MOTTracker:
         matches3, u_tent, u_high = linear_assignment(self._cost(tentative, dets, embs, high),
                                                      cfg.match_thresh_tentative)
         self._match([tentative[r] for r in matches3[:, 0]], dets, embs, high[matches3[:, 1]])
-        dead = {id(tentative[r]) for r in u_tent}
+        dead = {id(tentative[r]) for r in u_tent if tentative[r].time_since_update > cfg.tentative_max_age}
         # detections no confirmed or lost track claimed (new objects, or false positives)
         claimed = len(matches) + len(matches2)
         self.unclaimed = int(np.count_nonzero(scores >= cfg.low_score)) - claimed
