@@ -49,7 +49,8 @@ def main(argv=None) -> None:
     teacher = load_checkpoint(args.teacher).build().eval()
     student = load_checkpoint(args.student).build().eval()
     seqs = make_mot_split("val", MOTDataConfig.make("full", seed=0, val_sequences=args.val_sequences))
-    configs = {label(h, b, keep): InterleavedConfig(student_high_score=h, student_births=b, student_keeps_tentative=keep)
+    configs = {label(h, b, keep): InterleavedConfig(student_high_score=h, student_births=b, student_keeps_tentative=keep,
+                                                    coast=0)
                for h, b, keep in itertools.product(HIGH_SCORES, (False, True), (False, True))}
     variants = {"teacher only": Variant(FixedSchedule(1))}
     variants.update({n: Variant(FixedSchedule(args.k), c) for n, c in configs.items()})
