@@ -172,6 +172,7 @@ class InterleavedPipeline:
     def reset(self) -> None:
         """Start a new sequence: tracker ids restart at 1, the schedule forgets its calls."""
         self.tracker.reset()
+        self.tracker.cfg = self.tracker_cfgs[True]  # step() switches it on student frames
         self.schedule.reset()
         self._prev = None
         self._teacher_state = None  # (frame t0, ids (M,), means (M, 8), covs (M, 8, 8))

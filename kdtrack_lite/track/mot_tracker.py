@@ -53,7 +53,8 @@ class TrackerConfig(Config):
         appearance_weight: ``w`` in ``(1 - w) iou_cost + w appearance_cost``.
         iou_gate: pairs with IoU below this are never matched in stage 1.
         max_age: frames a lost track is kept before removal (the track buffer).
-        min_hits: consecutive matches before a tentative track is confirmed and gets an id.
+        min_hits: matches before a tentative track is confirmed and gets an id (consecutive
+            ones unless ``tentative_max_age`` lets it miss frames in between).
         tentative_max_age: frames a tentative track may go unmatched before it is removed
             (0: at its first miss, as ByteTrack does).
         confirm_on_first_frame: confirm every track started on the first frame at once.
