@@ -35,20 +35,31 @@ GRIDS = {
 }
 
 
-def main(argv=None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def add_pair_args(ap: argparse.ArgumentParser) -> None:
+    """The checkpoint and validation-size options shared by the validation scripts."""
     ap.add_argument("--teacher", default="data_samples/checkpoints/mot_teacher.pt")
     ap.add_argument("--student", default="data_samples/checkpoints/mot_student.pt")
     ap.add_argument("--val-sequences", type=int, default=8)
+
+
+def load_pair_and_val(args) -> tuple:
+    """One torch thread; the teacher and student in eval mode and the first ``args.val_sequences``
+    FULL validation scenes (data seed 0)."""
+    torch.set_num_threads(1)
+    teacher = load_checkpoint(args.teacher).build().eval()
+    student = load_checkpoint(args.student).build().eval()
+    return teacher, student, make_mot_split("val", MOTDataConfig.make("full", seed=0, val_sequences=args.val_sequences))
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    add_pair_args(ap)
     ap.add_argument("--budget", type=float, default=0.25)
     ap.add_argument("--grid", default="thresholds", choices=sorted(GRIDS))
     ap.add_argument("--coast", type=int, default=0, help="InterleavedConfig.coast of every variant, fixed ones too")
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
-    torch.set_num_threads(1)
-    teacher = load_checkpoint(args.teacher).build().eval()
-    student = load_checkpoint(args.student).build().eval()
-    seqs = make_mot_split("val", MOTDataConfig.make("full", seed=0, val_sequences=args.val_sequences))
+    teacher, student, seqs = load_pair_and_val(args)
     pipe = InterleavedConfig(coast=args.coast)
     variants = {f"k={k}": Variant(FixedSchedule(k), pipe) for k in FIXED_K}
     configs = {}

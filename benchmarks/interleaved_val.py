@@ -18,14 +18,13 @@ import argparse
 import itertools
 import json
 
-import torch
+from dataclasses import replace
 
-from kdtrack_lite.checkpoint import load_checkpoint
+from adaptive_val import add_pair_args, load_pair_and_val  # benchmarks/ is on sys.path when run as a script
 from kdtrack_lite.eval.interleaved import Variant, evaluate_variants
 from kdtrack_lite.fileio import write_text_atomic
 from kdtrack_lite.track.interleaved import InterleavedConfig
 from kdtrack_lite.track.schedules import FixedSchedule
-from kdtrack_lite.train.mot import MOTDataConfig, make_mot_split
 
 HIGH_SCORES = (None, 0.25, 0.3, 0.35, 0.4)
 COLUMNS = ["HOTA", "DetA", "AssA", "FP", "FN", "IDF1", "MOTA", "kept"]
@@ -36,42 +35,36 @@ def label(high: float | None, births: bool, keep: bool, coast: int = 0) -> str:
     return text + (f" coast={coast}" if coast else "")
 
 
+def scored(res):
+    """The sweep's table with DetA, AssA, FP and FN of each variant's combined report added."""
+    table = res.table.copy()
+    for col in ("DetA", "AssA", "FP", "FN"):
+        table[col] = [float(res.reports[n].combined[col]) for n in table.index]
+    return table
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--teacher", default="data_samples/checkpoints/mot_teacher.pt")
-    ap.add_argument("--student", default="data_samples/checkpoints/mot_student.pt")
-    ap.add_argument("--val-sequences", type=int, default=8)
+    add_pair_args(ap)
     ap.add_argument("--k", type=int, default=4)
     ap.add_argument("--coast", type=int, default=3, help="coast tried on top of the best threshold setting")
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
-    torch.set_num_threads(1)
-    teacher = load_checkpoint(args.teacher).build().eval()
-    student = load_checkpoint(args.student).build().eval()
-    seqs = make_mot_split("val", MOTDataConfig.make("full", seed=0, val_sequences=args.val_sequences))
+    teacher, student, seqs = load_pair_and_val(args)
     configs = {label(h, b, keep): InterleavedConfig(student_high_score=h, student_births=b, student_keeps_tentative=keep,
                                                     coast=0)
                for h, b, keep in itertools.product(HIGH_SCORES, (False, True), (False, True))}
     variants = {"teacher only": Variant(FixedSchedule(1))}
     variants.update({n: Variant(FixedSchedule(args.k), c) for n, c in configs.items()})
-    res = evaluate_variants(teacher, student, seqs, variants)
-    table = res.table.copy()
-    for col in ("DetA", "AssA", "FP", "FN"):
-        table[col] = [float(res.reports[n].combined[col]) for n in table.index]
-    table["kept"] = table["HOTA"] / table.loc["teacher only", "HOTA"]
+    table = scored(evaluate_variants(teacher, student, seqs, variants))
+    teacher_hota = table.loc["teacher only", "HOTA"]
+    table["kept"] = table["HOTA"] / teacher_hota
     best = table.loc[list(configs), "HOTA"].idxmax()
-    # coasting on top of the best setting, in a second run with the best setting again (same scenes)
-    chosen = configs[best]
-    coast_cfg = InterleavedConfig(student_high_score=chosen.student_high_score, student_births=chosen.student_births,
-                                  student_keeps_tentative=chosen.student_keeps_tentative, coast=args.coast)
-    res2 = evaluate_variants(teacher, student, seqs, {"teacher only": Variant(FixedSchedule(1)),
-                                                      label(chosen.student_high_score, chosen.student_births,
-                                                            chosen.student_keeps_tentative, args.coast):
-                                                      Variant(FixedSchedule(args.k), coast_cfg)})
-    extra = res2.table.iloc[1:].copy()
-    for col in ("DetA", "AssA", "FP", "FN"):
-        extra[col] = [float(res2.reports[n].combined[col]) for n in extra.index]
-    extra["kept"] = extra["HOTA"] / res2.table.loc["teacher only", "HOTA"]
+    # coasting on top of the best setting (the same scenes; teacher-only is deterministic, so not re-run)
+    chosen = replace(configs[best], coast=args.coast)
+    name = label(chosen.student_high_score, chosen.student_births, chosen.student_keeps_tentative, args.coast)
+    extra = scored(evaluate_variants(teacher, student, seqs, {name: Variant(FixedSchedule(args.k), chosen)}))
+    extra["kept"] = extra["HOTA"] / teacher_hota
     out = table[COLUMNS].copy()
     out.loc[extra.index[0]] = extra.iloc[0][COLUMNS]
     print(out.round(3).to_markdown())
