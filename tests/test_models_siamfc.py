@@ -173,6 +173,26 @@ def test_sot_tracker_follows_a_moving_target():
         tracker.init(_blob_frame((50, 60), 6), [38, 48, 0, 24])
 
 
+def test_sot_tracker_searches_wider_when_the_target_is_lost():
+    """A jump beyond the response map's reach: with ``lost_score`` the tracker keeps its box while
+    the score is low, widens the search and finds the target again; with the default it never does."""
+    jump = [(150.0, 60.0)] * 6  # 100 px right of the start; the normal search reaches about 24 px
+    found = {}
+    for lost_score in (0.0, 0.5):
+        tracker = SiamFCTracker(BlobSiamese(), SOTTrackerConfig(scale_step=1.0375, scale_lr=0.59,
+                                                                lost_score=lost_score, max_growth=3.0))
+        tracker.init(_blob_frame((50, 60), 6), [38, 48, 24, 24])
+        boxes, scores = zip(*(tracker.update(_blob_frame(c, 6)) for c in jump))
+        centres = np.array([b[:2] + b[2:] / 2 for b in boxes])
+        found[lost_score] = np.abs(centres[-1] - jump[-1]).max() < 5
+        if lost_score:
+            assert scores[0] < 0.5 and tracker.growth == 1.0  # lost at first, found later
+            np.testing.assert_allclose(centres[0], [50, 60])  # held while lost
+    assert found == {0.0: False, 0.5: True}
+    with pytest.raises(ValueError, match="fill"):
+        SOTTrackerConfig(fill="last")
+
+
 def test_sot_tracker_runs_with_a_siamfc_student_and_checkpoints_round_trip(siamese, tmp_path):
     frame = (_texture(2, 192) * 255).astype(np.uint8)
     for name, model in siamese.items():
@@ -227,10 +247,17 @@ def test_input_norm_makes_the_response_invariant_to_gain_and_old_configs_keep_ol
 
 def test_tracker_takes_its_crop_sizes_from_the_model(siamese):
     big = build("siamfc", SiamFCConfig.preset("student", search_size=192))
-    assert (SiamFCTracker(big).cfg.template_size, SiamFCTracker(big).cfg.search_size) == (64, 192)
-    assert SiamFCTracker(siamese["student"]).cfg.search_size == 128
-    assert SiamFCTracker(BlobSiamese()).cfg.search_size == 128  # a model that does not say: 128
-    assert SiamFCTracker(big, SOTTrackerConfig(search_size=128)).cfg.search_size == 128
+    trained = SOTTrackerConfig(search_scale=1.0)  # the crop sides the model was trained with
+    assert (SiamFCTracker(big, trained).cfg.template_size, SiamFCTracker(big, trained).cfg.search_size) == (64, 192)
+    assert SiamFCTracker(siamese["student"], trained).cfg.search_size == 128
+    assert SiamFCTracker(BlobSiamese(), trained).cfg.search_size == 128  # a model that does not say: 128
+    assert SiamFCTracker(big, SOTTrackerConfig(search_size=128)).cfg.search_size == 128  # explicit side wins
+    # the default search_scale 1.25 widens the search, rounded so the response map stays centred
+    assert SiamFCTracker(siamese["student"]).cfg.search_size == 160  # 64 + 8 * 12
+    assert SiamFCTracker(big).cfg.search_size == 240
+    assert SiamFCTracker(big, SOTTrackerConfig(search_scale=1.1)).cfg.search_size == 208  # 64 + 8 * round(17.6)
+    with pytest.raises(ValueError, match="search_scale"):
+        SOTTrackerConfig(search_scale=0)
 
 
 def test_siam_pair_config_follows_the_model_geometry():
