@@ -97,10 +97,10 @@ class AdaptiveConfig(Config):
     validation scenes, see notebook 06).
 
     The defaults ``min_consistency = 0.9``, ``max_gap = 8`` are the best of 18 settings on 8
-    validation scenes (``benchmarks/adaptive_val.py``, +0.9 HOTA over the fixed frontier), chosen
-    at commit ``c0ed790`` with ``InterleavedConfig(student_high_score=0.35)`` and not re-chosen for
-    the later student-frame rules; before, ``0.75`` / ``6`` were. On test the schedule does not beat
-    the fixed one (RESULTS.md, issue 9).
+    validation scenes (``benchmarks/adaptive_val.py --coast 3``): first chosen at commit ``c0ed790``
+    (+0.9 HOTA over the fixed frontier), and the best again with the shipped
+    :class:`~kdtrack_lite.track.interleaved.InterleavedConfig` rules (+1.75, session 7); before,
+    ``0.75`` / ``6`` were. On test the schedule does not beat the fixed one (RESULTS.md, issue 9).
 
     Attributes:
         budget: average teacher calls per frame; at most ``1 + budget * (t - 1)`` calls by frame
