@@ -8,19 +8,20 @@ with a scale learning rate.
 
 The numeric defaults of ``scale_penalty`` and ``response_upsample`` are the values of the SiamFC
 reference implementation (as given in the project brief, not in DESIGN.md); so were
-``scale_step = 1.0375``, ``scale_lr = 0.59`` and ``window_influence = 0.176``. OUR CHOICE (issue 5): ``scale_step = 1.06``
-and ``scale_lr = 1.0``, chosen on the validation split (18 sequences): the synthetic zoom ramps
-change the target's size by about 5 % a frame, the reference values let the box follow at most
-1.0375 ** 0.59 - 1 = 2.2 % a frame, so the box lagged, the template no longer matched and the
-target was lost (shipped teacher, validation AUC 54.2 -> 55.3, scale-variation frames 17.6 -> 52.1).
+``scale_step = 1.0375``, ``scale_lr = 0.59`` and ``window_influence = 0.176``. OUR CHOICE (issue 5):
+``scale_step = 1.06`` and ``scale_lr = 1.0``, chosen on the validation split (18 sequences): the
+synthetic zoom ramps change the target's size by about 5 % a frame, the reference values let the
+box follow at most 1.0375 ** 0.59 - 1 = 2.2 % a frame, so the box lagged, the template no longer
+matched and the target was lost (shipped teacher, validation AUC 54.2 -> 55.3, scale-variation
+frames 17.6 -> 52.1).
 
 OUR CHOICE (session 7): ``search_scale = 1.25`` and ``window_influence = 0.12`` -- the search crop
-at tracking time is 1.25x the side the model was trained with (160 px for the 128-px presets, at
-the same pixel scale), with a weaker cosine window. Fast-motion bursts move the synthetic targets
+at tracking time is 1.25x the side the model was trained with (160 px for the 128-px presets, at the
+same pixel scale), with a weaker cosine window. Fast-motion bursts move the synthetic targets
 0.9-2.6 target sides a frame, beyond the +-4-cell reach of the 9 x 9 training response map; the
 fully convolutional network scores a wider crop unchanged. Chosen on 36 validation sequences out of
-10 settings (shipped teacher 56.0 -> 60.6 AUC, student 45.9 -> 50.8) and confirmed on 36 further
-validation sequences (teacher 44.4 -> 47.6, student 39.8 -> 41.5); RESULTS.md, issue 5.
+14 tracker settings (shipped teacher 56.0 -> 60.6 AUC, student 45.9 -> 50.8) and confirmed on 36
+further validation sequences (teacher 44.4 -> 47.6, student 39.8 -> 41.5); RESULTS.md, issue 5.
 
 OUR CHOICES: lite crop sizes read from the model's config (``model.cfg.template_size`` /
 ``search_size``, so a checkpoint trained with a 192-pixel search crop is run with a 240-pixel one;
@@ -65,7 +66,7 @@ class SOTTrackerConfig(Config):
     window_influence: float = 0.12  # SiamFC reference: 0.176 (see the module docstring)
     response_upsample: int = 16
     min_size: float = 4.0
-    lost_score: float = 0.0      # below this peak probability the target counts as lost (0: never, the default)
+    lost_score: float = 0.0      # peak probability below which the target counts as lost (0: never)
     lost_growth: float = 1.5     # search-area growth per frame while lost ...
     max_growth: float = 2.5      # ... up to this factor of the normal search side
     hold_when_lost: bool = True  # a lost target keeps its last box (else the peak is followed)
