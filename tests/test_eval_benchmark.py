@@ -1,5 +1,6 @@
 """The shared benchmark table: accuracy + speed rows for several trackers (tiny inputs)."""
 
+import pytest
 import torch
 
 from kdtrack_lite.data.mot_synth import MOTSceneConfig, generate_mot_sequence
@@ -66,3 +67,13 @@ def test_split_eval_script_scores_shipped_students(monkeypatch, capsys):
         row = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
         assert row["split"] == "val" and row["sequences"] == 1
         assert 0.0 < row[metric] <= 100.0
+    # sot: one row per --tracker setting; --first skips the sequences already looked at
+    monkeypatch.setattr("sys.argv", ["split_eval.py", "sot", "--split", "val", "--sequences", "2", "--first", "1",
+                                     str(ckpt / "sot_student.pt"), "--tracker", "{}", '{"search_scale": 1.0}'])
+    split_eval.main()
+    rows = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
+    assert [r["tracker"] for r in rows] == [{}, {"search_scale": 1.0}] and {r["sequences"] for r in rows} == {1}
+    monkeypatch.setattr("sys.argv", ["split_eval.py", "mot", str(ckpt / "mot_student.pt"), "--tracker", "{}",
+                                     '{"search_scale": 1.0}'])
+    with pytest.raises(SystemExit):
+        split_eval.main()  # --tracker is for sot only
