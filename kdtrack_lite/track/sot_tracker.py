@@ -98,9 +98,9 @@ class SiamFCTracker:
         cfg = cfg or SOTTrackerConfig()
         self.stride = int(model.cfg.stride)
         template = cfg.template_size or int(getattr(model.cfg, "template_size", 64))
-        search = int(getattr(model.cfg, "search_size", 128))
-        search = cfg.search_size or template + self.stride * round((search * cfg.search_scale - template) / self.stride)
-        self.cfg = cfg.replace(template_size=template, search_size=search)
+        trained = int(getattr(model.cfg, "search_size", 128))
+        self.cfg = cfg.replace(template_size=template,
+                               search_size=cfg.search_size or self._centred_side(template, trained * cfg.search_scale))
         self.device = next(model.parameters(), torch.zeros(0)).device
         n = self.cfg.num_scales
         self.scale_factors = self.cfg.scale_step ** (np.arange(n) - (n - 1) / 2)  # (n,)
@@ -136,12 +136,14 @@ class SiamFCTracker:
             self._windows[up] = hann / hann.sum()
         return self._windows[up]
 
+    def _centred_side(self, template: int, side: float) -> int:
+        """``side`` rounded so that ``side - template`` is a multiple of the stride (a centred map)."""
+        return template + self.stride * round((side - template) / self.stride)
+
     def _search_side(self) -> int:
-        """Search crop side in crop pixels: ``search_size`` grown by ``self.growth`` at the same
-        pixel scale, rounded so that the response map stays centred (a multiple of the stride)."""
-        cfg = self.cfg
-        cells = round((cfg.search_size * self.growth - cfg.template_size) / self.stride)
-        return cfg.template_size + self.stride * max(cells, (cfg.search_size - cfg.template_size) // self.stride)
+        """Search crop side in crop pixels: ``search_size`` grown by ``self.growth`` (>= 1) at the
+        same pixel scale, centred-rounded."""
+        return self._centred_side(self.cfg.template_size, self.cfg.search_size * self.growth)
 
     @torch.no_grad()
     def update(self, frame: np.ndarray) -> tuple[np.ndarray, float]:
