@@ -6,8 +6,11 @@ For each seed: draw the train/test scenes (``SemanticDataConfig.seed``), record 
 teacher detector's queries, compute the CLIP teacher targets (cached under runs/semantic_cache),
 train the semantic student (task + DCSD) and the DSWR regulator, then replay the tracker on the
 held-out low-quality and clean test sequences with: no semantics, fixed weights
-``a in FIXED`` and DSWR. Prints per-seed tables, mean +- std, the student-vs-teacher speed and
-which teacher weights were used.
+``a in FIXED``, DSWR and two regulator ablations (``ABLATIONS``: raw, unstandardised quality
+inputs; one weight per channel). Prints per-seed tables, each regulator's weight per degradation
+spec of its training frames, mean +- std, the student-vs-teacher speed and which teacher weights
+were used. ``--one-spec-val`` trains the regulators on one degradation spec per val scene (the
+design before session 8) instead of every spec.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from kdtrack_lite.distill.loop import TrainConfig
 from kdtrack_lite.eval.fusion import FIXED_WEIGHTS as FIXED
 from kdtrack_lite.eval.fusion import FusionExperiment, fusion_experiment, semantic_speed
 from kdtrack_lite.paths import runs_dir, samples_dir
+from kdtrack_lite.quality import DSWRConfig
 from kdtrack_lite.teachers import (
     ColourHistogramTeacher,
     load_clip_teacher,
@@ -32,12 +36,15 @@ from kdtrack_lite.teachers import (
 from kdtrack_lite.train.semantic import SemanticDataConfig
 
 TRAIN_FULL = {"epochs": 12, "steps_per_epoch": 60, "patience": 0, "warmup_steps": 20}
+ABLATIONS = {"DSWR": DSWRConfig(), "DSWR, raw inputs": DSWRConfig(standardize=False),
+             "DSWR, per channel": DSWRConfig(per_channel=True)}
 
 
 def run_seed(seed: int, profile: str, detector, teacher, **data) -> FusionExperiment:
     cfg = SemanticDataConfig.make(profile, seed=seed, **data)
     tc = TrainConfig.make(profile, seed=seed, **(TRAIN_FULL if profile == "full" else {}))
-    return fusion_experiment(detector, teacher, cfg, tc, cache_dir=runs_dir() / "semantic_cache", fixed=FIXED)
+    return fusion_experiment(detector, teacher, cfg, tc, cache_dir=runs_dir() / "semantic_cache", fixed=FIXED,
+                             regulators=ABLATIONS)
 
 
 def summarise(tables: list[pd.DataFrame]) -> pd.DataFrame:
@@ -52,6 +59,24 @@ def summarise(tables: list[pd.DataFrame]) -> pd.DataFrame:
     return mean.round(2).astype(str) + " ± " + std.round(2).astype(str)
 
 
+def paired(low: list[pd.DataFrame], clean: list[pd.DataFrame], rows: list[str]) -> pd.DataFrame:
+    """Per-seed differences (IDF1, AssA) of each regulator row against no semantics and the oracle best fixed
+    weight (low quality) and against no semantics (clean): mean +- std and the number of seeds above 0."""
+    out = {}
+    for row in rows:
+        for label, tables, ref in (("low quality - no semantics", low, None), ("low quality - best fixed", low, "best"),
+                                   ("clean - no semantics", clean, None)):
+            d = []
+            for t in tables:
+                fixed = t.loc[[i for i in t.index if i.startswith("fixed")]]
+                base = fixed.loc[fixed["IDF1"].idxmax()] if ref == "best" else t.loc["no semantics"]
+                d.append(t.loc[row, ["IDF1", "AssA"]] - base[["IDF1", "AssA"]])
+            d = pd.DataFrame(d).astype(float)
+            out[(row, label)] = {m: f"{d[m].mean():+.2f} ± {d[m].std(ddof=0):.2f} ({int((d[m] > 0).sum())}/{len(d)} > 0)"
+                                 for m in ("IDF1", "AssA")}
+    return pd.DataFrame(out).T
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -63,9 +88,13 @@ def main() -> None:
     parser.add_argument("--num-frames", type=int, default=None)
     parser.add_argument("--train-sequences", type=int, default=None)
     parser.add_argument("--test-sequences", type=int, default=None)
+    parser.add_argument("--one-spec-val", action="store_true",
+                        help="regulators see one degradation spec per val scene (default: every spec)")
     args = parser.parse_args()
     data = {k: v for k, v in (("num_frames", args.num_frames), ("train_sequences", args.train_sequences),
                               ("test_sequences", args.test_sequences)) if v is not None}
+    if args.one_spec_val:
+        data["val_every_spec"] = False
     torch.set_num_threads(args.threads)
     start = time.perf_counter()
     detector = load_checkpoint(samples_dir() / "checkpoints" / "mot_teacher.pt").build().eval()
@@ -79,11 +108,16 @@ def main() -> None:
     for seed in args.seeds:
         res = run_seed(seed, args.profile, detector, teacher, **data)
         runs.append(res)
+        print(f"\nseed {seed}, regulator weight a on its training (val) frames, by degradation spec: "
+              f"mean (min..max)\n" + res.val_weights.to_markdown())
         for split in ("low-quality", "clean"):
             print(f"\nseed {seed}, {split} test sequences\n" + res.tables[split].round(2).to_markdown())
     for split in ("low-quality", "clean"):
         print(f"\n### {split}: mean ± std over seeds {args.seeds} ({teacher_banner(teacher)})\n")
         print(summarise([r.tables[split] for r in runs]).to_markdown())
+    print(f"\n### paired by seed ({len(runs)} seeds)\n")
+    print(paired([r.tables["low-quality"] for r in runs], [r.tables["clean"] for r in runs], list(ABLATIONS))
+          .to_markdown())
     t_ms, s_ms = semantic_speed(clip, runs[0].encoder, runs[0].frame)  # RN50 timing does not depend on its weights
     print(f"\nspeed ({torch.get_num_threads()} thread): CLIP RN50 frame + 8 crops {t_ms:.1f} ms/frame, "
           f"student {s_ms:.2f} ms/frame -> {t_ms / s_ms:.0f}x")

@@ -153,3 +153,21 @@ def test_spearman_table_reports_monotonic_responses(frame):
     assert table.loc["gaussian_blur", "clarity"] == pytest.approx(-1.0)
     assert table.loc["noise", "noise"] == pytest.approx(1.0)
     assert table.loc["low_contrast", "contrast"] == pytest.approx(-1.0)
+
+
+def test_regulator_standardises_its_input_with_the_training_statistics():
+    torch.manual_seed(0)
+    q = torch.rand(50, 3) * 0.2 + 0.6  # scores of real degradations differ by ~0.1-0.3
+    reg = DSWRRegulator(DSWRConfig(hidden=4)).fit_input(q)
+    torch.testing.assert_close(reg.input_mean, q.mean(0))
+    torch.testing.assert_close(reg.input_std, q.std(0))
+    moved = DSWRRegulator(DSWRConfig(hidden=4)).fit_input(q * 3 - 1)  # scores scaled and shifted, refitted ...
+    moved.mlp.load_state_dict(reg.mlp.state_dict())  # ... with the same weights -> the same a
+    torch.testing.assert_close(moved(q * 3 - 1), reg(q))
+    assert set(reg.state_dict()) >= {"input_mean", "input_std"}  # saved with the weights
+    raw = DSWRRegulator(DSWRConfig(hidden=4, standardize=False)).fit_input(q)
+    torch.testing.assert_close(raw.input_std, torch.ones(3))  # off: inputs used as they are
+    flat = DSWRRegulator().fit_input(torch.full((5, 3), 0.5))  # a metric that never varies is not blown up
+    assert (flat.input_std >= 0.02).all()
+    with pytest.raises(ValueError, match="fit_input"):
+        reg.fit_input(torch.zeros(10, 2))

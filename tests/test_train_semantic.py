@@ -107,3 +107,18 @@ def test_training_and_fusion_run(setup):
     _, test = make_semantic_split("test", cfg)
     table = compare_fusion(test, record_queries(detector, test), {"none": None, "dswr": SemanticFusion(enc, reg)})
     assert list(table.index) == ["none", "dswr"] and table.notna().all().all()
+
+
+def test_val_split_holds_every_scene_under_every_spec(setup):
+    cfg = setup[2].replace(val_sequences=2)
+    clean, degraded = make_semantic_split("val", cfg)
+    assert len(clean) == len(degraded) == 2 * len(cfg.train_specs)
+    assert len({s.name for s in degraded}) == len(degraded)  # unique names: caches and tables keep them apart
+    for k, spec in enumerate(cfg.train_specs):  # same scenes, one block per spec, in train_specs order
+        for i in range(2):
+            c, d = clean[2 * k + i], degraded[2 * k + i]
+            assert c is clean[i] or np.array_equal(c.frames, clean[i].frames)
+            assert d.name.endswith("+" + (spec or "clean"))
+            assert np.array_equal(d.frames, c.frames) == (spec == "")
+    one, _ = make_semantic_split("val", cfg.replace(val_every_spec=False))
+    assert len(one) == 2

@@ -10,13 +10,14 @@ due to association alone, not to a detector that saw different priors.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 from torch import nn
 
 from ..data.sequence import MOTSequence
+from ..quality.dswr import DSWRConfig
 from ..track.mot_tracker import TrackerConfig
 from ..track.semantic_fusion import (
     FrameQueries,
@@ -65,21 +66,42 @@ def weights_over_time(fusion: SemanticFusion, frames: np.ndarray) -> np.ndarray:
 FIXED_WEIGHTS = (0.25, 0.5, 0.75, 1.0)
 
 
+def weights_by_degradation(regulators: Mapping[str, nn.Module], data) -> pd.DataFrame:
+    """Mean (min..max) weight ``a`` of each regulator over the frames of each degradation spec of a
+    :class:`~kdtrack_lite.train.semantic.SemanticSet` (spec = the name after ``+`` in its frame names,
+    ``-`` when the set holds one spec per scene). Shows whether a regulator follows quality at all."""
+    import torch
+
+    specs = np.array([n.split(":")[0].partition("+")[2] or "-" for n in data.names])
+    rows = {}
+    with torch.no_grad():
+        for name, reg in regulators.items():
+            a = reg.eval()(data.tensors["quality"]).mean(1).numpy()  # per-channel weights: their mean
+            rows[name] = {s: f"{a[specs == s].mean():.3f} ({a[specs == s].min():.3f}..{a[specs == s].max():.3f})"
+                          for s in dict.fromkeys(specs)}
+    return pd.DataFrame(rows).T
+
+
 @dataclass
 class FusionExperiment:
     """What :func:`fusion_experiment` measured: ``tables`` = ``{"low-quality" | "clean": compare_fusion table}``
-    (rows ``no semantics``, ``fixed a=...``, ``DSWR``), the trained ``encoder`` and ``regulator``, the
-    ``train_seconds`` spent training them, and one training frame (for speed measurements)."""
+    (rows ``no semantics``, ``fixed a=...`` and one per regulator, ``DSWR`` first), the trained ``encoder``
+    and ``regulator`` (the ``DSWR`` one; all of them in ``regulators``), ``val_weights``
+    (:func:`weights_by_degradation` on the regulators' training frames), the ``train_seconds`` spent
+    training the student and the ``DSWR`` regulator, and one training frame (for speed measurements)."""
 
     tables: dict[str, pd.DataFrame]
     encoder: nn.Module
     regulator: nn.Module
     train_seconds: float
     frame: np.ndarray
+    regulators: dict[str, nn.Module] = field(default_factory=dict)
+    val_weights: pd.DataFrame | None = None
 
 
 def fusion_experiment(detector: nn.Module, teacher, data_cfg, train_cfg, cache_dir=None,
-                      fixed: tuple[float, ...] = FIXED_WEIGHTS) -> FusionExperiment:
+                      fixed: tuple[float, ...] = FIXED_WEIGHTS, regulators: Mapping[str, DSWRConfig] | None = None
+                      ) -> FusionExperiment:
     """VSD-MOT on the lite tracker, end to end, for one draw of the data (``data_cfg.seed``).
 
     Records ``detector``'s queries on the training scenes, computes ``teacher``'s targets (cached in
@@ -93,26 +115,35 @@ def fusion_experiment(detector: nn.Module, teacher, data_cfg, train_cfg, cache_d
         teacher: a CLIP teacher or a labelled stand-in (``encode_images`` / ``encode_crops``).
         data_cfg: :class:`~kdtrack_lite.train.semantic.SemanticDataConfig`.
         train_cfg: :class:`~kdtrack_lite.distill.loop.TrainConfig` of the student and of the regulator.
+        regulators: ``{row name: DSWRConfig}`` of the regulators to train and compare (ablations);
+            default ``{"DSWR": DSWRConfig()}``. A ``"DSWR"`` entry is required.
     """
     import time
 
     from ..train.semantic import (build_semantic_set, make_semantic_split, semantic_tracker_config,
                                   train_regulator, train_semantic_student)
 
+    regulators = dict(regulators or {"DSWR": DSWRConfig()})
+    if "DSWR" not in regulators:
+        raise ValueError(f"fusion_experiment: regulators needs a 'DSWR' entry, got {list(regulators)}")
     start = time.perf_counter()
     clean, degraded = make_semantic_split("train", data_cfg)
     train_set = build_semantic_set(detector, teacher, clean, degraded, data_cfg, cache_dir=cache_dir)
     encoder, _ = train_semantic_student(train_set, train_cfg=train_cfg, batch_size=data_cfg.batch_size)
     val = build_semantic_set(detector, teacher, *make_semantic_split("val", data_cfg), data_cfg, cache_dir=cache_dir)
-    regulator, _ = train_regulator(encoder, val, train_cfg=train_cfg, batch_size=data_cfg.batch_size)
+    trained = {"DSWR": train_regulator(encoder, val, regulators.pop("DSWR"), train_cfg=train_cfg,
+                                       batch_size=data_cfg.batch_size)[0]}
     seconds = time.perf_counter() - start
+    trained.update({name: train_regulator(encoder, val, cfg, train_cfg=train_cfg, batch_size=data_cfg.batch_size)[0]
+                    for name, cfg in regulators.items()})
     variants = {"no semantics": None, **{f"fixed a={a}": SemanticFusion(encoder, fixed_weight=a) for a in fixed},
-                "DSWR": SemanticFusion(encoder, regulator)}
+                **{name: SemanticFusion(encoder, reg) for name, reg in trained.items()}}
     tables = {}
     for name, spec in (("low-quality", None), ("clean", "")):
         _, test = make_semantic_split("test", data_cfg, spec=spec)
         tables[name] = compare_fusion(test, record_queries(detector, test), variants, semantic_tracker_config())
-    return FusionExperiment(tables, encoder, regulator, seconds, clean[0].frames[0])
+    return FusionExperiment(tables, encoder, trained["DSWR"], seconds, clean[0].frames[0], trained,
+                            weights_by_degradation(trained, val))
 
 
 def semantic_example(encoder: nn.Module, frame: np.ndarray, n_objects: int = 8) -> tuple[tuple, np.ndarray]:

@@ -18,7 +18,10 @@ OUR DESIGN (DESIGN.md 1.3):
 4. *Regulator*: with the student frozen, :class:`~kdtrack_lite.quality.dswr.DSWRRegulator` is
    trained with the same association loss on the fused embeddings of the **val** split (frames the
    student was not trained on: on its own training frames the student's semantics are
-   over-confident), so ``a`` follows quality only where that helps association.
+   over-confident), so ``a`` follows quality only where that helps association. With
+   ``val_every_spec`` (default) every val scene is rendered under *every* spec of ``train_specs``:
+   the same objects at every quality, so the regulator sees the whole range it must map (with one
+   spec per scene, two val scenes showed it only clean and ``low_quality`` frames).
 """
 
 from __future__ import annotations
@@ -71,6 +74,7 @@ class SemanticDataConfig(Config):
 
     train_sequences: int = 6
     val_sequences: int = 2  # the DSWR regulator is trained here: the student never saw these frames
+    val_every_spec: bool = True  # each val scene under every spec of train_specs (else one spec per scene)
     test_sequences: int = 4
     num_frames: int = 150
     frame_step: int = 1  # keep every k-th frame for training
@@ -97,12 +101,23 @@ def semantic_tracker_config(**overrides) -> TrackerConfig:
 
 def make_semantic_split(split: str, cfg: SemanticDataConfig, spec: str | None = None
                         ) -> tuple[list[MOTSequence], list[MOTSequence]]:
-    """``(clean, degraded)`` sequences of ``split``; train and val cycle ``train_specs``, test uses ``spec``
-    (default ``test_spec``; ``""`` = clean). Degradation seed = the sequence index + 1000 * seed."""
+    """``(clean, degraded)`` sequences of ``split``, aligned: train cycles ``train_specs``; val does too,
+    or with ``cfg.val_every_spec`` holds every val scene once per spec of ``train_specs`` (names
+    suffixed ``+spec``; ``clean`` repeats accordingly); test uses ``spec`` (default ``test_spec``;
+    ``""`` = clean). Degradation seed = the sequence index + 1000 * seed (+ 100 * the spec's index)."""
     data = MOTDataConfig(train_sequences=cfg.train_sequences, val_sequences=cfg.val_sequences,
                          test_sequences=cfg.test_sequences,
                          num_frames=cfg.num_frames, seed=cfg.seed)
     clean = make_mot_split(split, data)
+    if split == "val" and cfg.val_every_spec and spec is None:
+        pairs = []
+        for k, s in enumerate(cfg.train_specs):
+            for i, seq in enumerate(clean):
+                seed = 1000 * cfg.seed + 100 * k + i
+                out = degrade_sequence(seq, DegradationConfig(spec=s), seed=seed) if s else seq.copy()
+                out.name = f"{seq.name}+{s or 'clean'}"
+                pairs.append((seq, out))
+        return [c for c, _ in pairs], [d for _, d in pairs]
     degraded = []
     for i, seq in enumerate(clean):
         s = (cfg.test_spec if split == "test" else cfg.train_specs[i % len(cfg.train_specs)]) if spec is None else spec
@@ -287,7 +302,7 @@ def train_regulator(encoder: SemanticEncoder, data: SemanticSet, dswr_cfg: DSWRC
     dswr_cfg = (dswr_cfg or DSWRConfig()).replace(channels=encoder.cfg.query_dim)
     semantic = encode_set(encoder, data)["semantic"]
     torch.manual_seed(train_cfg.seed)
-    regulator = DSWRRegulator(dswr_cfg)
+    regulator = DSWRRegulator(dswr_cfg).fit_input(data.tensors["quality"])
     distiller = Distiller(regulator, _FusedAssociationLoss(encoder.cfg.query_dim, tau),
                           forward=lambda m, b: m(b["quality"]))
     history = fit(distiller, PairLoader(data, batch_size, train_cfg.seed, extra={"semantic": semantic}), train_cfg,
