@@ -109,3 +109,25 @@ def test_fused_embeddings_drive_association():
         out2 = trk.update(boxes[[1, 0]], embeddings=fuse(torch.as_tensor(embs2), torch.as_tensor(embs2), 1.0).numpy())
         id_at_first_box = out2[np.argmin(np.abs(out2[:, 0] - boxes[0, 0])), 4]
         assert (id_at_first_box == out1[0, 4]) == keeps_id
+
+
+def test_weights_by_degradation_groups_frames_by_spec():
+    from types import SimpleNamespace
+
+    from kdtrack_lite.eval.fusion import fusion_experiment, weights_by_degradation
+
+    reg = DSWRRegulator(DSWRConfig(hidden=2))
+    with torch.no_grad():  # a = sigmoid(clarity score): hand-checkable
+        reg.mlp[0].weight.zero_(); reg.mlp[0].bias.zero_(); reg.mlp[0].weight[0, 0] = 1.0
+        reg.mlp[2].weight.fill_(1.0); reg.mlp[2].bias.zero_()
+    q = torch.tensor([[0.0, 1, 1], [2.0, 1, 1], [1.0, 1, 1]])
+    data = SimpleNamespace(names=["val-00+clean:1", "val-00+clean:2", "val-00+fog:1"], tensors={"quality": q})
+    table = weights_by_degradation({"r": reg}, data)
+    s = torch.sigmoid(torch.tensor([0.0, 2.0, 1.0])).tolist()
+    assert list(table.columns) == ["clean", "fog"]
+    assert table.loc["r", "clean"] == f"{(s[0] + s[1]) / 2:.3f} ({s[0]:.3f}..{s[1]:.3f})"
+    assert table.loc["r", "fog"] == f"{s[2]:.3f} ({s[2]:.3f}..{s[2]:.3f})"
+    one_spec = SimpleNamespace(names=["val-00:1", "val-01:1"], tensors={"quality": q[:2]})
+    assert list(weights_by_degradation({"r": reg}, one_spec).columns) == ["-"]
+    with pytest.raises(ValueError, match="'DSWR' entry"):
+        fusion_experiment(None, None, None, None, regulators={"other": DSWRConfig()})
