@@ -8,7 +8,8 @@ train the semantic student (task + DCSD) and the DSWR regulator, then replay the
 held-out low-quality and clean test sequences with: no semantics, fixed weights
 ``a in FIXED``, DSWR and two regulator ablations (``ABLATIONS``: raw, unstandardised quality
 inputs; one weight per channel). Prints per-seed tables, each regulator's weight per degradation
-spec of its training frames, mean +- std, the student-vs-teacher speed and which teacher weights
+spec of its training frames, how well fused embeddings re-identify the val objects per spec
+(``reid_by_degradation``), mean +- std, the student-vs-teacher speed and which teacher weights
 were used. ``--one-spec-val`` trains the regulators on one degradation spec per val scene (the
 design before session 8) instead of every spec.
 """
@@ -110,6 +111,8 @@ def main() -> None:
         runs.append(res)
         print(f"\nseed {seed}, regulator weight a on its training (val) frames, by degradation spec: "
               f"mean (min..max)\n" + res.val_weights.to_markdown())
+        print(f"\nseed {seed}, re-identification accuracy (%) of fused embeddings (1 - a) q + a s on the val frames, "
+              f"frame pairs up to max_gap apart\n" + res.val_reid.round(2).to_markdown())
         for split in ("low-quality", "clean"):
             print(f"\nseed {seed}, {split} test sequences\n" + res.tables[split].round(2).to_markdown())
     for split in ("low-quality", "clean"):

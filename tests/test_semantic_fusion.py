@@ -131,3 +131,24 @@ def test_weights_by_degradation_groups_frames_by_spec():
     assert list(weights_by_degradation({"r": reg}, one_spec).columns) == ["-"]
     with pytest.raises(ValueError, match="'DSWR' entry"):
         fusion_experiment(None, None, None, None, regulators={"other": DSWRConfig()})
+
+
+def test_reid_by_degradation_counts_matches_per_spec():
+    from kdtrack_lite.eval.fusion import reid_by_degradation
+    from kdtrack_lite.train.semantic import SemanticSet
+
+    class SwapIds(torch.nn.Module):  # "semantics" that swap the two objects' vectors in marked frames
+        def forward(self, thumbs, queries, boxes, valid):
+            marked = thumbs.flatten(1).sum(1) > 0
+            return {"semantic": torch.where(marked[:, None, None], queries[:, [1, 0]], queries)}
+
+    eye = torch.eye(2)
+    f = 4
+    t = {"queries": eye.expand(f, 2, 2).clone(), "boxes": torch.zeros(f, 2, 4), "valid": torch.ones(f, 2, dtype=bool),
+         "ids": torch.tensor([[1, 2]] * f), "thumbs": torch.zeros(f, 3, 4, 4), "quality": torch.zeros(f, 3)}
+    t["thumbs"][[1, 3]] = 1.0  # the second frame of each pair: its semantics point at the other object
+    data = SemanticSet(t, torch.tensor([[0, 1], [2, 3]]), np.zeros(f), "test", 2,
+                       ["v+clean:1", "v+clean:2", "v+fog:1", "v+fog:2"])
+    table = reid_by_degradation(SwapIds(), data, weights=(0.0, 0.25, 1.0))
+    assert list(table.index) == ["clean", "fog"] and (table["objects"] == 4).all()
+    assert (table["a=0"] == 100).all() and (table["a=0.25"] == 100).all() and (table["a=1"] == 0).all()

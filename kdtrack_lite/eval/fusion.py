@@ -82,13 +82,44 @@ def weights_by_degradation(regulators: Mapping[str, nn.Module], data) -> pd.Data
     return pd.DataFrame(rows).T
 
 
+def reid_by_degradation(encoder: nn.Module, data, weights: tuple[float, ...] = (0.0, 0.25, 0.5, 1.0)
+                        ) -> pd.DataFrame:
+    """How well fused embeddings re-identify detected objects, per degradation spec of ``data``.
+
+    For every fixed weight ``a`` in ``weights`` (0 = the tracker's own embeddings, 1 = the student's
+    semantics alone): :func:`~kdtrack_lite.train.semantic.pair_match_accuracy` of
+    ``(1 - a) * query + a * semantic`` over ``data``'s frame pairs, in %, with the number of matched
+    objects. Fusion can only help association where ``a = 0`` leaves errors to fix.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    from ..train.semantic import SemanticSet, encode_set, pair_match_accuracy
+
+    specs = [n.split(":")[0].partition("+")[2] or "-" for n in data.names]
+    query = data.tensors["queries"][..., :data.query_dim]
+    semantic = encode_set(encoder, data)["semantic"]
+    rows = {}
+    for spec in dict.fromkeys(specs):
+        idx = [i for i, s in enumerate(specs) if s == spec]
+        remap = {old: new for new, old in enumerate(idx)}
+        pairs = [(remap[p], remap[c]) for p, c in data.pairs.tolist() if p in remap and c in remap]
+        sub = SemanticSet({k: v[idx] for k, v in data.tensors.items()}, torch.as_tensor(pairs).reshape(-1, 2),
+                          data.levels[idx], data.teacher_label, data.query_dim, [data.names[i] for i in idx])
+        row = {f"a={a:g}": 100 * pair_match_accuracy(F.normalize((1 - a) * query[idx] + a * semantic[idx], dim=-1),
+                                                    sub) for a in weights}
+        rows[spec] = {**row, "objects": int(sub.tensors["valid"].sum())}
+    return pd.DataFrame(rows).T
+
+
 @dataclass
 class FusionExperiment:
     """What :func:`fusion_experiment` measured: ``tables`` = ``{"low-quality" | "clean": compare_fusion table}``
     (rows ``no semantics``, ``fixed a=...`` and one per regulator, ``DSWR`` first), the trained ``encoder``
     and ``regulator`` (the ``DSWR`` one; all of them in ``regulators``), ``val_weights``
     (:func:`weights_by_degradation` on the regulators' training frames), the ``train_seconds`` spent
-    training the student and the ``DSWR`` regulator, and one training frame (for speed measurements)."""
+    training the student and the ``DSWR`` regulator, one training frame (for speed measurements), and
+    ``val_reid`` (:func:`reid_by_degradation` on the val frames: how much room fusion has)."""
 
     tables: dict[str, pd.DataFrame]
     encoder: nn.Module
@@ -97,6 +128,7 @@ class FusionExperiment:
     frame: np.ndarray
     regulators: dict[str, nn.Module] = field(default_factory=dict)
     val_weights: pd.DataFrame | None = None
+    val_reid: pd.DataFrame | None = None
 
 
 def fusion_experiment(detector: nn.Module, teacher, data_cfg, train_cfg, cache_dir=None,
@@ -143,7 +175,7 @@ def fusion_experiment(detector: nn.Module, teacher, data_cfg, train_cfg, cache_d
         _, test = make_semantic_split("test", data_cfg, spec=spec)
         tables[name] = compare_fusion(test, record_queries(detector, test), variants, semantic_tracker_config())
     return FusionExperiment(tables, encoder, trained["DSWR"], seconds, clean[0].frames[0], trained,
-                            weights_by_degradation(trained, val))
+                            weights_by_degradation(trained, val), reid_by_degradation(encoder, val))
 
 
 def semantic_example(encoder: nn.Module, frame: np.ndarray, n_objects: int = 8) -> tuple[tuple, np.ndarray]:
