@@ -77,3 +77,27 @@ def test_split_eval_script_scores_shipped_students(monkeypatch, capsys):
                                      '{"search_scale": 1.0}'])
     with pytest.raises(SystemExit):
         split_eval.main()  # --tracker is for sot only
+
+
+def test_dswr_reid_gaps_bins_pairs_by_gap():
+    """benchmarks/dswr_reid_gaps.py: accuracy per gap range, each range scored on its own pairs."""
+    import numpy as np
+
+    from kdtrack_lite.train.semantic import SemanticSet
+
+    class SwapLate(torch.nn.Module):  # semantics that swap the two objects from frame 2 on
+        def forward(self, thumbs, queries, boxes, valid):
+            late = thumbs.flatten(1).sum(1) > 0
+            return {"semantic": torch.where(late[:, None, None], queries[:, [1, 0]], queries)}
+
+    f = 4
+    t = {"queries": torch.eye(2).expand(f, 2, 2).clone(), "boxes": torch.zeros(f, 2, 4),
+         "valid": torch.ones(f, 2, dtype=bool), "ids": torch.tensor([[1, 2]] * f),
+         "thumbs": torch.zeros(f, 3, 4, 4), "quality": torch.zeros(f, 3)}
+    t["thumbs"][2:] = 1.0
+    pairs = torch.tensor([[0, 1], [2, 3], [0, 2], [1, 3]])  # gap 1: same half; gap 2: across the swap
+    data = SemanticSet(t, pairs, np.zeros(f), "test", 2, [f"v:{i}" for i in range(f)])
+    table = _script("dswr_reid_gaps").gap_table(SwapLate(), data, [(1, 1), (2, 2)])
+    assert table.loc["gap 1-1", "pairs"] == 2 and table.loc["gap 2-2", "pairs"] == 2
+    assert table.loc["gap 1-1", "a=1"] == 100 and table.loc["gap 2-2", "a=1"] == 0
+    assert (table["a=0"] == 100).all()
