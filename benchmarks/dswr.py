@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import time
-import warnings
 
 import pandas as pd
 import torch
@@ -29,11 +28,7 @@ from kdtrack_lite.eval.fusion import FIXED_WEIGHTS as FIXED
 from kdtrack_lite.eval.fusion import FusionExperiment, fusion_experiment, semantic_speed
 from kdtrack_lite.paths import runs_dir, samples_dir
 from kdtrack_lite.quality import DSWRConfig
-from kdtrack_lite.teachers import (
-    ColourHistogramTeacher,
-    load_clip_teacher,
-    teacher_banner,
-)
+from kdtrack_lite.teachers import semantic_teacher, teacher_banner
 from kdtrack_lite.train.semantic import SemanticDataConfig
 
 TRAIN_FULL = {"epochs": 12, "steps_per_epoch": 60, "patience": 0, "warmup_steps": 20}
@@ -99,10 +94,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     start = time.perf_counter()
     detector = load_checkpoint(samples_dir() / "checkpoints" / "mot_teacher.pt").build().eval()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        clip = load_clip_teacher("RN50", "openai")
-    teacher = clip if args.teacher == "clip" or (args.teacher == "auto" and clip.is_real) else ColourHistogramTeacher()
+    teacher, clip = semantic_teacher(args.teacher)
     print(teacher_banner(teacher), "| CLIP loader:", teacher_banner(clip))
     print(f"profile={args.profile} seeds={args.seeds} data={SemanticDataConfig.make(args.profile, **data).to_dict()}")
     runs = []

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import time
-import warnings
 
 import pandas as pd
 import torch
@@ -23,7 +22,7 @@ import torch.nn.functional as F
 from kdtrack_lite.checkpoint import load_checkpoint
 from kdtrack_lite.distill.loop import TrainConfig
 from kdtrack_lite.paths import runs_dir, samples_dir
-from kdtrack_lite.teachers import ColourHistogramTeacher, load_clip_teacher, teacher_banner
+from kdtrack_lite.teachers import semantic_teacher, teacher_banner
 from kdtrack_lite.train.semantic import (SemanticDataConfig, SemanticSet, build_semantic_set, encode_set,
                                          make_semantic_split, pair_match_accuracy, train_semantic_student)
 
@@ -54,10 +53,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     start = time.perf_counter()
     detector = load_checkpoint(samples_dir() / "checkpoints" / "mot_teacher.pt").build().eval()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        clip = load_clip_teacher("RN50", "openai")
-    teacher = clip if clip.is_real else ColourHistogramTeacher()
+    teacher, _ = semantic_teacher("auto")
     print(teacher_banner(teacher))
     edges = [1, 9, 21, 41, args.max_gap + 1]
     bins = [(lo, hi - 1) for lo, hi in zip(edges, edges[1:]) if lo <= args.max_gap]

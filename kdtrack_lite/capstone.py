@@ -29,7 +29,6 @@ within a section, since each section is timed in its own run.
 from __future__ import annotations
 
 import time
-import warnings
 from dataclasses import dataclass
 from typing import Callable, ClassVar
 
@@ -231,13 +230,10 @@ def lowq_section(cfg: CapstoneConfig, models: Models) -> pd.DataFrame:
     from .eval.fusion import fusion_experiment, semantic_example, semantic_speed
     from .eval.speed import count_flops, count_params
     from .paths import runs_dir
-    from .teachers import ColourHistogramTeacher, load_clip_teacher, teacher_banner
+    from .teachers import semantic_teacher, teacher_banner
     from .train.semantic import SemanticDataConfig
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        clip = load_clip_teacher("RN50", "openai")
-    teacher = clip if clip.is_real else ColourHistogramTeacher()
+    teacher, clip = semantic_teacher("auto")
     data = SemanticDataConfig(train_sequences=cfg.lowq_train_sequences, test_sequences=cfg.lowq_test_sequences,
                               num_frames=cfg.lowq_num_frames, seed=cfg.seed)
     budget = TrainConfig(epochs=cfg.lowq_epochs, steps_per_epoch=cfg.lowq_steps, patience=0,

@@ -42,3 +42,21 @@ def test_label_key_and_errors():
     with pytest.raises(ValueError, match="box 0"):
         t.encode_crops(frames[0], np.array([[4, 4, 2, 6]]))
     assert t.encode_crops(frames[0], np.zeros((0, 4))).shape == (0, 128)
+
+
+def test_semantic_teacher_picks_the_stand_in_without_real_weights(monkeypatch, tmp_path):
+    from kdtrack_lite.teachers import ClipTeacher, semantic_teacher
+
+    for name in ("HF_HUB_OFFLINE", "KDTRACK_OFFLINE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HF_ENDPOINT", "https://127.0.0.1:9")  # hub unreachable (closed local port)
+    monkeypatch.setenv("HOME", str(tmp_path))  # empty open_clip URL cache
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf"))
+    teacher, clip = semantic_teacher("auto")
+    assert isinstance(clip, ClipTeacher) and not clip.is_real
+    assert isinstance(teacher, ColourHistogramTeacher) and "STAND-IN" in teacher_banner(teacher)
+    assert isinstance(semantic_teacher("standin")[0], ColourHistogramTeacher)
+    forced, _ = semantic_teacher("clip")  # the labelled random-init fallback, on request
+    assert isinstance(forced, ClipTeacher) and not forced.is_real
+    with pytest.raises(ValueError, match="choice must be"):
+        semantic_teacher("openai")

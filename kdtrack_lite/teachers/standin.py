@@ -101,3 +101,25 @@ class ColourHistogramTeacher(nn.Module):
             r1, r2 = int(np.clip(np.floor(y1 + dy), 0, h - 1)), int(np.clip(np.ceil(y2 - dy), 1, h))
             out.append(self._descriptor(frame[r1:max(r2, r1 + 1), c1:max(c2, c1 + 1)]))
         return torch.as_tensor(np.stack(out) if out else np.zeros((0, self.embed_dim), np.float32))
+
+
+def semantic_teacher(choice: str = "auto", model_name: str = "RN50", pretrained: str | None = "openai"):
+    """``(distillation teacher, CLIP loader result)`` for the semantic recipes (OUR CHOICE).
+
+    ``choice``: ``"auto"`` = CLIP when real weights load, else the labelled :class:`ColourHistogramTeacher`
+    (a random-init CLIP teaches nothing: its crop features collapse); ``"standin"`` = always the stand-in;
+    ``"clip"`` = CLIP or its labelled random-init fallback. The CLIP loader result is returned too, for
+    speed measurements (its cost does not depend on its weights). Loader warnings are silenced: every
+    output that depends on the teacher prints :func:`~kdtrack_lite.teachers.clip.teacher_banner`.
+    """
+    import warnings
+
+    from .clip import load_clip_teacher
+
+    if choice not in ("auto", "standin", "clip"):
+        raise ValueError(f"semantic_teacher: choice must be 'auto', 'standin' or 'clip', got {choice!r}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clip = load_clip_teacher(model_name, pretrained)
+    use_clip = choice == "clip" or (choice == "auto" and clip.is_real)
+    return (clip if use_clip else ColourHistogramTeacher()), clip
