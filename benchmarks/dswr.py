@@ -23,22 +23,21 @@ import pandas as pd
 import torch
 
 from kdtrack_lite.checkpoint import load_checkpoint
-from kdtrack_lite.distill.loop import TrainConfig
+from kdtrack_lite.distill.loop import recipe_train_config
 from kdtrack_lite.eval.fusion import FIXED_WEIGHTS as FIXED
 from kdtrack_lite.eval.fusion import FusionExperiment, fusion_experiment, semantic_speed
 from kdtrack_lite.paths import runs_dir, samples_dir
 from kdtrack_lite.quality import DSWRConfig
 from kdtrack_lite.teachers import semantic_teacher, teacher_banner
-from kdtrack_lite.train.semantic import SemanticDataConfig
+from kdtrack_lite.train.semantic import FULL_BUDGET, SemanticDataConfig
 
-TRAIN_FULL = {"epochs": 12, "steps_per_epoch": 60, "patience": 0, "warmup_steps": 20}
 ABLATIONS = {"DSWR": DSWRConfig(), "DSWR, raw inputs": DSWRConfig(standardize=False),
              "DSWR, per channel": DSWRConfig(per_channel=True)}
 
 
 def run_seed(seed: int, profile: str, detector, teacher, **data) -> FusionExperiment:
     cfg = SemanticDataConfig.make(profile, seed=seed, **data)
-    tc = TrainConfig.make(profile, seed=seed, **(TRAIN_FULL if profile == "full" else {}))
+    tc = recipe_train_config(FULL_BUDGET, profile, seed=seed)
     return fusion_experiment(detector, teacher, cfg, tc, cache_dir=runs_dir() / "semantic_cache", fixed=FIXED,
                              regulators=ABLATIONS)
 

@@ -17,16 +17,15 @@ import time
 
 import pandas as pd
 import torch
-import torch.nn.functional as F
 
 from kdtrack_lite.checkpoint import load_checkpoint
-from kdtrack_lite.distill.loop import TrainConfig
+from kdtrack_lite.distill.loop import recipe_train_config
+from kdtrack_lite.eval.fusion import fused_reid
 from kdtrack_lite.paths import runs_dir, samples_dir
 from kdtrack_lite.teachers import semantic_teacher, teacher_banner
-from kdtrack_lite.train.semantic import (SemanticDataConfig, SemanticSet, build_semantic_set, encode_set,
-                                         make_semantic_split, pair_match_accuracy, train_semantic_student)
+from kdtrack_lite.train.semantic import (FULL_BUDGET, SemanticDataConfig, SemanticSet, build_semantic_set,
+                                         encode_set, make_semantic_split, train_semantic_student)
 
-TRAIN_FULL = {"epochs": 12, "steps_per_epoch": 60, "patience": 0, "warmup_steps": 20}  # as benchmarks/dswr.py
 WEIGHTS = (0.0, 0.25, 0.5, 1.0)
 
 
@@ -38,9 +37,7 @@ def gap_table(encoder, data: SemanticSet, bins: list[tuple[int, int]]) -> pd.Dat
     for lo, hi in bins:
         keep = (gaps >= lo) & (gaps <= hi)
         sub = SemanticSet(data.tensors, data.pairs[keep], data.levels, data.teacher_label, data.query_dim, data.names)
-        rows[f"gap {lo}-{hi}"] = {f"a={a:g}": 100 * pair_match_accuracy(F.normalize((1 - a) * query + a * semantic,
-                                                                                    dim=-1), sub) for a in WEIGHTS}
-        rows[f"gap {lo}-{hi}"]["pairs"] = int(keep.sum())
+        rows[f"gap {lo}-{hi}"] = {**fused_reid(query, semantic, sub, WEIGHTS), "pairs": int(keep.sum())}
     return pd.DataFrame(rows).T
 
 
@@ -60,7 +57,7 @@ def main() -> None:
     tables = []
     for seed in args.seeds:
         cfg = SemanticDataConfig.make("full", seed=seed)
-        tc = TrainConfig.make("full", seed=seed, **TRAIN_FULL)
+        tc = recipe_train_config(FULL_BUDGET, "full", seed=seed)  # the students of benchmarks/dswr.py
         train = build_semantic_set(detector, teacher, *make_semantic_split("train", cfg), cfg,
                                    cache_dir=runs_dir() / "semantic_cache")
         encoder, _ = train_semantic_student(train, train_cfg=tc, batch_size=cfg.batch_size)

@@ -82,6 +82,17 @@ def weights_by_degradation(regulators: Mapping[str, nn.Module], data) -> pd.Data
     return pd.DataFrame(rows).T
 
 
+def fused_reid(query, semantic, data, weights: tuple[float, ...] = (0.0, 0.25, 0.5, 1.0)) -> dict[str, float]:
+    """``{"a=...": %}``: :func:`~kdtrack_lite.train.semantic.pair_match_accuracy` of ``(1 - a) * query +
+    a * semantic`` (``(F, N, D)`` each, aligned with ``data``) over ``data``'s pairs, for each ``a``."""
+    import torch.nn.functional as F
+
+    from ..train.semantic import pair_match_accuracy
+
+    return {f"a={a:g}": 100 * pair_match_accuracy(F.normalize((1 - a) * query + a * semantic, dim=-1), data)
+            for a in weights}
+
+
 def reid_by_degradation(encoder: nn.Module, data, weights: tuple[float, ...] = (0.0, 0.25, 0.5, 1.0)
                         ) -> pd.DataFrame:
     """How well fused embeddings re-identify detected objects, per degradation spec of ``data``.
@@ -92,9 +103,8 @@ def reid_by_degradation(encoder: nn.Module, data, weights: tuple[float, ...] = (
     objects. Fusion can only help association where ``a = 0`` leaves errors to fix.
     """
     import torch
-    import torch.nn.functional as F
 
-    from ..train.semantic import SemanticSet, encode_set, pair_match_accuracy
+    from ..train.semantic import SemanticSet, encode_set
 
     specs = [n.split(":")[0].partition("+")[2] or "-" for n in data.names]
     query = data.tensors["queries"][..., :data.query_dim]
@@ -106,9 +116,7 @@ def reid_by_degradation(encoder: nn.Module, data, weights: tuple[float, ...] = (
         pairs = [(remap[p], remap[c]) for p, c in data.pairs.tolist() if p in remap and c in remap]
         sub = SemanticSet({k: v[idx] for k, v in data.tensors.items()}, torch.as_tensor(pairs).reshape(-1, 2),
                           data.levels[idx], data.teacher_label, data.query_dim, [data.names[i] for i in idx])
-        row = {f"a={a:g}": 100 * pair_match_accuracy(F.normalize((1 - a) * query[idx] + a * semantic[idx], dim=-1),
-                                                    sub) for a in weights}
-        rows[spec] = {**row, "objects": int(sub.tensors["valid"].sum())}
+        rows[spec] = {**fused_reid(query[idx], semantic[idx], sub, weights), "objects": int(sub.tensors["valid"].sum())}
     return pd.DataFrame(rows).T
 
 

@@ -63,6 +63,11 @@ from ..track.semantic_fusion import QueryExtractor
 from .mot import MOTDataConfig, make_mot_split
 
 
+FULL_BUDGET = {"epochs": 12, "steps_per_epoch": 60, "patience": 0, "warmup_steps": 20}
+"""FULL-profile training budget of the semantic student and the regulators in the benchmarks (OUR CHOICE);
+use with :func:`~kdtrack_lite.distill.loop.recipe_train_config`."""
+
+
 @dataclass
 class SemanticDataConfig(Config):
     """Sequences and targets of the semantic recipe (OUR CHOICES; ``""`` in ``train_specs`` = clean).
