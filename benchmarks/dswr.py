@@ -6,7 +6,7 @@ For each seed: draw the train/test scenes (``SemanticDataConfig.seed``), record 
 teacher detector's queries, compute the CLIP teacher targets (cached under runs/semantic_cache),
 train the semantic student (task + DCSD) and the DSWR regulator, then replay the tracker on the
 held-out low-quality and clean test sequences with: no semantics, fixed weights
-``a in FIXED``, DSWR and two regulator ablations (``ABLATIONS``: raw, unstandardised quality
+``a in FIXED``, the fixed weight chosen on the val scenes (``VAL_FIXED_ROW``), DSWR and two regulator ablations (``ABLATIONS``: raw, unstandardised quality
 inputs; one weight per channel). Prints per-seed tables, each regulator's weight per degradation
 spec of its training frames, how well fused embeddings re-identify the val objects per spec
 (``reid_by_degradation``), mean +- std, the student-vs-teacher speed and which teacher weights
@@ -25,7 +25,7 @@ import torch
 from kdtrack_lite.checkpoint import load_checkpoint
 from kdtrack_lite.distill.loop import recipe_train_config
 from kdtrack_lite.eval.fusion import FIXED_WEIGHTS as FIXED
-from kdtrack_lite.eval.fusion import FusionExperiment, fusion_experiment, semantic_speed
+from kdtrack_lite.eval.fusion import VAL_FIXED_ROW, FusionExperiment, fusion_experiment, semantic_speed
 from kdtrack_lite.paths import runs_dir, samples_dir
 from kdtrack_lite.quality import DSWRConfig
 from kdtrack_lite.teachers import semantic_teacher, teacher_banner
@@ -46,7 +46,7 @@ def summarise(tables: list[pd.DataFrame]) -> pd.DataFrame:
     """mean +- std over seeds, plus the best fixed weight (chosen per seed on the test metric)."""
     rows = []
     for t in tables:
-        fixed = t.loc[[i for i in t.index if i.startswith("fixed")]]
+        fixed = t.loc[[i for i in t.index if i.startswith("fixed a=")]]
         best = fixed.loc[fixed["IDF1"].idxmax()].rename("best fixed (oracle)")
         rows.append(pd.concat([t, best.to_frame().T]))
     stacked = pd.concat(rows, keys=range(len(rows)))
@@ -55,16 +55,20 @@ def summarise(tables: list[pd.DataFrame]) -> pd.DataFrame:
 
 
 def paired(low: list[pd.DataFrame], clean: list[pd.DataFrame], rows: list[str]) -> pd.DataFrame:
-    """Per-seed differences (IDF1, AssA) of each regulator row against no semantics and the oracle best fixed
-    weight (low quality) and against no semantics (clean): mean +- std and the number of seeds above 0."""
+    """Per-seed differences (IDF1, AssA) of each regulator row against no semantics, the fixed weight
+    chosen on val and the oracle best fixed weight (low quality), and against no semantics and the
+    val-chosen fixed weight (clean): mean +- std and the number of seeds above 0."""
     out = {}
     for row in rows:
-        for label, tables, ref in (("low quality - no semantics", low, None), ("low quality - best fixed", low, "best"),
-                                   ("clean - no semantics", clean, None)):
+        for label, tables, ref in (("low quality - no semantics", low, "no semantics"),
+                                   ("low quality - fixed chosen on val", low, VAL_FIXED_ROW),
+                                   ("low quality - best fixed (oracle)", low, None),
+                                   ("clean - no semantics", clean, "no semantics"),
+                                   ("clean - fixed chosen on val", clean, VAL_FIXED_ROW)):
             d = []
             for t in tables:
-                fixed = t.loc[[i for i in t.index if i.startswith("fixed")]]
-                base = fixed.loc[fixed["IDF1"].idxmax()] if ref == "best" else t.loc["no semantics"]
+                fixed = t.loc[[i for i in t.index if i.startswith("fixed a=")]]
+                base = fixed.loc[fixed["IDF1"].idxmax()] if ref is None else t.loc[ref]
                 d.append(t.loc[row, ["IDF1", "AssA"]] - base[["IDF1", "AssA"]])
             d = pd.DataFrame(d).astype(float)
             out[(row, label)] = {m: f"{d[m].mean():+.2f} ± {d[m].std(ddof=0):.2f} ({int((d[m] > 0).sum())}/{len(d)} > 0)"
@@ -104,6 +108,8 @@ def main() -> None:
               f"mean (min..max)\n" + res.val_weights.to_markdown())
         print(f"\nseed {seed}, re-identification accuracy (%) of fused embeddings (1 - a) q + a s on the val frames, "
               f"frame pairs up to max_gap apart\n" + res.val_reid.round(2).to_markdown())
+        print(f"\nseed {seed}, val scenes x every training spec (chooses '{VAL_FIXED_ROW}': {res.val_fixed})\n"
+              + res.val_table.round(2).to_markdown())
         for split in ("low-quality", "clean"):
             print(f"\nseed {seed}, {split} test sequences\n" + res.tables[split].round(2).to_markdown())
     for split in ("low-quality", "clean"):

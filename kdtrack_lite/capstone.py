@@ -240,7 +240,7 @@ def lowq_section(cfg: CapstoneConfig, models: Models) -> pd.DataFrame:
                          warmup_steps=min(20, cfg.lowq_steps // 2), seed=cfg.seed)
     exp = fusion_experiment(models.mot_teacher, teacher, data, budget, cache_dir=runs_dir() / "semantic_cache")
     low, clean = exp.tables["low-quality"], exp.tables["clean"]
-    fixed = [n for n in low.index if n.startswith("fixed")]
+    fixed = [n for n in low.index if n.startswith("fixed a=")]
     best = max(fixed, key=lambda n: low.loc[n, "IDF1"])
     t_ms, s_ms = semantic_speed(clip, exp.encoder, exp.frame)  # RN50 timing does not depend on its weights
     enc_params = count_params(exp.encoder) + count_params(exp.regulator)

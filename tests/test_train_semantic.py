@@ -1,6 +1,7 @@
 """The semantic recipe end to end at toy size, with a tiny stand-in teacher (a real ClipTeacher wrapper)."""
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from torch import nn
@@ -122,3 +123,36 @@ def test_val_split_holds_every_scene_under_every_spec(setup):
             assert np.array_equal(d.frames, c.frames) == (spec == "")
     one, _ = make_semantic_split("val", cfg.replace(val_every_spec=False))
     assert len(one) == 2
+
+
+def test_fusion_experiment_chooses_the_fixed_weight_on_val(setup):
+    from kdtrack_lite.eval.fusion import VAL_FIXED_ROW, fusion_experiment
+
+    teacher, detector, cfg, _, _, cache, _ = setup
+    cfg = cfg.replace(val_sequences=1)
+    calls = []
+    hook = detector.register_forward_hook(lambda m, i, o: calls.append(1))
+    try:
+        exp = fusion_experiment(detector, teacher, cfg, TrainConfig(epochs=1, steps_per_epoch=2, warmup_steps=1),
+                                cache_dir=cache, fixed=(0.25, 1.0))
+    finally:
+        hook.remove()
+    # every frame through the detector once: train 2 x 4, val 1 scene x 2 specs x 4 (reused for the
+    # val table), test 1 x 4 low quality + 1 x 4 clean
+    assert len(calls) == 8 + 8 + 4 + 4
+    assert list(exp.val_table.index) == ["no semantics", "fixed a=0.25", "fixed a=1.0"]
+    assert exp.val_fixed == exp.val_table.loc[["fixed a=0.25", "fixed a=1.0"], "IDF1"].idxmax()
+    for table in exp.tables.values():
+        assert table.index[-1] == VAL_FIXED_ROW
+        pd.testing.assert_series_equal(table.loc[VAL_FIXED_ROW], table.loc[exp.val_fixed], check_names=False)
+
+
+def test_recorded_queries_must_match_the_sequence(setup):
+    _, detector, cfg, clean, degraded, cache, data = setup
+    queries = record_queries(detector, degraded[:1])
+    again = build_semantic_set(detector, setup[0], clean, degraded, cfg, SemanticEncoderConfig(thumb_size=(12, 16)),
+                               cache, queries=queries)
+    torch.testing.assert_close(again.tensors["queries"], data.tensors["queries"])
+    queries[degraded[0].name] = queries[degraded[0].name][:-1]
+    with pytest.raises(ValueError, match=rf"queries\['{degraded[0].name}'\] holds 3 frames, the sequence 4"):
+        build_semantic_set(detector, setup[0], clean, degraded, cfg, cache_dir=cache, queries=queries)

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
@@ -185,17 +186,25 @@ class SemanticSet:
 
 def build_semantic_set(detector: torch.nn.Module, teacher: ClipTeacher, clean: list[MOTSequence],
                        degraded: list[MOTSequence], cfg: SemanticDataConfig,
-                       enc_cfg: SemanticEncoderConfig | None = None, cache_dir: str | os.PathLike | None = None
-                       ) -> SemanticSet:
+                       enc_cfg: SemanticEncoderConfig | None = None, cache_dir: str | os.PathLike | None = None,
+                       queries: Mapping[str, list] | None = None) -> SemanticSet:
     """Record queries on ``degraded``, identities from ground truth, teacher targets on ``clean``
-    (``privileged``) or ``degraded`` frames; see the module docstring."""
+    (``privileged``) or ``degraded`` frames; see the module docstring. ``queries`` (``{degraded
+    sequence name: per-frame FrameQueries}``, e.g. from :func:`~kdtrack_lite.eval.fusion.record_queries`
+    with the default tracker) are reused instead of running ``detector`` again."""
     enc_cfg = enc_cfg or SemanticEncoderConfig()
     normalizer = QualityNormalizer()
     rows, pairs = [], []
     for seq_c, seq_d in zip(clean, degraded):
-        queries = QueryExtractor(detector).run(seq_d.frames, desc=f"queries {seq_d.name}")
+        if queries is not None and seq_d.name in queries:
+            queries_d = queries[seq_d.name]
+            if len(queries_d) != seq_d.num_frames:
+                raise ValueError(f"build_semantic_set: queries[{seq_d.name!r}] holds {len(queries_d)} frames, "
+                                 f"the sequence {seq_d.num_frames}")
+        else:
+            queries_d = QueryExtractor(detector).run(seq_d.frames, desc=f"queries {seq_d.name}")
         keep_t = list(range(0, seq_d.num_frames, cfg.frame_step))
-        kept = [queries[t] for t in keep_t]
+        kept = [queries_d[t] for t in keep_t]
         sel = [np.flatnonzero(q.dets[:, 4] >= cfg.min_score) for q in kept]
         boxes = [np.maximum(q.dets[s, :4], 0) for q, s in zip(kept, sel)]
         boxes = [np.c_[b[:, :2], np.maximum(b[:, 2:], b[:, :2] + 1)] for b in boxes]  # at least 1 px wide
@@ -214,7 +223,7 @@ def build_semantic_set(detector: torch.nn.Module, teacher: ClipTeacher, clean: l
                 "thumb": frame_thumbnail(frame_to_tensor(frame), enc_cfg.thumb_size)[0],
                 "quality": normalizer.frame(frame), "teacher_crops": t_crops[j], "teacher_frame": t_frame[j],
                 "level": float(level[t]), "name": f"{seq_d.name}:{t + 1}"})
-    dq_embs = int(queries[0].embs.shape[1])
+    dq_embs = int(queries_d[0].embs.shape[1])
     n = max(1, max(len(r["ids"]) for r in rows))
     f, e, dq = len(rows), rows[0]["teacher_frame"].shape[0], rows[0]["queries"].shape[1]
     t = {"queries": torch.zeros(f, n, dq), "boxes": torch.zeros(f, n, 4), "valid": torch.zeros(f, n, dtype=torch.bool),
