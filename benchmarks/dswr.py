@@ -6,11 +6,13 @@ For each seed: draw the train/test scenes (``SemanticDataConfig.seed``), record 
 teacher detector's queries, compute the CLIP teacher targets (cached under runs/semantic_cache),
 train the semantic student (task + DCSD) and the DSWR regulator, then replay the tracker on the
 held-out low-quality and clean test sequences with: no semantics, fixed weights
-``a in FIXED``, the fixed weight chosen on the val scenes (``VAL_FIXED_ROW``), DSWR and two regulator ablations (``ABLATIONS``: raw, unstandardised quality
-inputs; one weight per channel). Prints per-seed tables, each regulator's weight per degradation
-spec of its training frames, how well fused embeddings re-identify the val objects per spec
-(``reid_by_degradation``), mean +- std, the student-vs-teacher speed and which teacher weights
-were used. ``--one-spec-val`` trains the regulators on one degradation spec per val scene (the
+``a in FIXED``, the fixed weight chosen on the val scenes (``VAL_FIXED_ROW``), DSWR and two
+regulator ablations (``ABLATIONS``: raw, unstandardised quality inputs; one weight per channel).
+Prints per-seed tables, each regulator's weight per degradation spec of its training frames, how
+well fused embeddings re-identify the val objects per spec (``reid_by_degradation``), the val
+tracking table that chooses the fixed weight, mean +- std (with the oracle best fixed weight of
+each seed's test table), paired per-seed differences, the student-vs-teacher speed and which
+teacher weights were used. ``--one-spec-val`` trains the regulators on one degradation spec per val scene (the
 design before session 8) instead of every spec.
 """
 
