@@ -27,7 +27,7 @@ import torch
 from kdtrack_lite.checkpoint import load_checkpoint
 from kdtrack_lite.distill.loop import recipe_train_config
 from kdtrack_lite.eval.fusion import FIXED_WEIGHTS as FIXED
-from kdtrack_lite.eval.fusion import VAL_FIXED_ROW, FusionExperiment, fusion_experiment, semantic_speed
+from kdtrack_lite.eval.fusion import VAL_FIXED_ROW, FusionExperiment, best_fixed, fusion_experiment, semantic_speed
 from kdtrack_lite.paths import runs_dir, samples_dir
 from kdtrack_lite.quality import DSWRConfig
 from kdtrack_lite.teachers import semantic_teacher, teacher_banner
@@ -48,8 +48,7 @@ def summarise(tables: list[pd.DataFrame]) -> pd.DataFrame:
     """mean +- std over seeds, plus the best fixed weight (chosen per seed on the test metric)."""
     rows = []
     for t in tables:
-        fixed = t.loc[[i for i in t.index if i.startswith("fixed a=")]]
-        best = fixed.loc[fixed["IDF1"].idxmax()].rename("best fixed (oracle)")
+        best = t.loc[best_fixed(t)].rename("best fixed (oracle)")
         rows.append(pd.concat([t, best.to_frame().T]))
     stacked = pd.concat(rows, keys=range(len(rows)))
     mean, std = stacked.groupby(level=1, sort=False).mean(), stacked.groupby(level=1, sort=False).std(ddof=0)
@@ -69,8 +68,7 @@ def paired(low: list[pd.DataFrame], clean: list[pd.DataFrame], rows: list[str]) 
                                    ("clean - fixed chosen on val", clean, VAL_FIXED_ROW)):
             d = []
             for t in tables:
-                fixed = t.loc[[i for i in t.index if i.startswith("fixed a=")]]
-                base = fixed.loc[fixed["IDF1"].idxmax()] if ref is None else t.loc[ref]
+                base = t.loc[best_fixed(t) if ref is None else ref]
                 d.append(t.loc[row, ["IDF1", "AssA"]] - base[["IDF1", "AssA"]])
             d = pd.DataFrame(d).astype(float)
             out[(row, label)] = {m: f"{d[m].mean():+.2f} ± {d[m].std(ddof=0):.2f} ({int((d[m] > 0).sum())}/{len(d)} > 0)"

@@ -227,7 +227,7 @@ def lowq_section(cfg: CapstoneConfig, models: Models) -> pd.DataFrame:
     on clean scenes.
     """
     from .distill.loop import TrainConfig
-    from .eval.fusion import fusion_experiment, semantic_example, semantic_speed
+    from .eval.fusion import best_fixed, fusion_experiment, semantic_example, semantic_speed
     from .eval.speed import count_flops, count_params
     from .paths import runs_dir
     from .teachers import semantic_teacher, teacher_banner
@@ -240,8 +240,7 @@ def lowq_section(cfg: CapstoneConfig, models: Models) -> pd.DataFrame:
                          warmup_steps=min(20, cfg.lowq_steps // 2), seed=cfg.seed)
     exp = fusion_experiment(models.mot_teacher, teacher, data, budget, cache_dir=runs_dir() / "semantic_cache")
     low, clean = exp.tables["low-quality"], exp.tables["clean"]
-    fixed = [n for n in low.index if n.startswith("fixed a=")]
-    best = max(fixed, key=lambda n: low.loc[n, "IDF1"])
+    best = best_fixed(low)
     t_ms, s_ms = semantic_speed(clip, exp.encoder, exp.frame)  # RN50 timing does not depend on its weights
     enc_params = count_params(exp.encoder) + count_params(exp.regulator)
     with torch.no_grad():

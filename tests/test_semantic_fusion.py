@@ -152,3 +152,13 @@ def test_reid_by_degradation_counts_matches_per_spec():
     table = reid_by_degradation(SwapIds(), data, weights=(0.0, 0.25, 1.0))
     assert list(table.index) == ["clean", "fog"] and (table["objects"] == 4).all()
     assert (table["a=0"] == 100).all() and (table["a=0.25"] == 100).all() and (table["a=1"] == 0).all()
+
+
+def test_best_fixed_picks_the_highest_idf1_fixed_row():
+    import pandas as pd
+
+    from kdtrack_lite.eval.fusion import VAL_FIXED_ROW, best_fixed
+
+    table = pd.DataFrame({"IDF1": [90.0, 60.0, 70.0, 70.0, 99.0]},
+                         index=["no semantics", "fixed a=0.25", "fixed a=0.5", "fixed a=1.0", VAL_FIXED_ROW])
+    assert best_fixed(table) == "fixed a=0.5"  # other rows ignored; the first of a tie

@@ -66,6 +66,12 @@ def weights_over_time(fusion: SemanticFusion, frames: np.ndarray) -> np.ndarray:
 FIXED_WEIGHTS = (0.25, 0.5, 0.75, 1.0)
 
 
+def best_fixed(table: pd.DataFrame) -> str:
+    """Name of the ``fixed a=...`` row with the highest IDF1 in a :func:`compare_fusion` table (the first
+    on ties)."""
+    return str(table.loc[[i for i in table.index if str(i).startswith("fixed a=")], "IDF1"].idxmax())
+
+
 def weights_by_degradation(regulators: Mapping[str, nn.Module], data) -> pd.DataFrame:
     """Mean (min..max) weight ``a`` of each regulator over the frames of each degradation spec of a
     :class:`~kdtrack_lite.train.semantic.SemanticSet` (spec = the name after ``+`` in its frame names,
@@ -198,7 +204,7 @@ def fusion_experiment(detector: nn.Module, teacher, data_cfg, train_cfg, cache_d
     tracker_cfg = tracker_cfg or semantic_tracker_config()
     fixed_variants = {f"fixed a={a}": SemanticFusion(encoder, fixed_weight=a) for a in fixed}
     val_table = compare_fusion(val_degraded, val_queries, {"no semantics": None, **fixed_variants}, tracker_cfg)
-    val_fixed = str(val_table.loc[list(fixed_variants), "IDF1"].idxmax()) if fixed_variants else ""
+    val_fixed = best_fixed(val_table) if fixed_variants else ""
     variants = {"no semantics": None, **fixed_variants,
                 **{name: SemanticFusion(encoder, reg) for name, reg in trained.items()}}
     tables = {}
