@@ -69,6 +69,14 @@ def main() -> None:
                         "initialisation (seeded by --seeds; distillation from the first step)")
     p.add_argument("--train-sequences", type=int, help="override the profile's training scenes (the shipped "
                                                         "student was trained on 48)")
+    p.add_argument("--val-sequences", type=int, help="override the profile's validation scenes (early stopping, "
+                                                      "and the scores with --score-split val)")
+    p.add_argument("--score-split", default="test", choices=["test", "val"],
+                   help="score the rows on the held-out test scenes (the results) or on the validation scenes "
+                        "(to choose settings without looking at test)")
+    p.add_argument("--kd-weight", type=float, help="override MOTDistillConfig.kd_weight (heatmap KD)")
+    p.add_argument("--kd-temperature", type=float, help="override MOTDistillConfig.kd_temperature")
+    p.add_argument("--kd-reg-weight", type=float, help="override MOTDistillConfig.kd_reg_weight (wh/reg/tracking KD)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--json", required=True, help="per-run results (atomic; re-runs skip what is there)")
     p.add_argument("--md", help="also write the summary table as markdown (atomic)")
@@ -77,20 +85,28 @@ def main() -> None:
 
     teacher = load_checkpoint(args.teacher).build().eval()
     student = load_checkpoint(args.student).build().eval()
-    data = MOTDataConfig.make(args.profile, **({"train_sequences": args.train_sequences}
-                                               if args.train_sequences else {}))
+    sizes = {k: v for k, v in (("train_sequences", args.train_sequences), ("val_sequences", args.val_sequences)) if v}
+    data = MOTDataConfig.make(args.profile, **sizes)
     splits = {s: make_mot_split(s, data) for s in ("train", "val", "test")}
+    scored = splits[args.score_split]
     overrides = {k: v for k, v in (("epochs", args.epochs), ("steps_per_epoch", args.steps), ("lr", args.lr)) if v}
     path = Path(args.json)
     state = json.loads(path.read_text()) if path.exists() else {"runs": []}
+    kd = {k: v for k, v in (("kd_weight", args.kd_weight), ("kd_temperature", args.kd_temperature),
+                            ("kd_reg_weight", args.kd_reg_weight)) if v is not None}
+    cfg = MOTDistillConfig(**kd)
+    if (state.get("distill", cfg.to_dict()) != cfg.to_dict()
+            or state.get("score_split", args.score_split) != args.score_split):
+        raise SystemExit(f"{path}: its runs were made with other distillation settings or another scored split; "
+                         f"give a new --json")
     state.update(command=" ".join(["benchmarks/distill_mot.py", *sys.argv[1:]]), init=args.init,
-                 budget=mot_train_config(args.profile, **overrides).to_dict(), data=data.to_dict())
-    cfg = MOTDistillConfig()
+                 budget=mot_train_config(args.profile, **overrides).to_dict(), data=data.to_dict(),
+                 distill=cfg.to_dict(), score_split=args.score_split)
     tracker = cfg.tracker_config()
     state["tracker"] = tracker.to_dict()
     if "teacher" not in state:
-        state["teacher"] = evaluate_detector(teacher, splits["test"], tracker).combined[METRICS].astype(float).to_dict()
-        state["shipped_student"] = evaluate_detector(student, splits["test"], tracker).combined[METRICS].astype(float).to_dict()
+        state["teacher"] = evaluate_detector(teacher, scored, tracker).combined[METRICS].astype(float).to_dict()
+        state["shipped_student"] = evaluate_detector(student, scored, tracker).combined[METRICS].astype(float).to_dict()
     done = {(r["row"], r["seed"]) for r in state["runs"]}
     last = student
     for seed in args.seeds:
@@ -106,7 +122,7 @@ def main() -> None:
             model, history = distill_mot_student(spec, teacher, init, data,
                                                  mot_train_config(args.profile, seed=seed, **overrides),
                                                  cfg, train_sequences=splits["train"], val_sequences=splits["val"])
-            scores = evaluate_detector(model, splits["test"], tracker).combined[METRICS].astype(float).to_dict()
+            scores = evaluate_detector(model, scored, tracker).combined[METRICS].astype(float).to_dict()
             state["runs"].append({"row": row, "seed": seed, **scores, "best_val": history.best_metric,
                                   "best_epoch": history.best_epoch, "seconds": time.perf_counter() - start})
             write_text_atomic(path, json.dumps(state, indent=2))
@@ -125,7 +141,8 @@ def main() -> None:
     text = (f"budget per student run: {budget['epochs']} epochs x {budget['steps_per_epoch']} steps "
             f"(batch {data.batch_size}), data profile {args.profile}, tracker high/new-track score "
             f"{tracker.high_score}/{tracker.new_track_score}; shipped student before fine-tuning: "
-            f"HOTA {state['shipped_student']['HOTA']:.2f}\n\n" + table.to_markdown() + "\n\nspeed (batch 1):\n\n"
+            f"HOTA {state['shipped_student']['HOTA']:.2f}; scored on the {args.score_split} split\n\n"
+            + table.to_markdown() + "\n\nspeed (batch 1):\n\n"
             + speed[["params", "fps", "speedup"]].round(2).to_markdown() + "\n")
     print(text)
     if args.md:

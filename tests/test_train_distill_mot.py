@@ -55,6 +55,9 @@ def test_hint_regressors_bridge_the_tapped_channels(pair):
         assert out.shape == feats[("t", tap)].shape, tap
     assert terms[1].cfg.beta == cfg.at_beta and terms[1].cfg.taps == cfg.at_taps
     assert terms[2].cfg.temperature == cfg.kd_temperature
+    assert terms[2].cfg.hm_weight == cfg.kd_weight and terms[2].cfg.reg_weight == cfg.kd_reg_weight
+    tuned = build_mot_losses("kd", student, teacher, cfg.replace(kd_weight=5.0, kd_reg_weight=1.0))[0]
+    assert (tuned.cfg.hm_weight, tuned.cfg.reg_weight) == (5.0, 1.0)
 
 
 def test_equal_budget_runs_start_from_the_same_student_and_leave_it_untouched(pair):
@@ -97,6 +100,17 @@ def test_cli_distill_writes_a_student_checkpoint(tmp_path, pair, capsys, monkeyp
     assert ckpt.builder == "centertrack" and ckpt.build().cfg == student.cfg
     assert main(["distill", "mot", "--losses", "hint,bogus", "--out", str(tmp_path / "x.pt"),
                  "--teacher", str(tmp_path / "t.pt"), "--student", str(tmp_path / "s.pt")]) == 2
+    # the response-KD settings, budget and split sizes reach the run and are recorded in the checkpoint
+    assert main(["distill", "mot", "--losses", "kd", "--out", str(tmp_path / "k.pt"), "--teacher", str(tmp_path / "t.pt"),
+                 "--student", str(tmp_path / "s.pt"), "--epochs", "1", "--steps", "1", "--threads", "1",
+                 "--kd-weight", "3", "--kd-temperature", "1", "--kd-reg-weight", "0.5", "--lr", "1e-3",
+                 "--train-sequences", "2", "--val-sequences", "2"]) == 0
+    extra = load_checkpoint(tmp_path / "k.pt").extra
+    assert extra["distill"]["losses"] == ["kd_det"]
+    assert (extra["distill"]["kd_weight"], extra["distill"]["kd_temperature"], extra["distill"]["kd_reg_weight"]) == (
+        3.0, 1.0, 0.5)
+    assert extra["train_config"]["lr"] == 1e-3
+    assert (extra["data_config"]["train_sequences"], extra["data_config"]["val_sequences"]) == (2, 2)
 
 
 def test_benchmark_summary_mean_std_and_gap_closed():

@@ -23,8 +23,14 @@ def _distill(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--epochs", type=int, help="override the profile's number of epochs")
     p.add_argument("--steps", type=int, help="override the profile's steps per epoch")
     p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--lr", type=float, help="override the profile's learning rate (5e-4 fine-tunes gently)")
+    p.add_argument("--train-sequences", type=int, help="override the profile's training scenes")
+    p.add_argument("--val-sequences", type=int, help="override the profile's validation scenes (early stopping)")
     p.add_argument("--at-beta", type=float, help="override MOTDistillConfig.at_beta")
     p.add_argument("--hint-weight", type=float, help="override MOTDistillConfig.hint_weight")
+    p.add_argument("--kd-weight", type=float, help="override MOTDistillConfig.kd_weight (heatmap KD)")
+    p.add_argument("--kd-temperature", type=float, help="override MOTDistillConfig.kd_temperature")
+    p.add_argument("--kd-reg-weight", type=float, help="override MOTDistillConfig.kd_reg_weight (wh/reg/tracking KD)")
     p.add_argument("--resume", action="store_true",
                    help="keep <out>.resume after every epoch and continue from it if it exists")
     p.add_argument("--device", help="cpu, cuda, cuda:1, mps (default: $KDTRACK_DEVICE, else the best available)")
@@ -57,10 +63,13 @@ def _distill(sub: argparse._SubParsersAction) -> None:
             teacher = load_checkpoint(args.teacher).build().eval()
         if args.student:
             student = load_checkpoint(args.student).build().eval()
-        overrides = {k: v for k, v in (("epochs", args.epochs), ("steps_per_epoch", args.steps)) if v}
-        cfg = MOTDistillConfig.make(**{k: v for k, v in (("at_beta", args.at_beta),
-                                                          ("hint_weight", args.hint_weight)) if v is not None})
-        _, history = distill_mot_student(names, teacher, student, MOTDataConfig.make(),
+        overrides = {k: v for k, v in (("epochs", args.epochs), ("steps_per_epoch", args.steps), ("lr", args.lr)) if v}
+        cfg = MOTDistillConfig.make(**{k: v for k, v in (
+            ("at_beta", args.at_beta), ("hint_weight", args.hint_weight), ("kd_weight", args.kd_weight),
+            ("kd_temperature", args.kd_temperature), ("kd_reg_weight", args.kd_reg_weight)) if v is not None})
+        sizes = {k: v for k, v in (("train_sequences", args.train_sequences),
+                                   ("val_sequences", args.val_sequences)) if v}
+        _, history = distill_mot_student(names, teacher, student, MOTDataConfig.make(**sizes),
                                          mot_train_config(seed=args.seed, **overrides), cfg, checkpoint_path=args.out,
                                          device=device_for_rank() or pick_device(args.device), resume=args.resume,
                                          num_workers=args.workers, **sequences_from_args(args))

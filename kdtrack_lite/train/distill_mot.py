@@ -59,6 +59,8 @@ class MOTDistillConfig(Config):
         at_p: attention power ``p`` (2 in the AT paper).
         kd_temperature: heatmap KD temperature ``T``.
         kd_weight: multiplier of the heatmap KD term.
+        kd_reg_weight: multiplier of the regression-head KD term (``wh``, ``reg``, ``tracking``
+            matched at the teacher's object centres; :class:`~kdtrack_lite.distill.response.ResponseKD`).
         teacher: name of the teacher in the Distiller.
         track_high_score: ``TrackerConfig.high_score`` used to validate and score the students.
         track_new_score: ``TrackerConfig.new_track_score`` used to validate and score them.
@@ -76,6 +78,7 @@ class MOTDistillConfig(Config):
     at_p: float = 2.0
     kd_temperature: float = 2.0
     kd_weight: float = 1.0
+    kd_reg_weight: float = 0.1
     teacher: str = "teacher"
     track_high_score: float = 0.3
     track_new_score: float = 0.35
@@ -135,7 +138,8 @@ def build_mot_losses(names: str | Sequence[str], student: nn.Module, teacher: nn
         elif name == "at":
             terms.append(AttentionTransfer(taps=tuple(cfg.at_taps), beta=cfg.at_beta, p=cfg.at_p, teacher=cfg.teacher))
         else:
-            terms.append(ResponseKD(teacher=cfg.teacher, temperature=cfg.kd_temperature, hm_weight=cfg.kd_weight))
+            terms.append(ResponseKD(teacher=cfg.teacher, temperature=cfg.kd_temperature, hm_weight=cfg.kd_weight,
+                                    reg_weight=cfg.kd_reg_weight))
     return terms
 
 
@@ -189,5 +193,7 @@ def distill_mot_student(
     return train_mot_detector("student", data_cfg, train_cfg, checkpoint_path=checkpoint_path,
                               distiller_losses=terms, teachers={cfg.teacher: teacher} if terms else None,
                               train_sequences=train_sequences, val_sequences=val_sequences, init_from=student_init,
-                              tracker_cfg=cfg.tracker_config(), **fit_options)
+                              tracker_cfg=cfg.tracker_config(),
+                              checkpoint_extra={"distill": {"losses": [t.name for t in terms], **cfg.to_dict()}},
+                              **fit_options)
 

@@ -115,6 +115,7 @@ def train_mot_detector(
     resume: bool = False,
     num_workers: int = 0,
     tracker_cfg: TrackerConfig | None = None,
+    checkpoint_extra: dict[str, Any] | None = None,
 ) -> tuple[nn.Module, History]:
     """Train a CenterTrack detector (``role`` = ``"teacher"`` or ``"student"`` preset).
 
@@ -122,6 +123,7 @@ def train_mot_detector(
     same budget (``train_cfg``) as its baseline. ``init_from`` starts from another detector's
     weights (same architecture): continued training, or fine-tuning a shipped baseline.
     ``tracker_cfg`` is the tracker that validation runs (default ``TrackerConfig()``).
+    ``checkpoint_extra`` adds entries to the checkpoint's description (e.g. the distillation settings).
     """
     data_cfg = data_cfg or MOTDataConfig.make()
     train_cfg = train_cfg or TrainConfig.make()
@@ -140,6 +142,6 @@ def train_mot_detector(
 
     history = fit(distiller, loader, train_cfg, validate=validate, maximize=True,
                   checkpoint_path=checkpoint_path, desc=f"mot {role}",
-                  checkpoint_extra={"role": role, "data_config": data_cfg.to_dict()},
+                  checkpoint_extra={"role": role, "data_config": data_cfg.to_dict(), **(checkpoint_extra or {})},
                   device=device, resume=resume)
     return model, history
