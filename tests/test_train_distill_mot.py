@@ -129,3 +129,21 @@ def test_benchmark_summary_mean_std_and_gap_closed():
     assert table.loc["student", "HOTA"] == "12.00 ± 2.83" and table.loc["+at", "HOTA"] == "22.00 ± 2.83"
     assert table.loc["+at", "gap_closed"] == "0.50" and table.loc["student", "gap_closed"] == "0.00"
     assert list(table.index) == ["student", "+at", "teacher"] and table.loc["+at", "seeds"] == 2
+
+
+def test_gap_diagnosis_head_swap_replaces_only_the_named_heads(pair):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "mot_gap_diagnosis.py"
+    spec = importlib.util.spec_from_file_location("bench_mot_gap_diagnosis", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    teacher, student = pair
+    x = (torch.rand(1, 3, 32, 48), torch.rand(1, 3, 32, 48), torch.zeros(1, 1, 32, 48))
+    with torch.no_grad():
+        out_t, out_s = teacher(*x), student(*x)
+        swapped = bench.HeadSwap(student, teacher, ("logits_hm", "wh"))(*x)
+    assert set(swapped) == set(out_s)
+    for key, value in swapped.items():
+        assert torch.equal(value, (out_t if key in ("logits_hm", "wh") else out_s)[key]), key
