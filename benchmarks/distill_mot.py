@@ -95,13 +95,13 @@ def main() -> None:
     kd = {k: v for k, v in (("kd_weight", args.kd_weight), ("kd_temperature", args.kd_temperature),
                             ("kd_reg_weight", args.kd_reg_weight)) if v is not None}
     cfg = MOTDistillConfig(**kd)
-    if (state.get("distill", cfg.to_dict()) != cfg.to_dict()
-            or state.get("score_split", args.score_split) != args.score_split):
+    settings = json.loads(json.dumps(cfg.to_dict()))  # as stored (tuples become lists)
+    if state.get("distill", settings) != settings or state.get("score_split", args.score_split) != args.score_split:
         raise SystemExit(f"{path}: its runs were made with other distillation settings or another scored split; "
                          f"give a new --json")
     state.update(command=" ".join(["benchmarks/distill_mot.py", *sys.argv[1:]]), init=args.init,
                  budget=mot_train_config(args.profile, **overrides).to_dict(), data=data.to_dict(),
-                 distill=cfg.to_dict(), score_split=args.score_split)
+                 distill=settings, score_split=args.score_split)
     tracker = cfg.tracker_config()
     state["tracker"] = tracker.to_dict()
     if "teacher" not in state:
