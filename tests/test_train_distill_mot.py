@@ -101,8 +101,8 @@ def test_cli_distill_writes_a_student_checkpoint(tmp_path, pair, capsys, monkeyp
     assert main(["distill", "mot", "--losses", "hint,bogus", "--out", str(tmp_path / "x.pt"),
                  "--teacher", str(tmp_path / "t.pt"), "--student", str(tmp_path / "s.pt")]) == 2
     # the response-KD settings, budget and split sizes reach the run and are recorded in the checkpoint
-    assert main(["distill", "mot", "--losses", "kd", "--out", str(tmp_path / "k.pt"), "--teacher", str(tmp_path / "t.pt"),
-                 "--student", str(tmp_path / "s.pt"), "--epochs", "1", "--steps", "1", "--threads", "1",
+    assert main(["distill", "mot", "--losses", "kd", "--out", str(tmp_path / "k.pt"),
+                 "--teacher", str(tmp_path / "t.pt"), "--student", str(tmp_path / "s.pt"), "--epochs", "1", "--steps", "1", "--threads", "1",
                  "--kd-weight", "3", "--kd-temperature", "1", "--kd-reg-weight", "0.5", "--lr", "1e-3",
                  "--train-sequences", "2", "--val-sequences", "2"]) == 0
     extra = load_checkpoint(tmp_path / "k.pt").extra
@@ -131,19 +131,36 @@ def test_benchmark_summary_mean_std_and_gap_closed():
     assert list(table.index) == ["student", "+at", "teacher"] and table.loc["+at", "seeds"] == 2
 
 
-def test_gap_diagnosis_head_swap_replaces_only_the_named_heads(pair):
-    import importlib.util
-    from pathlib import Path
 
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "mot_gap_diagnosis.py"
-    spec = importlib.util.spec_from_file_location("bench_mot_gap_diagnosis", path)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+def test_head_swap_replaces_only_the_named_heads(pair):
+    from kdtrack_lite.eval.head_swap import HeadSwap
+
     teacher, student = pair
     x = (torch.rand(1, 3, 32, 48), torch.rand(1, 3, 32, 48), torch.zeros(1, 1, 32, 48))
     with torch.no_grad():
         out_t, out_s = teacher(*x), student(*x)
-        swapped = bench.HeadSwap(student, teacher, ("logits_hm", "wh"))(*x)
+        swapped = HeadSwap(student, teacher, ("logits_hm", "wh"))(*x)
     assert set(swapped) == set(out_s)
     for key, value in swapped.items():
         assert torch.equal(value, (out_t if key in ("logits_hm", "wh") else out_s)[key]), key
+    with pytest.raises(ValueError, match="unknown head"):
+        HeadSwap(student, teacher, ("heatmap",))
+
+
+def test_head_swap_table_rows_and_the_plain_rows_equal_their_models():
+    from kdtrack_lite.eval.head_swap import Swap, head_swap_table
+    from kdtrack_lite.train.distill_mot import MOTDistillConfig
+    from kdtrack_lite.train.mot import evaluate_detector
+
+    torch.manual_seed(0)
+    teacher, student = (build_centertrack(DetectorConfig.preset(r)) for r in ("teacher", "student"))
+    seqs = make_mot_split("test", TINY_DATA)
+    tracker = MOTDistillConfig().tracker_config()
+    swaps = {"student": Swap("student"), "student + teacher hm": Swap("student", ("logits_hm",)),
+             "teacher, no emb": Swap("teacher", embeddings=False)}
+    table = head_swap_table(teacher, student, seqs, tracker, swaps)
+    assert list(table.index) == list(swaps) and table.loc["student", "HOTA vs student"] == 0
+    # the plain row is exactly the student's own tracking result
+    assert table.loc["student", "HOTA"] == float(evaluate_detector(student, seqs, tracker).combined["HOTA"])
+    with pytest.raises(ValueError, match="base"):
+        head_swap_table(teacher, student, seqs, tracker, {"x": Swap("other")})

@@ -3,6 +3,7 @@
 * :mod:`.mot`   -- ``evaluate_mot`` -> MOTA, MOTP, IDF1, IDP/IDR, IDSW, MT/ML, FP/FN, HOTA/DetA/AssA/LocA
 * :mod:`.sot`   -- success curve/AUC, precision@20, normalised precision, per-attribute tables
 * :mod:`.fusion` -- association variants (no semantics / fixed weight / DSWR) on identical detections
+* :mod:`.head_swap` -- where a teacher-student MOT gap lives: detector heads swapped between the models
 * :mod:`.speed` -- FPS (median, p10/p90), parameters, FLOPs, peak memory, ``compare_models``
 """
 
