@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from adaptive_val import add_pair_args, load_pair_and_val  # benchmarks/ is on sys.path when run as a script
+from interleaved_val import scored
 from kdtrack_lite.checkpoint import load_checkpoint
 from kdtrack_lite.eval.interleaved import Variant, evaluate_variants
 from kdtrack_lite.fileio import write_text_atomic
@@ -64,10 +65,7 @@ def main() -> None:
         for k in (2, 4, 8):
             variants.setdefault(f"k={k}", Variant(FixedSchedule(k)))
             variants[f"k={k} student2"] = Variant(FixedSchedule(k), student=other)
-    res = evaluate_variants(teacher, student, seqs, variants)
-    table = res.table.copy()
-    for col in ("DetA", "AssA", "FP", "FN"):
-        table[col] = [float(res.reports[n].combined[col]) for n in table.index]
+    table = scored(evaluate_variants(teacher, student, seqs, variants))
     table["kept"] = table["HOTA"] / table.loc["teacher only", "HOTA"]
     print(table[COLUMNS].round(3).to_markdown())
     if args.json:
