@@ -14,6 +14,8 @@ def _train(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a teacher or student baseline (MOT detector or SiamFC)")
     p.add_argument("family", choices=["mot", "sot"], help="mot = CenterTrack detector, sot = SiamFC")
     p.add_argument("--role", choices=["teacher", "student"], required=True)
+    p.add_argument("--arch", choices=["teacher", "student", "student_wide"],
+                   help="mot only: the detector preset (default: the role's); student_wide = twice the student's widths")
     p.add_argument("--out", required=True, help="checkpoint path (.pt), written atomically")
     p.add_argument("--fast", action="store_true", help="FAST profile (same as KDTRACK_FAST=1)")
     p.add_argument("--seed", type=int, default=0)
@@ -42,6 +44,10 @@ def _train(sub: argparse._SubParsersAction) -> None:
     def run(args: argparse.Namespace) -> None:
         if args.family == "mot" and args.input_norm:  # before any process group, checkpoint or data is set up
             raise ValueError("--input-norm is a SiamFC (sot) option")
+        if args.family == "sot" and args.arch:
+            raise ValueError("--arch is a CenterTrack (mot) option")
+        if args.arch and args.init:
+            raise ValueError("--arch and --init both set the architecture; give one (--init keeps its checkpoint's)")
         import logging
 
         import torch
@@ -65,10 +71,13 @@ def _train(sub: argparse._SubParsersAction) -> None:
         common = dict(checkpoint_path=args.out, init_from=_initial_model(args.init), device=device,
                       resume=args.resume, num_workers=args.workers, **sequences_from_args(args))
         if args.family == "mot":
+            from ..models.centertrack import DetectorConfig
             from .mot import MOTDataConfig, mot_train_config, train_mot_detector
 
             _, history = train_mot_detector(args.role, MOTDataConfig.make(**data_overrides),
-                                            mot_train_config(seed=args.seed, **overrides), **common)
+                                            mot_train_config(seed=args.seed, **overrides),
+                                            detector_cfg=DetectorConfig.preset(args.arch) if args.arch else None,
+                                            **common)
         else:
             from .sot import SOTDataConfig, sot_train_config, train_siamfc
 
@@ -131,4 +140,4 @@ def _register_if_shipped(args: argparse.Namespace) -> None:
                         [("--seed", args.seed), ("--epochs", args.epochs), ("--steps", args.steps),
                          ("--threads", args.threads), ("--train-sequences", args.train_sequences),
                          ("--val-sequences", args.val_sequences), ("--lr", args.lr), ("--input-norm", args.input_norm),
-                         ("--init", args.init)], fast=args.fast)
+                         ("--init", args.init), ("--arch", args.arch)], fast=args.fast)
