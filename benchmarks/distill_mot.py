@@ -5,16 +5,18 @@ Usage (repository root)::
     OMP_WAIT_POLICY=PASSIVE .venv/bin/python benchmarks/distill_mot.py --seeds 0 1 2 \
         --epochs 4 --steps 50 --lr 5e-4 --threads 1 --json runs/distill_mot.json --md runs/distill_mot.md
 
-Every student row fine-tunes the shipped student (``data_samples/checkpoints/mot_student.pt``)
-for the same ``epochs x steps`` with ``kdtrack_lite.train.distill_mot.distill_mot_student``; only
+Every student row fine-tunes the shipped student (``data_samples/checkpoints/mot_student.pt``, or
+``--student``) for the same ``epochs x steps`` with ``kdtrack_lite.train.distill_mot.distill_mot_student``; only
 the distillation losses differ, and ``--seeds`` changes the batch order and adapter init. Scores:
 the held-out test split (``MOTDataConfig``, profile ``--profile``) through the online tracker,
 HOTA (trackeval) and MOTA/IDF1 (motmetrics), every row (teacher included) with the tracker
-thresholds of ``MOTDistillConfig.tracker_config()``. Speed: batch-1 detector FPS, teacher, shipped
+thresholds of ``MOTDistillConfig.tracker_config()``. Speed: batch-1 detector FPS, teacher, starting
 student and one distilled student interleaved in one run (``compare_models``).
 ``gap_closed = (HOTA_row - HOTA_student) / (HOTA_teacher - HOTA_student)`` against the student
-fine-tuned alone at the same budget. Each finished run is saved to ``--json`` at once (atomic),
-and a re-run with the same ``--json`` skips the runs already there.
+fine-tuned alone at the same budget; ``--reference-teacher`` measures the gap to another model than
+the one distilled from (the real teacher when ``--teacher`` is a teacher assistant). Each finished
+run is saved to ``--json`` at once (atomic), and a re-run with the same ``--json`` skips the runs
+already there (and refuses other settings or checkpoints).
 """
 
 from __future__ import annotations
@@ -39,18 +41,24 @@ METRICS = ["HOTA", "DetA", "AssA", "MOTA", "IDF1"]
 DEFAULT_ROWS = ["none", "hint", "at", "hint,at"]
 
 
-def summarize(runs: list[dict], teacher: dict) -> pd.DataFrame:
-    """Mean ± std per row over seeds, and the fraction of the teacher-student HOTA gap each row closes."""
+def summarize(runs: list[dict], teacher: dict, reference: dict | None = None) -> pd.DataFrame:
+    """Mean ± std per row over seeds, and the fraction of the teacher-student HOTA gap each row closes.
+
+    ``reference`` (the real teacher when ``teacher`` is a teacher assistant) defines the gap and
+    gets its own last row; by default the gap is the one to ``teacher``.
+    """
     df = pd.DataFrame(runs)
     table = df.groupby("row", sort=False)[METRICS].agg(["mean", "std"])
     base = table.loc["student", ("HOTA", "mean")] if "student" in table.index else float("nan")
-    out = pd.DataFrame(index=list(table.index) + ["teacher"])
+    tops = {"teacher": teacher, **({"reference teacher": reference} if reference else {})}
+    out = pd.DataFrame(index=list(table.index) + list(tops))
     for m in METRICS:
         out[m] = [f"{table.loc[r, (m, 'mean')]:.2f} ± {table.loc[r, (m, 'std')]:.2f}" for r in table.index] + [
-            f"{teacher[m]:.2f}"]
-    gap = teacher["HOTA"] - base
-    out["gap_closed"] = [f"{(table.loc[r, ('HOTA', 'mean')] - base) / gap:.2f}" for r in table.index] + ["1.00"]
-    out["seeds"] = [int(df[df.row == r].seed.nunique()) for r in table.index] + [1]
+            f"{top[m]:.2f}" for top in tops.values()]
+    gap = (reference or teacher)["HOTA"] - base
+    out["gap_closed"] = [f"{(table.loc[r, ('HOTA', 'mean')] - base) / gap:.2f}" for r in table.index] + [
+        f"{(top['HOTA'] - base) / gap:.2f}" for top in tops.values()]
+    out["seeds"] = [int(df[df.row == r].seed.nunique()) for r in table.index] + [1] * len(tops)
     return out
 
 
@@ -58,6 +66,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--teacher", default="data_samples/checkpoints/mot_teacher.pt")
     p.add_argument("--student", default="data_samples/checkpoints/mot_student.pt")
+    p.add_argument("--reference-teacher", help="the model whose HOTA defines gap_closed (default: --teacher); "
+                   "the real teacher when --teacher is a teacher assistant (TAKD)")
     p.add_argument("--rows", nargs="+", default=DEFAULT_ROWS, help="loss combinations, e.g. none hint at hint,at kd")
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     p.add_argument("--epochs", type=int, help="override the profile's epochs")
@@ -96,17 +106,22 @@ def main() -> None:
                             ("kd_reg_weight", args.kd_reg_weight)) if v is not None}
     cfg = MOTDistillConfig(**kd)
     settings = json.loads(json.dumps(cfg.to_dict()))  # as stored (tuples become lists)
-    if state.get("distill", settings) != settings or state.get("score_split", args.score_split) != args.score_split:
-        raise SystemExit(f"{path}: its runs were made with other distillation settings or another scored split; "
-                         f"give a new --json")
+    models = {"teacher": args.teacher, "student": args.student, "reference_teacher": args.reference_teacher}
+    if (state.get("distill", settings) != settings or state.get("score_split", args.score_split) != args.score_split
+            or state.get("models", models) != models):
+        raise SystemExit(f"{path}: its runs were made with other distillation settings, another scored split or "
+                         f"other checkpoints (--teacher/--student/--reference-teacher); give a new --json")
     state.update(command=" ".join(["benchmarks/distill_mot.py", *sys.argv[1:]]), init=args.init,
                  budget=mot_train_config(args.profile, **overrides).to_dict(), data=data.to_dict(),
-                 distill=settings, score_split=args.score_split)
+                 distill=settings, score_split=args.score_split, models=models)
     tracker = cfg.tracker_config()
     state["tracker"] = tracker.to_dict()
     if "teacher" not in state:
         state["teacher"] = evaluate_detector(teacher, scored, tracker).combined[METRICS].astype(float).to_dict()
         state["shipped_student"] = evaluate_detector(student, scored, tracker).combined[METRICS].astype(float).to_dict()
+    if args.reference_teacher and "reference_teacher" not in state:
+        reference = load_checkpoint(args.reference_teacher).build().eval()
+        state["reference_teacher"] = evaluate_detector(reference, scored, tracker).combined[METRICS].astype(float).to_dict()
     done = {(r["row"], r["seed"]) for r in state["runs"]}
     last = student
     for seed in args.seeds:
@@ -130,17 +145,18 @@ def main() -> None:
             last = model
     h, w = splits["test"][0].frames.shape[1:3]
     x = torch.rand(1, 3, h, w)
-    speed = compare_models({"teacher": teacher, "student (shipped)": student, "student (distilled)": last},
+    speed = compare_models({"teacher": teacher, "student (start)": student, "student (distilled)": last},
                            (x, x, torch.rand(1, 1, h, w)), reference="teacher")
     state["speed"] = speed[["params", "fps", "speedup"]].to_dict()
     write_text_atomic(path, json.dumps(state, indent=2))
-    table = summarize(state["runs"], state["teacher"])
-    fps = {"teacher": speed.loc["teacher", "fps"]}
-    table["fps"] = [f"{speed.loc['student (distilled)', 'fps']:.1f}"] * (len(table) - 1) + [f"{fps['teacher']:.1f}"]
+    table = summarize(state["runs"], state["teacher"], state.get("reference_teacher"))
+    tops = 2 if "reference_teacher" in state else 1
+    table["fps"] = ([f"{speed.loc['student (distilled)', 'fps']:.1f}"] * (len(table) - tops)
+                    + [f"{speed.loc['teacher', 'fps']:.1f}"] + ["not timed"] * (tops - 1))
     budget = state["budget"]
     text = (f"budget per student run: {budget['epochs']} epochs x {budget['steps_per_epoch']} steps "
             f"(batch {data.batch_size}), data profile {args.profile}, tracker high/new-track score "
-            f"{tracker.high_score}/{tracker.new_track_score}; shipped student before fine-tuning: "
+            f"{tracker.high_score}/{tracker.new_track_score}; starting student (--student) before fine-tuning: "
             f"HOTA {state['shipped_student']['HOTA']:.2f}; scored on the {args.score_split} split\n\n"
             + table.to_markdown() + "\n\nspeed (batch 1):\n\n"
             + speed[["params", "fps", "speedup"]].round(2).to_markdown() + "\n")

@@ -129,7 +129,11 @@ def test_benchmark_summary_mean_std_and_gap_closed():
     assert table.loc["student", "HOTA"] == "12.00 ± 2.83" and table.loc["+at", "HOTA"] == "22.00 ± 2.83"
     assert table.loc["+at", "gap_closed"] == "0.50" and table.loc["student", "gap_closed"] == "0.00"
     assert list(table.index) == ["student", "+at", "teacher"] and table.loc["+at", "seeds"] == 2
-
+    # a teacher assistant (HOTA 22) distilled from, the gap measured to the real teacher (HOTA 32)
+    takd = bench.summarize(runs, {"HOTA": 22.0, **other}, reference={"HOTA": 32.0, **other})
+    assert list(takd.index) == ["student", "+at", "teacher", "reference teacher"]
+    assert takd.loc["+at", "gap_closed"] == "0.50" and takd.loc["teacher", "gap_closed"] == "0.50"
+    assert takd.loc["reference teacher", "gap_closed"] == "1.00"
 
 
 def test_head_swap_replaces_only_the_named_heads(pair):
