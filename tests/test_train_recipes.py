@@ -71,22 +71,22 @@ def test_train_command_overrides_reach_the_recipe(tmp_path, capsys):
 
 
 def test_train_mot_arch_builds_the_wide_student(tmp_path, capsys):
-    """``kdtrack train mot --arch student_wide`` trains the capacity-gap student and records its shape."""
+    """``kdtrack train mot --arch student_x2`` trains the capacity-gap student and records its shape."""
     from kdtrack_lite.cli import main
     from kdtrack_lite.models.backbone import count_parameters
     from kdtrack_lite.models.centertrack import DetectorConfig, build_centertrack
 
     out = tmp_path / "w.pt"
-    assert main(["train", "mot", "--role", "student", "--arch", "student_wide", "--fast", "--epochs", "1",
+    assert main(["train", "mot", "--role", "student", "--arch", "student_x2", "--fast", "--epochs", "1",
                  "--steps", "1", "--threads", "1", "--train-sequences", "1", "--val-sequences", "1",
                  "--out", str(out)]) == 0
     model = load_checkpoint(out).build()
-    assert model.cfg == DetectorConfig.preset("student_wide")
+    assert model.cfg == DetectorConfig.preset("student_x2")
     assert model.cfg.backbone.widths == (32, 64, 128)
     sizes = {name: count_parameters(build_centertrack(DetectorConfig.preset(name)))
-             for name in ("teacher", "student", "student_wide")}
-    assert sizes["student"] < sizes["student_wide"] < sizes["teacher"] / 8
-    for bad, message in ((["train", "sot", "--arch", "student_wide"], "--arch is a CenterTrack (mot) option"),
+             for name in ("teacher", "student", "student_x2", "student_x3")}
+    assert sizes["student"] < sizes["student_x2"] < sizes["student_x3"] < sizes["teacher"] / 8
+    for bad, message in ((["train", "sot", "--arch", "student_x2"], "--arch is a CenterTrack (mot) option"),
                          (["train", "mot", "--arch", "student", "--init", str(out)], "--arch and --init")):
         assert main([*bad[:2], "--role", "student", "--fast", *bad[2:], "--out", str(tmp_path / "x.pt")]) != 0
         assert message in capsys.readouterr().err

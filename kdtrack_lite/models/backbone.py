@@ -51,14 +51,15 @@ class BackboneConfig(Config):
     PRESETS: ClassVar[dict[str, dict]] = {
         "teacher": dict(stem_channels=24, widths=(48, 96, 160), blocks=(1, 2, 2), block="residual"),
         "student": dict(stem_channels=8, widths=(16, 32, 64), blocks=(1, 2, 2), block="dwsep"),
-        # twice the student's widths: the capacity-gap study of issue 6 (about 21x fewer detector
-        # parameters than the teacher instead of 70x)
-        "student_wide": dict(stem_channels=16, widths=(32, 64, 128), blocks=(1, 2, 2), block="dwsep"),
+        # two and three times the student's widths: the capacity-gap study of issue 6 (detectors with
+        # about 21x and 10x fewer parameters than the teacher, instead of 70x)
+        "student_x2": dict(stem_channels=16, widths=(32, 64, 128), blocks=(1, 2, 2), block="dwsep"),
+        "student_x3": dict(stem_channels=24, widths=(48, 96, 192), blocks=(1, 2, 2), block="dwsep"),
     }
 
     @classmethod
     def preset(cls, name: str, **overrides) -> "BackboneConfig":
-        """The named preset (``"teacher"``, ``"student"`` or ``"student_wide"``) with ``overrides`` applied."""
+        """The named preset (``"teacher"``, ``"student"``, ``"student_x2"``, ``"student_x3"``) with ``overrides`` applied."""
         if name not in cls.PRESETS:
             raise ValueError(f"BackboneConfig.preset: unknown preset {name!r}; known: {sorted(cls.PRESETS)}")
         return cls.from_dict({**cls.PRESETS[name], **overrides})

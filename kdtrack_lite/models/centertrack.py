@@ -61,16 +61,18 @@ class DetectorConfig(Config):
     PRESETS: ClassVar[dict[str, dict]] = {
         "teacher": dict(neck_channels=96, head_channels=64),
         "student": dict(neck_channels=24, head_channels=32, shared_head_trunk=True),
-        "student_wide": dict(neck_channels=48, head_channels=48, shared_head_trunk=True),
+        "student_x2": dict(neck_channels=48, head_channels=48, shared_head_trunk=True),
+        "student_x3": dict(neck_channels=72, head_channels=72, shared_head_trunk=True),
     }
 
     @classmethod
     def preset(cls, name: str, **overrides) -> "DetectorConfig":
-        """``"teacher"``, ``"student"`` or ``"student_wide"`` detector (backbone preset of the same name).
+        """A detector preset (backbone preset of the same name): ``"teacher"``, ``"student"``, ``"student_x2"``, ``"student_x3"``.
 
-        ``student_wide`` (OUR DESIGN CHOICE) doubles the student's widths: 72.8k parameters against the
-        teacher's 1.57M (21x fewer, 70x for ``student``), for studying how the capacity gap limits
-        distillation. No checkpoint of it is shipped.
+        ``student_x2`` / ``student_x3`` (OUR DESIGN CHOICE) are the student with two / three times
+        its widths (every stage, neck and head): 72.8k / 158k parameters against the teacher's 1.57M
+        (21x / 10x fewer; the student: 70x), for studying how the capacity gap limits distillation.
+        No checkpoint of them is shipped.
         """
         if name not in cls.PRESETS:
             raise ValueError(f"DetectorConfig.preset: unknown preset {name!r}; known: {sorted(cls.PRESETS)}")
