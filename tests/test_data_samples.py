@@ -77,6 +77,8 @@ def test_registered_checkpoint_is_checked(tmp_path):
     register_checkpoint(ckpt, "kdtrack train mot --role student --out data_samples/checkpoints/m.pt", root)
     entry = json.loads((root / "MANIFEST.json").read_text())["checkpoints"][0]
     assert entry["path"] == "checkpoints/m.pt" and entry["bytes"] == 7 and "kdtrack train" in entry["command"]
+    written = json.loads((root / "MANIFEST.json").read_text())
+    assert written["total_bytes"] == sum(s["bytes"] for s in written["samples"]) + 7   # samples + checkpoints
     assert check_samples(root) == []
     ckpt.write_bytes(b"other weights")
     assert any("checkpoints/m.pt: sha256" in p for p in check_samples(root))

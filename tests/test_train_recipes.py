@@ -84,8 +84,10 @@ def test_train_mot_arch_builds_the_wide_student(tmp_path, capsys):
     assert model.cfg == DetectorConfig.preset("student_x2")
     assert model.cfg.backbone.widths == (32, 64, 128)
     sizes = {name: count_parameters(build_centertrack(DetectorConfig.preset(name)))
-             for name in ("teacher", "student", "student_x2", "student_x3")}
+             for name in ("teacher", "student", "student_x2", "student_x3", "student_m")}
     assert sizes["student"] < sizes["student_x2"] < sizes["student_x3"] < sizes["teacher"] / 8
+    assert sizes["student_x2"] < sizes["student_m"] < sizes["student_x3"]   # x3's backbone, x2's neck and head
+    assert DetectorConfig.preset("student_m").backbone == DetectorConfig.preset("student_x3").backbone
     for bad, message in ((["train", "sot", "--arch", "student_x2"], "--arch is a CenterTrack (mot) option"),
                          (["train", "mot", "--arch", "student", "--init", str(out)], "--arch and --init")):
         assert main([*bad[:2], "--role", "student", "--fast", *bad[2:], "--out", str(tmp_path / "x.pt")]) != 0

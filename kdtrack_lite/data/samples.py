@@ -130,6 +130,8 @@ def register_checkpoint(path: str | Path, command: str, root: Path | None = None
     entries = {c["path"]: c for c in manifest.get("checkpoints", [])}
     entries[rel] = {"path": rel, "command": command, **file_digests(path.parent, root)[rel]}
     manifest["checkpoints"] = [entries[k] for k in sorted(entries)]
+    manifest["total_bytes"] = (sum(s.get("bytes", 0) for s in manifest.get("samples", []))
+                               + sum(c["bytes"] for c in manifest["checkpoints"]))
     write_text_atomic(root / "MANIFEST.json", json.dumps(manifest, indent=1) + "\n")
     return manifest
 

@@ -14,8 +14,9 @@ def _train(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a teacher or student baseline (MOT detector or SiamFC)")
     p.add_argument("family", choices=["mot", "sot"], help="mot = CenterTrack detector, sot = SiamFC")
     p.add_argument("--role", choices=["teacher", "student"], required=True)
-    p.add_argument("--arch", choices=["teacher", "student", "student_x2", "student_x3"],
-                   help="mot only: the detector preset (default: the role's); student_xN = N times the student's widths")
+    p.add_argument("--arch", choices=["teacher", "student", "student_x2", "student_x3", "student_m"],
+                   help="mot only: the detector preset (default: the role's); student_xN = N times the student's "
+                        "widths; student_m = student_x3's backbone with student_x2's neck and head")
     p.add_argument("--out", required=True, help="checkpoint path (.pt), written atomically")
     p.add_argument("--fast", action="store_true", help="FAST profile (same as KDTRACK_FAST=1)")
     p.add_argument("--seed", type=int, default=0)
