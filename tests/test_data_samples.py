@@ -75,9 +75,9 @@ def test_registered_checkpoint_is_checked(tmp_path):
     ckpt.parent.mkdir()
     ckpt.write_bytes(b"weights")
     register_checkpoint(ckpt, "kdtrack train mot --role student --out data_samples/checkpoints/m.pt", root)
-    entry = json.loads((root / "MANIFEST.json").read_text())["checkpoints"][0]
-    assert entry["path"] == "checkpoints/m.pt" and entry["bytes"] == 7 and "kdtrack train" in entry["command"]
     written = json.loads((root / "MANIFEST.json").read_text())
+    entry = written["checkpoints"][0]
+    assert entry["path"] == "checkpoints/m.pt" and entry["bytes"] == 7 and "kdtrack train" in entry["command"]
     assert written["total_bytes"] == sum(s["bytes"] for s in written["samples"]) + 7   # samples + checkpoints
     assert check_samples(root) == []
     ckpt.write_bytes(b"other weights")
