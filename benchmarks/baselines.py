@@ -14,6 +14,9 @@ online pipeline, HOTA/MOTA/IDF1 by trackeval/motmetrics; the SOT test split (18 
 frames, every attribute covered) through ``SiamFCTracker``, success AUC / precision overall and
 per attribute. Speed: batch 1 on this CPU, teacher and student interleaved in one run
 (``compare_models``, Conv+BN folded in both); MOT pipeline FPS = frames / wall time of the full online tracker.
+``--threads N`` sets torch's CPU threads (default: torch's choice, 2 on the 2-core machine); on this
+machine both detectors are fastest with one thread, and the small networks' two-thread ratios vary
+a lot between runs (RESULTS.md, AttTrack section, session 12).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import argparse
 import json
 
 import pandas as pd
+import torch
 
 from kdtrack_lite.checkpoint import load_checkpoint
 from kdtrack_lite.eval.benchmark import mot_benchmark, sot_benchmark
@@ -54,6 +58,7 @@ def main() -> None:
     p.add_argument("--only", choices=["mot", "sot"], help="run one family only (default: both)")
     p.add_argument("--profile", default="full", choices=["fast", "full"])
     p.add_argument("--json", help="also write the tables as JSON (atomic)")
+    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--sot-test-sequences", type=int, help="SOT test split size (default: the profile's, 18 in FULL)")
     p.add_argument("--sot-test-from", type=int, default=0,
                    help="score the SOT test sequences from this index on (an independent draw of new sequences)")
@@ -63,8 +68,13 @@ def main() -> None:
         for role in ("teacher", "student"):
             if not getattr(args, f"{family}_{role}"):
                 p.error(f"--{family}-{role} is required" + ("" if args.only else " (or run --only the other family)"))
+    if args.threads is not None:
+        if args.threads < 1:
+            p.error(f"--threads must be >= 1, got {args.threads}")
+        torch.set_num_threads(args.threads)
     load = lambda path: load_checkpoint(path).build().eval()  # noqa: E731
-    out = {}
+    out = {"threads": torch.get_num_threads()}
+    print(f"torch threads: {out['threads']}")
     if "mot" in families:
         mot, mot_extra = mot_table(load(args.mot_teacher), load(args.mot_student), args.profile)
         print("## MOT (CenterTrack detector + tracker), held-out test scenes\n")

@@ -41,6 +41,34 @@ def test_baselines_script_scores_the_asked_test_sequences(monkeypatch):
         baselines.sot_table(None, None, "fast", count=5, first=5)
 
 
+def test_baselines_script_threads_option(monkeypatch, capsys, tmp_path):
+    """--threads sets torch's threads for the run and is written to the JSON; a bad count is refused."""
+    import json
+
+    import pandas as pd
+
+    baselines = _script("baselines")
+    before = torch.get_num_threads()
+    table = pd.DataFrame({"HOTA": [1.0]}, index=["teacher"])
+    monkeypatch.setattr(baselines, "mot_table", lambda t, s, profile: (table, {"threads_seen": torch.get_num_threads()}))
+    monkeypatch.setattr(baselines, "load_checkpoint", lambda path: type("C", (), {"build": lambda self: torch.nn.Identity()})())
+    out = tmp_path / "b.json"
+    try:
+        monkeypatch.setattr("sys.argv", ["baselines.py", "--only", "mot", "--mot-teacher", "t", "--mot-student", "s",
+                                         "--threads", "1", "--json", str(out)])
+        baselines.main()
+        written = json.loads(out.read_text())
+        assert written["threads"] == 1 and written["mot_extra"]["threads_seen"] == 1
+        assert "torch threads: 1" in capsys.readouterr().out
+        monkeypatch.setattr("sys.argv", ["baselines.py", "--only", "mot", "--mot-teacher", "t", "--mot-student", "s",
+                                         "--threads", "0"])
+        with pytest.raises(SystemExit):
+            baselines.main()
+        assert "--threads must be >= 1" in capsys.readouterr().err
+    finally:
+        torch.set_num_threads(before)
+
+
 def _script(name):
     import importlib.util
     from pathlib import Path
