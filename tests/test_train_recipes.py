@@ -88,6 +88,9 @@ def test_train_mot_arch_builds_the_wide_student(tmp_path, capsys):
     assert sizes["student"] < sizes["student_x2"] < sizes["student_x3"] < sizes["teacher"] / 8
     assert sizes["student_x2"] < sizes["student_m"] < sizes["student_x3"]   # x3's backbone, x2's neck and head
     assert DetectorConfig.preset("student_m").backbone == DetectorConfig.preset("student_x3").backbone
+    from kdtrack_lite.train.distill_mot import shipped_detector
+    assert shipped_detector("mot_student_m").cfg == DetectorConfig.preset("student_m")   # the shipped student_m
+    assert not shipped_detector("mot_student_m_kd_s0").training
     for bad, message in ((["train", "sot", "--arch", "student_x2"], "--arch is a CenterTrack (mot) option"),
                          (["train", "mot", "--arch", "student", "--init", str(out)], "--arch and --init")):
         assert main([*bad[:2], "--role", "student", "--fast", *bad[2:], "--out", str(tmp_path / "x.pt")]) != 0

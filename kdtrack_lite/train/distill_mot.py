@@ -143,12 +143,15 @@ def build_mot_losses(names: str | Sequence[str], student: nn.Module, teacher: nn
     return terms
 
 
+def shipped_detector(name: str, root: str | Path | None = None) -> nn.Module:
+    """The model of ``data_samples/checkpoints/{name}.pt`` (e.g. ``"mot_student_m"``), built, in eval mode."""
+    folder = Path(root) if root is not None else samples_dir() / "checkpoints"
+    return load_checkpoint(folder / f"{name}.pt").build().eval()
+
+
 def shipped_mot_pair(root: str | Path | None = None) -> tuple[nn.Module, nn.Module]:
     """``(teacher, student)`` built from ``data_samples/checkpoints/mot_{teacher,student}.pt``, in eval mode."""
-    folder = Path(root) if root is not None else samples_dir() / "checkpoints"
-    teacher = load_checkpoint(folder / "mot_teacher.pt").build().eval()
-    student = load_checkpoint(folder / "mot_student.pt").build().eval()
-    return teacher, student
+    return shipped_detector("mot_teacher", root), shipped_detector("mot_student", root)
 
 
 def distill_mot_student(
