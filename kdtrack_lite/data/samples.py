@@ -130,8 +130,7 @@ def register_checkpoint(path: str | Path, command: str, root: Path | None = None
     entries = {c["path"]: c for c in manifest.get("checkpoints", [])}
     entries[rel] = {"path": rel, "command": command, **file_digests(path.parent, root)[rel]}
     manifest["checkpoints"] = [entries[k] for k in sorted(entries)]
-    manifest["total_bytes"] = (sum(s.get("bytes", 0) for s in manifest.get("samples", []))
-                               + sum(c["bytes"] for c in manifest["checkpoints"]))
+    manifest["total_bytes"] = _total_bytes(manifest.get("samples", []), manifest["checkpoints"])
     write_text_atomic(root / "MANIFEST.json", json.dumps(manifest, indent=1) + "\n")
     return manifest
 
@@ -180,7 +179,12 @@ def build_manifest(root: Path) -> dict:
                    for c in _read_manifest(root).get("checkpoints", []) if (root / c["path"]).is_file()]
     return {"jpeg_quality": JPEG_QUALITY, "opencv": cv2.__version__, "samples": samples,
             "checkpoints": checkpoints,
-            "total_bytes": sum(s["bytes"] for s in samples) + sum(c["bytes"] for c in checkpoints)}
+            "total_bytes": _total_bytes(samples, checkpoints)}
+
+
+def _total_bytes(samples: list[dict], checkpoints: list[dict]) -> int:
+    """Bytes of every listed sample and checkpoint (MANIFEST.json's ``total_bytes``)."""
+    return sum(s["bytes"] for s in samples) + sum(c["bytes"] for c in checkpoints)
 
 
 def check_samples(root: Path | None = None, regenerate: bool = False) -> list[str]:

@@ -55,10 +55,9 @@ class BackboneConfig(Config):
         # about 21x and 10x fewer parameters than the teacher, instead of 70x)
         "student_x2": dict(stem_channels=16, widths=(32, 64, 128), blocks=(1, 2, 2), block="dwsep"),
         "student_x3": dict(stem_channels=24, widths=(48, 96, 192), blocks=(1, 2, 2), block="dwsep"),
-        # student_x3's backbone under student_x2's neck and head (the neck and head run at stride 4,
-        # where most of student_x3's compute goes): about 13x fewer parameters and >= 4x faster
-        "student_m": dict(stem_channels=24, widths=(48, 96, 192), blocks=(1, 2, 2), block="dwsep"),
     }
+    # student_m: student_x3's backbone (its detector preset puts student_x2's neck and head on it)
+    PRESETS["student_m"] = PRESETS["student_x3"]
 
     @classmethod
     def preset(cls, name: str, **overrides) -> "BackboneConfig":
