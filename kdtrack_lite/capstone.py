@@ -162,7 +162,7 @@ def interleaved_section(cfg: CapstoneConfig, models: Models) -> pd.DataFrame:
     """Notebook 06: schedules on the MOT test scenes of :func:`mot_section` (same tracker settings)."""
     from .eval.interleaved import Variant, evaluate_variants
     from .eval.speed import count_flops, count_params
-    from .models.fuse import fuse_conv_bn
+    from .models.fuse import deploy
     from .track.interleaved import InterleavedConfig
     from .track.schedules import AdaptiveConfig, AdaptiveSchedule, FixedSchedule
     from .train.distill_mot import MOTDistillConfig
@@ -175,10 +175,10 @@ def interleaved_section(cfg: CapstoneConfig, models: Models) -> pd.DataFrame:
                     Variant(AdaptiveSchedule(AdaptiveConfig(budget=cfg.adaptive_budget))),
                 "interleaved: student only":
                     Variant(FixedSchedule(0), InterleavedConfig(prior_source="own", embeddings="student"))}
-    # evaluate_variants times the folded (deployed) detectors itself; size and FLOPs are counted on the same form
+    # evaluate_variants times the deployed detectors itself; size and FLOPs are counted on the same form
     sweep = evaluate_variants(models.mot_teacher, models.mot_student, splits["test"], variants,
                               MOTDistillConfig().tracker_config())
-    teacher, student = fuse_conv_bn(models.mot_teacher), fuse_conv_bn(models.mot_student)
+    teacher, student = deploy(models.mot_teacher), deploy(models.mot_student)
     h, w = splits["test"][0].frames.shape[1:3]
     x, prior = torch.rand(1, 3, h, w), torch.rand(1, 1, h, w)
     size = {m: (count_params(net), count_flops(net, (x, x, prior)) / 1e9) for m, net in (("t", teacher), ("s", student))}

@@ -33,3 +33,21 @@ def test_folding_bn_keeps_the_outputs_and_removes_every_bn():
     z, x = torch.rand(2, 3, 64, 64), torch.rand(2, 3, 128, 128)
     with torch.no_grad():
         torch.testing.assert_close(fuse_conv_bn(siam)(z, x), siam(z, x), atol=1e-4, rtol=1e-4)
+
+
+def test_deploy_folds_bn_stores_channels_last_and_keeps_the_outputs():
+    from kdtrack_lite.models.fuse import deploy
+
+    model = _randomise_bn(build_centertrack(DetectorConfig.preset("student")))
+    deployed = deploy(model)
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in deployed.modules())
+    convs = [m for m in deployed.modules() if isinstance(m, nn.Conv2d)]
+    assert convs and all(m.weight.is_contiguous(memory_format=torch.channels_last) for m in convs)
+    assert all(m.weight.is_contiguous() for m in model.modules() if isinstance(m, nn.Conv2d))  # original untouched
+    x, prior = torch.rand(1, 3, 64, 96), torch.rand(1, 1, 64, 96)
+    with torch.no_grad():
+        a, b = model(x, x, prior), deploy(model, channels_last=False)(x, x, prior)
+        c = deployed(x, x, prior)
+    for key in a:
+        torch.testing.assert_close(b[key], a[key], atol=1e-4, rtol=1e-4)
+        torch.testing.assert_close(c[key], a[key], atol=1e-4, rtol=1e-4)

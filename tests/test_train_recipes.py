@@ -5,6 +5,7 @@ import pytest
 
 from kdtrack_lite.checkpoint import load_checkpoint
 from kdtrack_lite.distill.loop import TrainConfig
+from kdtrack_lite.paths import samples_dir
 from kdtrack_lite.train.mot import MOTDataConfig, evaluate_detector, make_mot_split, mot_train_config, train_mot_detector
 from kdtrack_lite.train.sot import SOTDataConfig, evaluate_siamfc, make_sot_split, train_siamfc
 
@@ -91,6 +92,9 @@ def test_train_mot_arch_builds_the_wide_student(tmp_path, capsys):
     from kdtrack_lite.train.distill_mot import shipped_detector
     assert shipped_detector("mot_student_m").cfg == DetectorConfig.preset("student_m")   # the shipped student_m
     assert not shipped_detector("mot_student_m_kd_s0").training
+    for name in ("mot_student_x2", "mot_student_x2_kd"):   # the distilled 21x student of notebook 06
+        assert shipped_detector(name).cfg == DetectorConfig.preset("student_x2")
+    assert load_checkpoint(samples_dir() / "checkpoints" / "mot_student_x2_kd.pt").extra["distill"]["losses"] == ["kd_det"]
     for bad, message in ((["train", "sot", "--arch", "student_x2"], "--arch is a CenterTrack (mot) option"),
                          (["train", "mot", "--arch", "student", "--init", str(out)], "--arch and --init")):
         assert main([*bad[:2], "--role", "student", "--fast", *bad[2:], "--out", str(tmp_path / "x.pt")]) != 0

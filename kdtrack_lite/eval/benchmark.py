@@ -4,9 +4,9 @@ Used by ``benchmarks/baselines.py``, the capstone notebook and ``kdtrack tour``,
 the project is computed the same way.
 
 OUR DESIGN CHOICES: speed is measured at batch 1 on the same input for every model, interleaved
-in one run (:func:`~kdtrack_lite.eval.speed.compare_models`), with Conv+BN folded in every model
-(:func:`~kdtrack_lite.models.fuse.fuse_conv_bn`, a standard deployment step that leaves the
-outputs unchanged); ``pipeline_fps`` is frames / wall time of the whole online tracker (detector,
+in one run (:func:`~kdtrack_lite.eval.speed.compare_models`), every model in its deployed form
+(:func:`~kdtrack_lite.models.fuse.deploy`: Conv+BN folded, channels-last weights -- standard
+deployment steps that leave the outputs unchanged up to float rounding); ``pipeline_fps`` is frames / wall time of the whole online tracker (detector,
 decoding, association) over the test sequences.
 """
 
@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from ..data.sequence import MOTSequence, SOTSequence
-from ..models.fuse import fuse_conv_bn
+from ..models.fuse import deploy
 from .mot import evaluate_mot
 from .speed import compare_models
 
@@ -35,14 +35,15 @@ def mot_benchmark(models: dict[str, nn.Module], sequences: list[MOTSequence], re
         models: ``{name: CenterTrack detector}``.
         sequences: held-out sequences (all of one frame size).
         reference: the model ratios are computed against (default: the first).
-        fuse: fold Conv+BN before timing and tracking (outputs unchanged up to rounding).
+        fuse: deploy every model (:func:`~kdtrack_lite.models.fuse.deploy`) before timing and tracking
+            (outputs unchanged up to rounding).
         tracker_cfg: :class:`~kdtrack_lite.track.mot_tracker.TrackerConfig` of every model (default: its defaults).
     """
     from ..train.mot import track_sequences
 
     if not sequences:
         raise ValueError("mot_benchmark needs at least one sequence")
-    run = {n: fuse_conv_bn(m) if fuse else m.eval() for n, m in models.items()}
+    run = {n: deploy(m) if fuse else m.eval() for n, m in models.items()}
     frames = sum(s.num_frames for s in sequences)
     gt = {s.name: s.gt for s in sequences}
     lengths = {s.name: s.num_frames for s in sequences}
@@ -70,7 +71,7 @@ def sot_benchmark(models: dict[str, nn.Module], sequences: list[SOTSequence], re
 
     if not sequences:
         raise ValueError("sot_benchmark needs at least one sequence")
-    run = {n: fuse_conv_bn(m) if fuse else m.eval() for n, m in models.items()}
+    run = {n: deploy(m) if fuse else m.eval() for n, m in models.items()}
     overall, per_attr = {}, {}
     for name, model in run.items():
         report = evaluate_siamfc(model, sequences)

@@ -5,8 +5,8 @@ from one sequence to the next, so a change of load on a shared machine hits all 
 (as :func:`kdtrack_lite.eval.speed.compare_models` does for single models). FPS = frames / wall
 seconds of the whole interleaved loop (:attr:`InterleavedPipeline.seconds`), summed over
 sequences; HOTA/IDF1/MOTA are the combined scores of :func:`kdtrack_lite.eval.mot.evaluate_mot`.
-Every detector runs in its deployed form, Conv+BN folded (:func:`kdtrack_lite.models.fuse.fuse_conv_bn`,
-outputs unchanged), as in every other speed table of the package.
+Every detector runs in its deployed form (:func:`kdtrack_lite.models.fuse.deploy`: Conv+BN folded,
+channels-last weights; outputs unchanged up to float rounding), as in every other speed table of the package.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from torch import nn
 
 from ..data.sequence import MOTSequence
 from ..models.centertrack import DecodeConfig
-from ..models.fuse import fuse_conv_bn
+from ..models.fuse import deploy as deploy_model
 from ..track.interleaved import InterleavedConfig, InterleavedPipeline
 from ..track.mot_tracker import TrackerConfig
 from ..track.schedules import Schedule
@@ -56,7 +56,7 @@ def evaluate_variants(teacher: nn.Module, student: nn.Module, sequences: list[MO
         teacher, student: CenterTrack detectors on one device.
         sequences: held-out sequences with ground truth.
         variants: ``{name: Variant}``.
-        fuse: run Conv+BN-folded copies of the detectors (module doc; the ``fuse`` of
+        fuse: run deployed copies of the detectors (module doc; the ``fuse`` of
             :func:`~kdtrack_lite.eval.benchmark.mot_benchmark`); ``False`` runs them as given.
 
     Returns:
@@ -65,13 +65,13 @@ def evaluate_variants(teacher: nn.Module, student: nn.Module, sequences: list[MO
     if not sequences or not variants:
         raise ValueError("evaluate_variants: need at least one sequence and one variant")
     names = list(variants)
-    deployed = {}  # one folded copy per distinct detector
+    deployed = {}  # one deployed copy per distinct detector
 
     def deploy(net: nn.Module) -> nn.Module:
         if not fuse:
             return net
         if id(net) not in deployed:
-            deployed[id(net)] = fuse_conv_bn(net)
+            deployed[id(net)] = deploy_model(net)
         return deployed[id(net)]
 
     pipes = {n: InterleavedPipeline(deploy(teacher), deploy(v.student or student), v.schedule, tracker_cfg,

@@ -76,9 +76,9 @@ class DetectorConfig(Config):
         (21x / 10x fewer; the student: 70x), for studying how the capacity gap limits distillation.
         ``student_m`` (OUR DESIGN CHOICE) keeps ``student_x3``'s backbone under ``student_x2``'s neck and
         head: the neck and head work at stride 4, where most of ``student_x3``'s compute goes, so it has
-        119.8k parameters (13x fewer than the teacher) and runs about 5x faster than the teacher on
-        one CPU thread (``student_x3``: about 3.4x) -- a student within issue 5's limits (>= 8x fewer
-        parameters, >= 4x faster).
+        119.8k parameters (13x fewer than the teacher) and runs 5-6x faster than the teacher on
+        one CPU thread (``student_x3``: 3.4-4x; each range: Conv+BN folded, then also
+        channels-last) -- a student within issue 5's limits (>= 8x fewer parameters, >= 4x faster).
         """
         if name not in cls.PRESETS:
             raise ValueError(f"DetectorConfig.preset: unknown preset {name!r}; known: {sorted(cls.PRESETS)}")
