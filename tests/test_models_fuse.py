@@ -2,7 +2,7 @@ import torch
 from torch import nn
 
 from kdtrack_lite.models.centertrack import DetectorConfig, build_centertrack
-from kdtrack_lite.models.fuse import fuse_conv_bn
+from kdtrack_lite.models.fuse import deploy, fuse_conv_bn
 from kdtrack_lite.models.siamfc import SiamFCConfig, build_siamfc
 
 
@@ -36,8 +36,6 @@ def test_folding_bn_keeps_the_outputs_and_removes_every_bn():
 
 
 def test_deploy_folds_bn_stores_channels_last_and_keeps_the_outputs():
-    from kdtrack_lite.models.fuse import deploy
-
     model = _randomise_bn(build_centertrack(DetectorConfig.preset("student")))
     deployed = deploy(model)
     assert not any(isinstance(m, nn.BatchNorm2d) for m in deployed.modules())

@@ -6,8 +6,9 @@ the project is computed the same way.
 OUR DESIGN CHOICES: speed is measured at batch 1 on the same input for every model, interleaved
 in one run (:func:`~kdtrack_lite.eval.speed.compare_models`), every model in its deployed form
 (:func:`~kdtrack_lite.models.fuse.deploy`: Conv+BN folded, channels-last weights -- standard
-deployment steps that leave the outputs unchanged up to float rounding); ``pipeline_fps`` is frames / wall time of the whole online tracker (detector,
-decoding, association) over the test sequences.
+deployment steps that leave the outputs unchanged up to float rounding); ``pipeline_fps`` is
+frames / wall time of the whole online tracker (detector, decoding, association) over the test
+sequences.
 """
 
 from __future__ import annotations

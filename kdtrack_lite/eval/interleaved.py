@@ -6,7 +6,7 @@ from one sequence to the next, so a change of load on a shared machine hits all 
 seconds of the whole interleaved loop (:attr:`InterleavedPipeline.seconds`), summed over
 sequences; HOTA/IDF1/MOTA are the combined scores of :func:`kdtrack_lite.eval.mot.evaluate_mot`.
 Every detector runs in its deployed form (:func:`kdtrack_lite.models.fuse.deploy`: Conv+BN folded,
-channels-last weights; outputs unchanged up to float rounding), as in every other speed table of the package.
+channels-last weights; outputs unchanged up to float rounding), as in every other speed table.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from torch import nn
 
 from ..data.sequence import MOTSequence
 from ..models.centertrack import DecodeConfig
-from ..models.fuse import deploy as deploy_model
+from ..models.fuse import deploy
 from ..track.interleaved import InterleavedConfig, InterleavedPipeline
 from ..track.mot_tracker import TrackerConfig
 from ..track.schedules import Schedule
@@ -67,15 +67,15 @@ def evaluate_variants(teacher: nn.Module, student: nn.Module, sequences: list[MO
     names = list(variants)
     deployed = {}  # one deployed copy per distinct detector
 
-    def deploy(net: nn.Module) -> nn.Module:
+    def deployed_copy(net: nn.Module) -> nn.Module:
         if not fuse:
             return net
         if id(net) not in deployed:
-            deployed[id(net)] = deploy_model(net)
+            deployed[id(net)] = deploy(net)
         return deployed[id(net)]
 
-    pipes = {n: InterleavedPipeline(deploy(teacher), deploy(v.student or student), v.schedule, tracker_cfg,
-                                    decode_cfg, v.cfg)
+    pipes = {n: InterleavedPipeline(deployed_copy(teacher), deployed_copy(v.student or student), v.schedule,
+                                    tracker_cfg, decode_cfg, v.cfg)
              for n, v in variants.items()}
     results = {n: {} for n in names}
     timelines = {n: {} for n in names}
