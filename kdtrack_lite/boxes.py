@@ -72,7 +72,7 @@ def box_area(boxes_xyxy: Array) -> Array:
     h = boxes_xyxy[..., 3] - boxes_xyxy[..., 1]
     if isinstance(boxes_xyxy, torch.Tensor):
         return w.clamp(min=0) * h.clamp(min=0)
-    return np.clip(w, 0, None) * np.clip(h, 0, None)
+    return np.maximum(w, 0.0) * np.maximum(h, 0.0)
 
 
 def box_iou(boxes1_xyxy: Array, boxes2_xyxy: Array) -> Array:
@@ -94,9 +94,8 @@ def box_iou(boxes1_xyxy: Array, boxes2_xyxy: Array) -> Array:
     if is_torch:
         inter = (rb_x - lt_x).clamp(min=0) * (rb_y - lt_y).clamp(min=0)
     else:
-        inter = np.clip(rb_x - lt_x, 0, None) * np.clip(rb_y - lt_y, 0, None)
+        inter = np.maximum(rb_x - lt_x, 0.0) * np.maximum(rb_y - lt_y, 0.0)
     union = box_area(boxes1_xyxy)[:, None] + box_area(boxes2_xyxy)[None, :] - inter
     if is_torch:
         return torch.where(union > 0, inter / union.clamp(min=1e-12), torch.zeros_like(union))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
+    return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)

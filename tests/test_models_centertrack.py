@@ -143,6 +143,22 @@ def test_decode_thresholds_and_nms_drop_weak_and_duplicate_peaks():
     assert len(decode_detections(out, score_threshold=0.99999)[0]["scores"]) == 0
 
 
+def test_decode_is_the_same_for_channels_last_maps_and_a_batch():
+    # a deployed detector (models.fuse.deploy) returns channels-last heads; decoding must not care,
+    # and each image of a batch must decode as it does alone
+    boxes = np.array([[10.0, 8.0, 30.5, 40.0], [50.2, 20.0, 80.0, 52.6]])
+    one = _encode(boxes, np.zeros((2, 2)))
+    other = _encode(boxes[:1] + 4.0, np.zeros((1, 2)))
+    batch = {k: torch.cat([one[k], other[k]]).contiguous(memory_format=torch.channels_last) for k in one}
+    got = decode_detections(batch, k=20, score_threshold=0.5)
+    for alone, dec in zip([decode_detections(one, k=20, score_threshold=0.5)[0],
+                           decode_detections(other, k=20, score_threshold=0.5)[0]], got):
+        assert set(alone) == set(dec)
+        for key in alone:
+            torch.testing.assert_close(dec[key], alone[key], rtol=0, atol=0)
+    assert [len(d["scores"]) for d in got] == [2, 1]
+
+
 def test_focal_loss_matches_hand_computed_value():
     # pixels: a peak (y=1, p=0.8), a Gaussian shoulder (y=0.5, p=0.4), background (y=0, p=0.1)
     p = torch.tensor([0.8, 0.4, 0.1])

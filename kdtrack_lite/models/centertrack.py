@@ -260,8 +260,10 @@ def decode_detections(outputs: dict[str, torch.Tensor], k: int = 100, score_thre
         The tracking head is read CenterTrack's way (and the data contract's): previous centre
         minus the *integer* peak position, in output pixels.
     """
-    heat = outputs["logits_hm"].sigmoid()  # (B, 1, h, w)
-    b, _, h, w = heat.shape
+    heat = outputs["logits_hm"].sigmoid()[:, 0]  # (B, h, w)
+    b, h, w = heat.shape
+    # pooled as (B, h, w): as (B, 1, h, w), the map of a channels-last model (models.fuse.deploy)
+    # takes max_pool2d's channels-last kernel, about 3x slower on a CPU for one channel
     peaks = heat * (F.max_pool2d(heat, 3, 1, 1) == heat)
     scores, ind = peaks.reshape(b, -1).topk(min(k, h * w), dim=1)  # (B, k)
     xs, ys = (ind % w).float(), (ind // w).float()

@@ -72,6 +72,7 @@ def linear_assignment(cost: np.ndarray, thresh: float) -> tuple[np.ndarray, np.n
     rows, cols = linear_sum_assignment(bounded)
     ok = bounded[rows, cols] <= thresh
     matches = np.stack([rows[ok], cols[ok]], axis=1).astype(int)
-    unmatched_rows = np.setdiff1d(np.arange(n), matches[:, 0])
-    unmatched_cols = np.setdiff1d(np.arange(m), matches[:, 1])
-    return matches, unmatched_rows, unmatched_cols
+    free_rows, free_cols = np.ones(n, bool), np.ones(m, bool)
+    free_rows[matches[:, 0]] = False
+    free_cols[matches[:, 1]] = False
+    return matches, np.flatnonzero(free_rows), np.flatnonzero(free_cols)

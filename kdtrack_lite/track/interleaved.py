@@ -237,7 +237,8 @@ class InterleavedPipeline:
         confidence = float(out[:, 5].mean()) if len(out) else (0.0 if live else 1.0)
         consistency = 1.0
         if self._teacher_state is not None and len(self._teacher_state[1]):
-            consistency = float(np.isin(self._teacher_state[1], out[:, 4].astype(np.int64)).mean())
+            seen = set(out[:, 4].astype(np.int64).tolist())
+            consistency = sum(int(i) in seen for i in self._teacher_state[1]) / len(self._teacher_state[1])
         return FrameSignals(frame=t, teacher=use_teacher, confidence=confidence, consistency=consistency,
                             unclaimed=self.tracker.unclaimed)
 

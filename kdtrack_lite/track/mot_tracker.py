@@ -185,9 +185,7 @@ class MOTTracker:
                 self._start(dets[c], None if embs is None else embs[c], confirm=first)
         self.tracks = [t for t in self.tracks
                        if id(t) not in dead and not (t.state == LOST and t.time_since_update > cfg.max_age)]
-        out = [np.r_[t.box_xyxy, t.track_id, t.score] for t in self.tracks
-               if t.state == CONFIRMED and t.time_since_update == 0]
-        self._last_output = np.array(out, np.float64).reshape(-1, 6)
+        self._last_output = _output_rows([t for t in self.tracks if t.state == CONFIRMED and t.time_since_update == 0])
         return self._last_output.copy()
 
     def _predict(self) -> None:
@@ -207,7 +205,8 @@ class MOTTracker:
         cost = iou_cost(np.array([t.box_xyxy for t in tracks]).reshape(-1, 4), dets[rows, :4])
         if self._offsets is None or not tracks or not len(rows):
             return cost
-        moved_back = dets[rows, :4] + np.tile(self._offsets[rows], 2)  # detections in the previous frame
+        offsets = self._offsets[rows]
+        moved_back = dets[rows, :4] + np.concatenate([offsets, offsets], 1)  # detections in the previous frame
         cost_off = iou_cost(np.array([t.last_box_xyxy for t in tracks]), moved_back)
         fresh = np.array([t.time_since_update == 1 for t in tracks])  # matched in the previous frame
         return np.where(fresh[:, None], np.minimum(cost, cost_off), cost)
@@ -259,10 +258,9 @@ class MOTTracker:
         """
         have = set(self._last_output[:, 4].astype(np.int64).tolist())
         want = {int(i) for i in np.asarray(track_ids).reshape(-1)} - have
-        extra = [np.r_[t.box_xyxy, t.track_id, t.score] for t in self.tracks
-                 if t.track_id in want and t.state != TENTATIVE]
+        extra = [t for t in self.tracks if t.track_id in want and t.state != TENTATIVE]
         if extra:
-            self._last_output = np.vstack([self._last_output, np.array(extra, np.float64)])
+            self._last_output = np.vstack([self._last_output, _output_rows(extra)])
         return self._last_output.copy()
 
     def output_states(self, min_score: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -311,6 +309,14 @@ def tracks_to_mot_rows(tracks: np.ndarray, frame_idx: int) -> np.ndarray:
     rows[:, 2:6] = xyxy_to_tlwh(tracks[:, :4])
     rows[:, 6] = tracks[:, 5]
     return rows
+
+
+def _output_rows(tracks: list[Track]) -> np.ndarray:
+    """``(M, 6)`` ``[x1, y1, x2, y2, track_id, score]`` of ``tracks`` (their Kalman boxes)."""
+    if not tracks:
+        return np.zeros((0, 6))
+    boxes = cxcywh_to_xyxy(np.stack([t.mean[:4] for t in tracks]))
+    return np.concatenate([boxes, np.array([[t.track_id, t.score] for t in tracks], np.float64)], axis=1)
 
 
 def _check_detections(detections, embeddings) -> tuple[np.ndarray, np.ndarray | None]:
