@@ -16,7 +16,8 @@ calls, and its HOTA minus the fixed frontier at its calls is printed per draw. P
 "priors": k = 4 with teacher vs own priors and student only, for the shipped student and two
 fine-tuned copies (teacher-track priors vs CenterTrack noisy-GT priors, the same budget, data seed
 0's training scenes, which no test draw shares). FPS = frames / wall seconds of the whole
-pipeline on this CPU, batch 1, one torch thread.
+pipeline on this CPU, batch 1, one torch thread. ``--variants`` runs a subset (teacher only is
+always run); the JSON records the machine (CPU model, cores, torch), since this VM's host changes.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from kdtrack_lite.checkpoint import load_checkpoint
 from kdtrack_lite.distill.loop import TrainConfig
 from kdtrack_lite.eval.interleaved import Variant, evaluate_variants, frontier_gain
 from kdtrack_lite.fileio import write_text_atomic
+from kdtrack_lite.runtime import machine_summary
 from kdtrack_lite.track.interleaved import InterleavedConfig
 from kdtrack_lite.track.schedules import AdaptiveConfig, AdaptiveSchedule, FixedSchedule
 from kdtrack_lite.train.mot import MOTDataConfig, make_mot_split, track_sequences
@@ -93,6 +95,9 @@ def main(argv=None) -> None:
     ap.add_argument("--prior-students", nargs="+", default=["teacher", "gt"], choices=("teacher", "gt"),
                     help="which prior-trained students part 2 fine-tunes (teacher: needs the teacher's tracks "
                          "on every training scene first)")
+    ap.add_argument("--variants", nargs="+", default=None,
+                    help="run only these variants of the chosen part(s) ('teacher only' is always run: the speed-ups "
+                         "are ratios to it), e.g. --variants k=4 k=6 k=7 k=8 adaptive")
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
@@ -100,7 +105,8 @@ def main(argv=None) -> None:
     student = load_checkpoint(args.student).build().eval()
     sizes = {k: v for k, v in (("test_sequences", args.test_sequences), ("train_sequences", args.train_sequences))
              if v is not None}
-    students, info = {"shipped": student}, {"args": vars(args)}
+    students, info = {"shipped": student}, {"args": vars(args), "machine": machine_summary()}
+    print(f"machine: {info['machine']['cpu']}, {info['machine']['cores']} cores, torch threads 1", flush=True)
     if args.part in ("priors", "both"):
         data_cfg = MOTDataConfig.make(args.profile, seed=0, **sizes)
         train_cfg = TrainConfig.make(args.profile, epochs=args.finetune_epochs, steps_per_epoch=args.finetune_steps,
@@ -123,6 +129,13 @@ def main(argv=None) -> None:
                   f"{[round(v, 2) for v in info[f'ft {prior}-prior']['val_hota']]}", flush=True)
     parts = {"sweep": sweep_variants(args.budget), "priors": prior_variants(students)}
     chosen = ["sweep", "priors"] if args.part == "both" else [args.part]
+    if args.variants:
+        known = {n for part in chosen for n in parts[part]}
+        unknown = sorted(set(args.variants) - known)
+        if unknown:
+            ap.error(f"--variants: unknown {unknown}; the chosen part(s) have {sorted(known)}")
+        keep = {"teacher only", *args.variants}
+        parts = {part: {n: v for n, v in parts[part].items() if n in keep} for part in parts}
     cols = ["HOTA", "IDF1", "MOTA", "fps", "speedup", "HOTA_kept", "teacher_calls"]
     payload = {**info, "per_seed": {}, "summary": {}}
     for part in chosen:
@@ -133,8 +146,10 @@ def main(argv=None) -> None:
             t = res.table
             t["speedup"] = t["fps"] / t.loc["teacher only", "fps"]
             t["HOTA_kept"] = t["HOTA"] / t.loc["teacher only", "HOTA"]
-            if part == "sweep":  # the adaptive schedule against the fixed frontier at its number of calls
-                gain = frontier_gain(t, "adaptive", [f"k={k}" for k in SWEEP_K])
+            fixed = [f"k={k}" for k in SWEEP_K if f"k={k}" in t.index]
+            if part == "sweep" and "adaptive" in t.index and len(fixed) >= 2:
+                # the adaptive schedule against the fixed frontier at its number of calls
+                gain = frontier_gain(t, "adaptive", fixed)
                 payload.setdefault("adaptive_frontier_gain", []).append(gain)
                 print(f"adaptive vs the fixed frontier at {t.loc['adaptive', 'teacher_calls']:.0f} calls: "
                       f"{gain:+.2f} HOTA", flush=True)

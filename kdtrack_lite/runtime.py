@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import platform
 import random
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -63,3 +65,18 @@ def progress(iterable=None, desc: str | None = None, total: int | None = None,
     """
     disable = disable or os.environ.get("KDTRACK_PROGRESS", "1") == "0"
     return tqdm(iterable, desc=desc, total=total, disable=disable, leave=False, **kwargs)
+
+
+def machine_summary() -> dict:
+    """Where the numbers were measured: OS, CPU, cores, torch version and threads, device."""
+    cpu = platform.processor() or platform.machine()
+    try:  # the model name is more useful than "x86_64" where /proc/cpuinfo exists
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"os": platform.platform(), "cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
+            "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
+            "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}

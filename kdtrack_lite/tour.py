@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -32,6 +30,7 @@ import pandas as pd
 from .capstone import COLUMNS, MOT_ROWS, SOT_ROWS
 from .cli import add_command
 from .fileio import atomic_path, write_text_atomic
+from .runtime import machine_summary
 
 README_BEGIN = "<!-- tour-table:begin -->"
 README_END = "<!-- tour-table:end -->"
@@ -128,23 +127,6 @@ def to_markdown(table: pd.DataFrame) -> str:
     shown = shown.rename(columns={"fps": "FPS", "gflops": "GFLOPs", "train_s": "train (s)"})
     shown.index.name = "method"
     return shown.to_markdown()
-
-
-def machine_summary() -> dict:
-    """Where the numbers were measured: OS, CPU, cores, torch version and threads, device."""
-    import torch
-
-    cpu = platform.processor() or platform.machine()
-    try:  # the model name is more useful than "x86_64" where /proc/cpuinfo exists
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"os": platform.platform(), "cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
-            "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
-            "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
 
 
 def plot_capstone(table: pd.DataFrame):
