@@ -30,6 +30,7 @@ import torch
 from kdtrack_lite.checkpoint import load_checkpoint
 from kdtrack_lite.eval.benchmark import mot_benchmark, sot_benchmark
 from kdtrack_lite.fileio import write_text_atomic
+from kdtrack_lite.runtime import machine_summary
 from kdtrack_lite.train.mot import MOTDataConfig, make_mot_split
 from kdtrack_lite.train.sot import SOTDataConfig, make_sot_split
 
@@ -73,8 +74,8 @@ def main() -> None:
             p.error(f"--threads must be >= 1, got {args.threads}")
         torch.set_num_threads(args.threads)
     load = lambda path: load_checkpoint(path).build().eval()  # noqa: E731
-    out = {"threads": torch.get_num_threads()}
-    print(f"torch threads: {out['threads']}")
+    out = {"threads": torch.get_num_threads(), "machine": machine_summary()}
+    print(f"torch threads: {out['threads']}; CPU: {out['machine']['cpu']}, {out['machine']['cores']} cores")
     if "mot" in families:
         mot, mot_extra = mot_table(load(args.mot_teacher), load(args.mot_student), args.profile)
         print("## MOT (CenterTrack detector + tracker), held-out test scenes\n")
