@@ -106,7 +106,8 @@ def main(argv=None) -> None:
     sizes = {k: v for k, v in (("test_sequences", args.test_sequences), ("train_sequences", args.train_sequences))
              if v is not None}
     students, info = {"shipped": student}, {"args": vars(args), "machine": machine_summary()}
-    print(f"machine: {info['machine']['cpu']}, {info['machine']['cores']} cores, torch threads 1", flush=True)
+    m = info["machine"]
+    print(f"machine: {m['cpu']}, {m['cores']} cores, torch threads {m['torch_threads']}", flush=True)
     if args.part in ("priors", "both"):
         data_cfg = MOTDataConfig.make(args.profile, seed=0, **sizes)
         train_cfg = TrainConfig.make(args.profile, epochs=args.finetune_epochs, steps_per_epoch=args.finetune_steps,
