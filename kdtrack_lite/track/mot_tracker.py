@@ -202,7 +202,7 @@ class MOTTracker:
 
     def _iou_cost(self, tracks: list[Track], dets: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """``1 - IoU`` of tracks vs ``dets[rows]``, with the tracking-offset cue when available."""
-        cost = iou_cost(np.array([t.box_xyxy for t in tracks]).reshape(-1, 4), dets[rows, :4])
+        cost = iou_cost(_track_boxes(tracks), dets[rows, :4])
         if self._offsets is None or not tracks or not len(rows):
             return cost
         offsets = self._offsets[rows]
@@ -311,12 +311,19 @@ def tracks_to_mot_rows(tracks: np.ndarray, frame_idx: int) -> np.ndarray:
     return rows
 
 
+def _track_boxes(tracks: list[Track]) -> np.ndarray:
+    """``(M, 4)`` xyxy Kalman boxes of ``tracks`` (each track's :attr:`Track.box_xyxy`, converted at once)."""
+    if not tracks:
+        return np.zeros((0, 4))
+    return cxcywh_to_xyxy(np.stack([t.mean[:4] for t in tracks]))
+
+
 def _output_rows(tracks: list[Track]) -> np.ndarray:
     """``(M, 6)`` ``[x1, y1, x2, y2, track_id, score]`` of ``tracks`` (their Kalman boxes)."""
     if not tracks:
         return np.zeros((0, 6))
-    boxes = cxcywh_to_xyxy(np.stack([t.mean[:4] for t in tracks]))
-    return np.concatenate([boxes, np.array([[t.track_id, t.score] for t in tracks], np.float64)], axis=1)
+    ids_scores = np.array([[t.track_id, t.score] for t in tracks], np.float64)
+    return np.concatenate([_track_boxes(tracks), ids_scores], axis=1)
 
 
 def _check_detections(detections, embeddings) -> tuple[np.ndarray, np.ndarray | None]:
