@@ -8,7 +8,9 @@ frontier at its number of teacher calls). Prints the table and the best candidat
 
     OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=1 PYTHONPATH=. python benchmarks/adaptive_val.py \
         --val-sequences 8 --json runs/adaptive_val.json            # --grid unclaimed: the new-object signal
+                                                                   # --grid overlap: tracks closing in
                                                                    # --coast 3: carry teacher tracks 3 frames
+                                                                   # --oracle: ground-truth event oracles
 """
 
 from __future__ import annotations
@@ -20,10 +22,10 @@ import json
 import torch
 
 from kdtrack_lite.checkpoint import load_checkpoint
-from kdtrack_lite.eval.interleaved import Variant, evaluate_variants, frontier_gain
+from kdtrack_lite.eval.interleaved import Variant, evaluate_variants, frontier_gain, gt_events
 from kdtrack_lite.fileio import write_text_atomic
 from kdtrack_lite.track.interleaved import InterleavedConfig
-from kdtrack_lite.track.schedules import AdaptiveConfig, AdaptiveSchedule, FixedSchedule
+from kdtrack_lite.track.schedules import AdaptiveConfig, AdaptiveSchedule, ErrorOracleSchedule, EventSchedule, FixedSchedule
 from kdtrack_lite.train.mot import MOTDataConfig, make_mot_split
 
 FIXED_K = (2, 3, 4, 6, 8)
@@ -32,6 +34,10 @@ GRIDS = {
     "thresholds": {"max_gap": (4, 6, 8), "min_consistency": (0.6, 0.75, 0.9), "min_confidence_ratio": (0.8, 0.9)},
     # the "unclaimed detections" signal (possible new objects) on top of the defaults; None = off
     "unclaimed": {"max_gap": (6, 8), "max_unclaimed": (None, 1, 2, 3)},
+    # the shipped defaults alone (e.g. beside --oracle)
+    "defaults": {"max_gap": (8,)},
+    # the forward-looking "tracks closing in" signal (session 15) on top of the defaults; None = off
+    "overlap": {"max_overlap": (None, 0.05, 0.15, 0.3, 0.5)},
 }
 
 
@@ -57,6 +63,9 @@ def main(argv=None) -> None:
     ap.add_argument("--budget", type=float, default=0.25)
     ap.add_argument("--grid", default="thresholds", choices=sorted(GRIDS))
     ap.add_argument("--coast", type=int, default=0, help="InterleavedConfig.coast of every variant, fixed ones too")
+    ap.add_argument("--oracle", action="store_true",
+                    help="add the ground-truth oracles (EventSchedule on gt_events, lag 0 and 1; ErrorOracleSchedule): "
+                         "the room any event- or error-triggered schedule has (analysis only)")
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
     teacher, student, seqs = load_pair_and_val(args)
@@ -68,12 +77,18 @@ def main(argv=None) -> None:
         cfg = AdaptiveConfig(budget=args.budget, **dict(zip(grid, values)))
         name = "adaptive " + " ".join(f"{k}={v}" for k, v in zip(grid, values))
         configs[name], variants[name] = cfg.to_dict(), Variant(AdaptiveSchedule(cfg), pipe)
+    if args.oracle:
+        oracles = {f"oracle events lag {lag}": EventSchedule(gt_events, AdaptiveConfig(budget=args.budget), lag=lag)
+                   for lag in (0, 1)}
+        oracles["oracle errors"] = ErrorOracleSchedule(AdaptiveConfig(budget=args.budget))
+        for name, schedule in oracles.items():
+            configs[name], variants[name] = schedule.cfg.to_dict(), Variant(schedule, pipe)
     res = evaluate_variants(teacher, student, seqs, variants)
     table = res.table[["HOTA", "IDF1", "teacher_calls"]].copy()
     fixed = [f"k={k}" for k in FIXED_K]
     table["frontier_gain"] = [frontier_gain(res.table, n, fixed) if n in configs else 0.0 for n in table.index]
     print(table.round(2).to_markdown())
-    best = table.loc[list(configs), "frontier_gain"].idxmax()
+    best = table.loc[[n for n in configs if not n.startswith("oracle")], "frontier_gain"].idxmax()
     print(f"\nbest on validation: {best} (gain {table.loc[best, 'frontier_gain']:+.2f} HOTA at "
           f"{table.loc[best, 'teacher_calls']:.0f} calls)")
     if args.json:

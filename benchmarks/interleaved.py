@@ -9,15 +9,24 @@ Usage (repository root)::
 
 For each test draw (``MOTDataConfig(seed=s)``, FULL: 4 held-out scenes x 150 frames) every variant
 of a part runs in one :func:`~kdtrack_lite.eval.interleaved.evaluate_variants` call (order rotated
-per sequence), so FPS ratios come from one run. Part "sweep": teacher only, k = 2, 4, 6, 7, 8, the adaptive
-schedule (budget 1/4), k = 4 with the student's own priors, k = 4 with student frames treated like
-teacher frames (births, tentative tracks removed, no coasting), student only (shipped student); k = 6 and 7 bracket the adaptive schedule's
-calls, and its HOTA minus the fixed frontier at its calls is printed per draw. Part
-"priors": k = 4 with teacher vs own priors and student only, for the shipped student and two
+per sequence), so FPS ratios come from one run.
+
+Part "sweep": teacher only; k = 2, 4, 6, 7, 8; the adaptive schedule (budget 1/4); three
+ground-truth oracles with its budget and gaps (ANALYSIS ONLY: "oracle events" calls the teacher
+when the set of visible objects changes, "oracle events +1" one frame later, "oracle errors" when
+the last frame's output has more errors than the last teacher frame's); k = 4 with the student's
+own priors; k = 4 with student frames treated like teacher frames (births, tentative tracks
+removed, no coasting); student only. k = 6 and 7 bracket the adaptive schedule's calls; the HOTA
+of the adaptive schedule and of each oracle minus the fixed frontier at its calls is printed per
+draw.
+
+Part "priors": k = 4 with teacher vs own priors and student only, for the shipped student and two
 fine-tuned copies (teacher-track priors vs CenterTrack noisy-GT priors, the same budget, data seed
-0's training scenes, which no test draw shares). FPS = frames / wall seconds of the whole
-pipeline on this CPU, batch 1, one torch thread. ``--variants`` runs a subset (teacher only is
-always run); the JSON records the machine (CPU model, cores, torch), since this VM's host changes.
+0's training scenes, which no test draw shares).
+
+FPS = frames / wall seconds of the whole pipeline on this CPU, batch 1, one torch thread.
+``--variants`` runs a subset (teacher only is always run); the JSON records the machine (CPU
+model, cores, torch), since this VM's host changes.
 """
 
 from __future__ import annotations
@@ -31,11 +40,11 @@ import torch
 
 from kdtrack_lite.checkpoint import load_checkpoint
 from kdtrack_lite.distill.loop import TrainConfig
-from kdtrack_lite.eval.interleaved import Variant, evaluate_variants, frontier_gain
+from kdtrack_lite.eval.interleaved import Variant, evaluate_variants, frontier_gain, gt_events
 from kdtrack_lite.fileio import write_text_atomic
 from kdtrack_lite.runtime import machine_summary
 from kdtrack_lite.track.interleaved import InterleavedConfig
-from kdtrack_lite.track.schedules import AdaptiveConfig, AdaptiveSchedule, FixedSchedule
+from kdtrack_lite.track.schedules import AdaptiveConfig, AdaptiveSchedule, ErrorOracleSchedule, EventSchedule, FixedSchedule
 from kdtrack_lite.train.mot import MOTDataConfig, make_mot_split, track_sequences
 from kdtrack_lite.train.prior_transfer import finetune_prior_student
 
@@ -45,14 +54,21 @@ STUDENT_ONLY = InterleavedConfig(prior_source="own", embeddings="student")
 PLAIN = InterleavedConfig(student_births=True, student_keeps_tentative=False, coast=0)
 # fixed schedules of the sweep; 6 and 7 bracket the adaptive schedule's number of teacher calls
 SWEEP_K = (2, 4, 6, 7, 8)
+# schedules compared with the fixed frontier at their number of teacher calls
+FRONTIER = ("adaptive", "oracle events", "oracle events +1", "oracle errors")
 
 
 def sweep_variants(budget: float) -> dict[str, Variant]:
-    """Part "sweep": the schedules with the shipped student."""
+    """Part "sweep": the schedules with the shipped student (the oracles read the ground truth)."""
     out = {"teacher only": Variant(FixedSchedule(1))}
     for k in SWEEP_K:
         out[f"k={k}"] = Variant(FixedSchedule(k))
     out["adaptive"] = Variant(AdaptiveSchedule(AdaptiveConfig(budget=budget)))
+    # ANALYSIS ONLY (they read the ground truth), the adaptive schedule's budget and gaps: the teacher when
+    # the visible objects change (on that frame / one later), or when the last frame's output got worse
+    out["oracle events"] = Variant(EventSchedule(gt_events, AdaptiveConfig(budget=budget)))
+    out["oracle events +1"] = Variant(EventSchedule(gt_events, AdaptiveConfig(budget=budget), lag=1))
+    out["oracle errors"] = Variant(ErrorOracleSchedule(AdaptiveConfig(budget=budget)))
     out["k=4 own prior"] = Variant(FixedSchedule(4), OWN)
     out["k=4 plain tracker"] = Variant(FixedSchedule(4), PLAIN)
     out["student only"] = Variant(FixedSchedule(0), STUDENT_ONLY)
@@ -148,12 +164,12 @@ def main(argv=None) -> None:
             t["speedup"] = t["fps"] / t.loc["teacher only", "fps"]
             t["HOTA_kept"] = t["HOTA"] / t.loc["teacher only", "HOTA"]
             fixed = [f"k={k}" for k in SWEEP_K if f"k={k}" in t.index]
-            if part == "sweep" and "adaptive" in t.index and len(fixed) >= 2:
-                # the adaptive schedule against the fixed frontier at its number of calls
-                gain = frontier_gain(t, "adaptive", fixed)
-                payload.setdefault("adaptive_frontier_gain", []).append(gain)
-                print(f"adaptive vs the fixed frontier at {t.loc['adaptive', 'teacher_calls']:.0f} calls: "
-                      f"{gain:+.2f} HOTA", flush=True)
+            for name in FRONTIER if part == "sweep" and len(fixed) >= 2 else ():
+                if name in t.index:  # against the fixed frontier at its number of calls
+                    gain = frontier_gain(t, name, fixed)
+                    payload.setdefault("frontier_gain", {}).setdefault(name, []).append(gain)
+                    print(f"{name} vs the fixed frontier at {t.loc[name, 'teacher_calls']:.0f} calls: "
+                          f"{gain:+.2f} HOTA", flush=True)
             tables.append(t)
             print(f"\n## {part}: test draw seed={seed} ({len(seqs)} scenes x {seqs[0].num_frames} frames)\n", flush=True)
             print(t[cols].round(3).to_markdown(), flush=True)

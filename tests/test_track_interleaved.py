@@ -343,3 +343,122 @@ def test_tracker_counts_unclaimed_detections():
     assert tr.unclaimed == 2
     tr.reset()
     assert tr.unclaimed == 0
+
+
+def test_adaptive_schedule_calls_when_tracks_close_in():
+    cfg = AdaptiveConfig(budget=0.25, min_confidence=0.0, min_confidence_ratio=0.0, min_consistency=0.0,
+                         min_gap=2, max_gap=6, max_overlap=0.2)
+    assert AdaptiveSchedule(cfg).needs_overlap and not AdaptiveSchedule().needs_overlap
+    overlaps = {3: 0.1, 9: 0.25}  # frame -> predicted overlap of closing tracks on it
+
+    def drive(schedule):
+        schedule.reset()
+        last, calls = None, []
+        for t in range(1, 15):
+            teacher = schedule.use_teacher(t, last)
+            calls += [t] if teacher else []
+            last = FrameSignals(frame=t, teacher=teacher, confidence=0.9, consistency=1.0, overlap=overlaps.get(t, 0.0))
+        return calls
+
+    assert drive(AdaptiveSchedule(cfg)) == [1, 7, 10]  # 0.1 is below max_overlap; 0.25 on frame 9 -> frame 10
+    with pytest.raises(ValueError, match="max_overlap"):
+        AdaptiveConfig(max_overlap=0.0)
+
+
+def test_predicted_overlap_counts_only_tracks_closing_in():
+    from kdtrack_lite.track.mot_tracker import MOTTracker
+
+    tr = MOTTracker(TrackerConfig(min_hits=1))
+    assert tr.predicted_overlap() == 0.0
+    # two boxes 10 px apart moving towards each other at 4 px/frame each, a third far away
+    for t in range(4):
+        tr.update(np.array([[10 + 4 * t, 10, 30 + 4 * t, 50, 0.9, 0], [40 - 4 * t, 10, 60 - 4 * t, 50, 0.9, 0],
+                            [200, 10, 220, 50, 0.9, 0]], float))
+    a, b = (tr.tracks[i].mean for i in (0, 1))
+    assert a[4] > 0 > b[4]  # the Kalman filter learnt the approach
+    ahead = [np.r_[m[:2] + m[4:6] - m[2:4] / 2, m[:2] + m[4:6] + m[2:4] / 2] for m in (a, b)]
+    from kdtrack_lite.boxes import box_iou
+    expected = box_iou(np.array(ahead[:1]), np.array(ahead[1:]))[0, 0]
+    assert expected > 0.1 and abs(tr.predicted_overlap() - expected) < 1e-9
+    # the same two boxes moving apart: overlapping now, but not closing in
+    tr.reset()
+    for t in range(4):
+        tr.update(np.array([[20 - 4 * t, 10, 40 - 4 * t, 50, 0.9, 0], [30 + 4 * t, 10, 50 + 4 * t, 50, 0.9, 0]], float))
+    assert tr.predicted_overlap() == 0.0
+
+
+def _seq_with_visibility(vis_rows):
+    """A tiny sequence whose ground truth has the given ``(frame, id, visibility)`` rows."""
+    from kdtrack_lite.data.sequence import MOTSequence
+
+    gt = np.array([[f, i, 10 * i, 10, 8, 8, 1, 1, v] for f, i, v in vis_rows], float)
+    return MOTSequence(name="events", frames=np.zeros((6, 8, 8, 3), np.uint8), gt=gt)
+
+
+def test_gt_events_and_the_event_oracle():
+    from kdtrack_lite.eval.interleaved import gt_events
+    from kdtrack_lite.track.schedules import EventSchedule
+
+    # id 1 on every frame, occluded (vis 0.2) on frames 3-4; id 2 enters on frame 5
+    rows = [(f, 1, 0.2 if f in (3, 4) else 1.0) for f in range(1, 7)] + [(5, 2, 1.0), (6, 2, 1.0)]
+    seq = _seq_with_visibility(rows)
+    np.testing.assert_array_equal(gt_events(seq), [3, 5])  # occluded on 3; reappears and id 2 enters on 5
+    np.testing.assert_array_equal(gt_events(seq, min_visibility=0.0), [5])
+    with pytest.raises(ValueError, match="min_visibility"):
+        gt_events(seq, 1.5)
+
+    cfg = AdaptiveConfig(budget=0.25, min_gap=2, max_gap=8)
+    events = {"a": [5, 6, 12], "b": [3]}
+    for lag, want in ((0, [1, 5, 12]), (1, [1, 6, 13])):
+        s = EventSchedule(lambda q: events[q], cfg, lag=lag)
+        s.begin("a")
+        s.reset()
+        calls, last = [], None
+        for t in range(1, 16):
+            teacher = s.use_teacher(t, last)
+            calls += [t] if teacher else []
+            last = FrameSignals(frame=t, teacher=teacher, confidence=0.0, consistency=0.0)  # signals are ignored
+        assert calls == want, (lag, calls)
+    with pytest.raises(ValueError, match="lag"):
+        EventSchedule(gt_events, lag=-1)
+
+
+def test_evaluate_variants_tells_each_schedule_its_sequence(tiny):
+    from kdtrack_lite.track.schedules import EventSchedule
+
+    teacher, student, seq = tiny
+    seen = []
+    oracle = EventSchedule(lambda q: seen.append(q.name) or [3], AdaptiveConfig(budget=0.5, min_gap=1, max_gap=8))
+    res = evaluate_variants(teacher, student, [seq], {"oracle": Variant(oracle)})
+    assert seen == [seq.name]
+    np.testing.assert_array_equal(res.timelines["oracle"][seq.name], [1, 0, 1, 0, 0, 0])
+
+
+def test_error_oracle_calls_when_the_student_does_worse_than_the_teacher():
+    from kdtrack_lite.track.schedules import ErrorOracleSchedule
+
+    # two objects, both on frames 1-9 (tlwh rows)
+    seq = _seq_with_visibility([(f, i, 1.0) for f in range(1, 10) for i in (1, 2)])
+    boxes = {i: np.array([10 * i, 10, 10 * i + 8, 18], float) for i in (1, 2)}
+
+    def out(ids):  # tracks on the ground-truth boxes: object i -> track id ids[i] (None: missed)
+        return np.array([[*boxes[i], tid, 0.9] for i, tid in ids.items() if tid is not None], float).reshape(-1, 6)
+
+    outputs = {1: out({1: 1, 2: 2}), 2: out({1: 1, 2: 2}), 3: out({1: 1, 2: None}),  # frame 3: a miss
+               4: out({1: 1, 2: 2}), 5: out({1: 1, 2: 2}), 6: out({1: 1, 2: 2}), 7: out({1: 2, 2: 1}),  # 7: swap
+               8: out({1: 2, 2: 1}), 9: out({1: 2, 2: 1})}
+    s = ErrorOracleSchedule(AdaptiveConfig(budget=0.5, min_gap=2, max_gap=8))
+    with pytest.raises(RuntimeError, match="begin"):
+        s.frame_errors(1, outputs[1])
+    s.begin(seq)
+    s.reset()
+    calls, last = [], None
+    for t in range(1, 10):
+        teacher = s.use_teacher(t, last)
+        calls += [t] if teacher else []
+        last = FrameSignals(frame=t, teacher=teacher, confidence=1.0, consistency=1.0, tracks=outputs[t])
+    # frame 3's miss -> teacher on 4; frame 7's id swap -> teacher on 8 (8 - 4 >= min_gap, budget 1 + 0.5 * 7 - 2)
+    assert calls == [1, 4, 8], calls
+    assert s.frame_errors(9, out({1: 2, 2: None})) == (1, 0)
+    with pytest.raises(ValueError, match="iou"):
+        ErrorOracleSchedule(iou=0.0)

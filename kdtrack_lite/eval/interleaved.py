@@ -82,6 +82,7 @@ def evaluate_variants(teacher: nn.Module, student: nn.Module, sequences: list[MO
     seconds = dict.fromkeys(names, 0.0)
     for i, seq in enumerate(sequences):
         for n in names[i % len(names):] + names[: i % len(names)]:
+            variants[n].schedule.begin(seq)
             results[n][seq.name] = pipes[n].run(seq.frames, desc=f"{n} {seq.name}")
             timelines[n][seq.name] = pipes[n].timeline
             seconds[n] += pipes[n].seconds
@@ -123,3 +124,18 @@ def frontier_gain(table: pd.DataFrame, variant: str, fixed: list[str], metric: s
         raise ValueError(f"frontier_gain: {variant!r} made {calls:g} teacher calls, outside the fixed rows' "
                          f"range [{lo:g}, {hi:g}]; add a fixed schedule that brackets it")
     return float(table.loc[variant, metric]) - float(np.interp(calls, pts["teacher_calls"], pts[metric]))
+
+
+def gt_events(sequence: MOTSequence, min_visibility: float = 0.5) -> np.ndarray:
+    """Frames (1-based, >= 2) on which the set of ground-truth objects visible at ``min_visibility``
+    or more differs from the previous frame's: an object enters or leaves, becomes occluded or
+    reappears. The events an :class:`~kdtrack_lite.track.schedules.EventSchedule` oracle calls
+    the teacher on (analysis only: a deployed tracker has no ground truth).
+    """
+    if not 0.0 <= min_visibility <= 1.0:
+        raise ValueError(f"gt_events: min_visibility must be in [0, 1], got {min_visibility}")
+    gt = sequence.gt[sequence.gt[:, 8] >= min_visibility]
+    visible = [set() for _ in range(sequence.num_frames + 1)]
+    for f, i in gt[:, :2].astype(np.int64):
+        visible[f].add(int(i))
+    return np.array([t for t in range(2, sequence.num_frames + 1) if visible[t] != visible[t - 1]], np.int64)

@@ -224,10 +224,11 @@ class InterleavedPipeline:
         self.tracker.cfg = self.tracker_cfgs[use_teacher or self._teacher_state is None]
         out = self.tracker.update(dets, frame, embs if keep_embs else None, tracking_offsets=offsets)
         self._prev = image
-        self.signals.append(self._signals(t, use_teacher, out))  # the student's own output, before coasting
+        signals = self._signals(t, use_teacher, out)  # the student's own output, before coasting
         if not use_teacher and self.cfg.coast and self._teacher_state is not None \
                 and t - self._teacher_state[0] <= self.cfg.coast:
             out = self.tracker.coast(self._teacher_state[1])
+        self.signals.append(replace(signals, tracks=out))
         if use_teacher:
             self._teacher_state = (t, *self.tracker.output_states(self.tracker.cfg.prior_min_score))
         return out
@@ -239,8 +240,9 @@ class InterleavedPipeline:
         if self._teacher_state is not None and len(self._teacher_state[1]):
             seen = set(out[:, 4].astype(np.int64).tolist())
             consistency = sum(int(i) in seen for i in self._teacher_state[1]) / len(self._teacher_state[1])
+        overlap = self.tracker.predicted_overlap() if self.schedule.needs_overlap else 0.0
         return FrameSignals(frame=t, teacher=use_teacher, confidence=confidence, consistency=consistency,
-                            unclaimed=self.tracker.unclaimed)
+                            unclaimed=self.tracker.unclaimed, overlap=overlap)
 
     def run(self, frames: Iterable[np.ndarray], desc: str = "interleaved") -> np.ndarray:
         """Track a whole sequence; returns MOTChallenge rows ``(N, 10)``; sets ``seconds``."""

@@ -263,6 +263,22 @@ class MOTTracker:
             self._last_output = np.vstack([self._last_output, _output_rows(extra)])
         return self._last_output.copy()
 
+    def predicted_overlap(self) -> float:
+        """Largest IoU one frame ahead between two confirmed tracks that are *closing in* (their IoU
+        one frame ahead, by the Kalman constant-velocity prediction, is above their IoU now); 0 with
+        fewer than two tracks or none closing: an occlusion about to happen or deepening. Pairs that
+        stay overlapped or move apart do not count. The tracker state is not changed."""
+        tracks = [t for t in self.tracks if t.state == CONFIRMED]
+        if len(tracks) < 2:
+            return 0.0
+        means = np.stack([t.mean for t in tracks])
+        now = cxcywh_to_xyxy(means[:, :4])
+        ahead = cxcywh_to_xyxy((means @ self.kf.transition.T)[:, :4])
+        iou_now, iou_ahead = 1.0 - iou_cost(now, now), 1.0 - iou_cost(ahead, ahead)
+        closing = np.where(iou_ahead > iou_now + 1e-9, iou_ahead, 0.0)
+        np.fill_diagonal(closing, 0.0)
+        return float(closing.max())
+
     def output_states(self, min_score: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Kalman states of the last :meth:`update`'s output tracks with score >= ``min_score``.
 

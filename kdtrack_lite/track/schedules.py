@@ -16,15 +16,30 @@ OUR DESIGN CHOICES:
 
 A schedule decides *before* a frame is processed (the model to run must be chosen first), from the
 signals of the previous frame. Interface: ``reset()``, ``use_teacher(frame_idx, last) -> bool``,
-``calls`` (teacher calls so far).
+``calls`` (teacher calls so far), and ``begin(sequence)``, which
+:func:`~kdtrack_lite.eval.interleaved.evaluate_variants` calls before each sequence (a no-op except
+for :class:`EventSchedule`).
+
+:class:`EventSchedule` is an ANALYSIS TOOL, not a deployable schedule: with events read off the
+ground truth (:func:`~kdtrack_lite.eval.interleaved.gt_events`) it calls the teacher exactly when
+the set of visible objects changes, under the adaptive schedule's budget -- an oracle that measures
+how much room any event-triggered schedule has over the fixed one. :class:`ErrorOracleSchedule`
+is the other oracle: it calls the teacher when the last frame's output, compared with the ground
+truth, got worse than on the last teacher frame -- the perfect version of what the confidence and
+consistency signals try to detect.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import ClassVar
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
+import numpy as np
+
+from ..boxes import tlwh_to_xyxy
 from ..config import Config
+from .association import iou_cost, linear_assignment
 
 
 @dataclass(frozen=True)
@@ -41,6 +56,12 @@ class FrameSignals:
         unclaimed: detections (score >= the tracker's ``low_score``) that no existing track took
             on this frame -- objects that may be new, which a weak student sees but cannot
             confirm (a count, not a fraction).
+        overlap: largest IoU between two confirmed tracks predicted one frame ahead
+            (:meth:`~kdtrack_lite.track.mot_tracker.MOTTracker.predicted_overlap`): an occlusion
+            *about to happen*, where the other signals report one that has happened. Computed
+            only for a schedule whose ``needs_overlap`` is true (0 otherwise).
+        tracks: the ``(M, 6)`` ``[x1, y1, x2, y2, id, score]`` output of this frame (after
+            coasting: what an evaluator scores), or ``None``; read by :class:`ErrorOracleSchedule`.
     """
 
     frame: int
@@ -48,12 +69,15 @@ class FrameSignals:
     confidence: float
     consistency: float
     unclaimed: int = 0
+    overlap: float = 0.0
+    tracks: np.ndarray | None = field(default=None, repr=False, compare=False)
 
 
 class Schedule:
     """Base: counts teacher calls; subclasses implement :meth:`_decide`."""
 
     name = "schedule"
+    needs_overlap = False  # whether the pipeline must compute FrameSignals.overlap
 
     def __init__(self):
         self.reset()
@@ -62,6 +86,9 @@ class Schedule:
         """Start a new sequence."""
         self.calls = 0
         self.last_call = 0  # frame of the last teacher call (0: none yet)
+
+    def begin(self, sequence: Any) -> None:
+        """Called with the sequence about to be tracked (before :meth:`reset`); a no-op here."""
 
     def use_teacher(self, frame_idx: int, last: FrameSignals | None) -> bool:
         """Whether the teacher runs on ``frame_idx`` (1-based), given the previous frame's signals."""
@@ -117,6 +144,10 @@ class AdaptiveConfig(Config):
             earlier when a signal drops; an early call spends a token that a later gap pays back.
         max_unclaimed: call the teacher when a student frame leaves at least this many detections
             unclaimed by any track (possible new objects); ``None`` (default) ignores the signal.
+        max_overlap: call the teacher when two confirmed tracks, predicted one frame ahead,
+            overlap with at least this IoU (a forward-looking trigger: tracks about to cross,
+            where student frames, which associate without appearance, may swap ids); ``None``
+            (default) ignores the signal.
     """
 
     budget: float = 0.25
@@ -126,6 +157,7 @@ class AdaptiveConfig(Config):
     min_gap: int = 2
     max_gap: int = 8
     max_unclaimed: int | None = None
+    max_overlap: float | None = None
     FAST: ClassVar[dict] = {}
 
     def __post_init__(self):
@@ -133,6 +165,8 @@ class AdaptiveConfig(Config):
             raise ValueError(f"AdaptiveConfig.budget: expected a fraction in [0, 1], got {self.budget}")
         if self.max_unclaimed is not None and self.max_unclaimed < 1:
             raise ValueError(f"AdaptiveConfig.max_unclaimed: expected None or a count >= 1, got {self.max_unclaimed}")
+        if self.max_overlap is not None and not 0.0 < self.max_overlap <= 1.0:
+            raise ValueError(f"AdaptiveConfig.max_overlap: expected None or an IoU in (0, 1], got {self.max_overlap}")
         if self.min_gap < 1 or self.max_gap < self.min_gap:
             raise ValueError(f"AdaptiveConfig: need 1 <= min_gap <= max_gap, got {self.min_gap}, {self.max_gap}")
 
@@ -149,6 +183,10 @@ class AdaptiveSchedule(Schedule):
     def __init__(self, cfg: AdaptiveConfig | None = None):
         self.cfg = cfg or AdaptiveConfig()
         super().__init__()
+
+    @property
+    def needs_overlap(self) -> bool:
+        return self.cfg.max_overlap is not None
 
     def reset(self) -> None:
         super().reset()
@@ -171,9 +209,117 @@ class AdaptiveSchedule(Schedule):
             return False
         if gap >= c.max_gap or last is None:
             return True
+        return self._triggered(frame_idx, last)
+
+    def _triggered(self, frame_idx: int, last: FrameSignals) -> bool:
+        """Whether a signal of the last frame asks for the teacher (budget and gaps already allow it)."""
+        c = self.cfg
         low = last.confidence < c.min_confidence or last.consistency < c.min_consistency
         if c.max_unclaimed is not None and not last.teacher:
             low = low or last.unclaimed >= c.max_unclaimed
+        if c.max_overlap is not None:
+            low = low or last.overlap >= c.max_overlap
         if self.reference is not None and not last.teacher:
             low = low or last.confidence < c.min_confidence_ratio * self.reference
         return low
+
+
+class EventSchedule(AdaptiveSchedule):
+    """ANALYSIS TOOL: the teacher on given event frames, within :class:`AdaptiveSchedule`'s budget.
+
+    The budget, ``min_gap`` and ``max_gap`` rules are the adaptive schedule's; the confidence and
+    consistency triggers are replaced by a set of frames, ``events_fn(sequence)`` shifted by
+    ``lag`` (set by :meth:`begin` for each sequence). With
+    :func:`~kdtrack_lite.eval.interleaved.gt_events` it is an oracle: ``lag = 0`` calls the
+    teacher on the very frame the set of visible objects changes, ``lag = 1`` one frame later
+    (what a perfect detector of the change *from the last frame's output* could do at best -- the
+    deployable signals look back one frame). No deployed tracker has the ground truth; the
+    schedule measures the room a better trigger could win (RESULTS.md, issue 9).
+
+    Args:
+        events_fn: ``sequence -> iterable of 1-based frames``.
+        cfg: budget and gaps (thresholds other than those are unused).
+        lag: frames added to every event.
+    """
+
+    name = "events"
+    needs_overlap = False
+
+    def __init__(self, events_fn: Callable[[Any], Iterable[int]], cfg: AdaptiveConfig | None = None, lag: int = 0):
+        if lag < 0:
+            raise ValueError(f"EventSchedule: lag must be >= 0 frames, got {lag}")
+        self.events_fn, self.lag, self.events = events_fn, lag, frozenset()
+        super().__init__(cfg)
+
+    def begin(self, sequence: Any) -> None:
+        self.events = frozenset(int(f) + self.lag for f in self.events_fn(sequence))
+
+    def _triggered(self, frame_idx: int, last: FrameSignals) -> bool:
+        return frame_idx in self.events
+
+
+class ErrorOracleSchedule(AdaptiveSchedule):
+    """ANALYSIS TOOL: the teacher when the last frame's output has more errors than the last
+    teacher frame's, within :class:`AdaptiveSchedule`'s budget and gaps.
+
+    Errors of a frame, against its ground truth (``sequence.gt`` rows with ``conf != 0``, matched
+    one-to-one at IoU >= ``iou``): missed objects + false tracks, and *id changes* (an object
+    matched to another track id than the last time it was matched). The schedule calls the
+    teacher on frame ``t`` when frame ``t - 1`` was a student frame with an id change or with
+    more misses + false tracks than the last teacher frame had plus ``margin``: a perfect
+    detector of "the student is doing worse than the teacher did". No deployed tracker has the
+    ground truth; the schedule measures the room a better backward-looking signal could win.
+
+    Args:
+        cfg: budget and gaps (the signal thresholds are unused).
+        iou: IoU a track needs to count as matching an object (MOTChallenge: 0.5).
+        margin: extra misses + false tracks tolerated before calling the teacher.
+    """
+
+    name = "error oracle"
+    needs_overlap = False
+
+    def __init__(self, cfg: AdaptiveConfig | None = None, iou: float = 0.5, margin: int = 0):
+        if not 0.0 < iou <= 1.0 or margin < 0:
+            raise ValueError(f"ErrorOracleSchedule: need 0 < iou <= 1 and margin >= 0, got {iou}, {margin}")
+        self.iou, self.margin, self.gt = iou, margin, None
+        super().__init__(cfg)
+
+    def begin(self, sequence: Any) -> None:
+        gt = np.asarray(sequence.gt, np.float64)
+        gt = gt[gt[:, 6] != 0] if gt.shape[1] >= 7 else gt
+        self.gt = {int(f): gt[gt[:, 0] == f] for f in np.unique(gt[:, 0])}
+
+    def reset(self) -> None:
+        super().reset()
+        self.matched_id: dict[int, int] = {}  # object id -> track id it was last matched to
+        self.teacher_errors = 0
+        self._last_bad = False
+
+    def frame_errors(self, frame: int, tracks: np.ndarray) -> tuple[int, int]:
+        """``(misses + false tracks, id changes)`` of ``tracks (M, 6)`` on 1-based ``frame``
+        (updates the object -> track id memory)."""
+        if self.gt is None:
+            raise RuntimeError("ErrorOracleSchedule: begin(sequence) was not called; it needs the ground truth")
+        gt = self.gt.get(frame, np.zeros((0, 9)))
+        tracks = np.zeros((0, 6)) if tracks is None else tracks
+        matches, _, _ = linear_assignment(iou_cost(tlwh_to_xyxy(gt[:, 2:6]), tracks[:, :4]), 1.0 - self.iou)
+        changes = 0
+        for g, r in matches:
+            obj, tid = int(gt[g, 1]), int(tracks[r, 4])
+            changes += self.matched_id.get(obj, tid) != tid
+            self.matched_id[obj] = tid
+        return len(gt) + len(tracks) - 2 * len(matches), changes
+
+    def _decide(self, frame_idx: int, last: FrameSignals | None) -> bool:
+        self._last_bad = False
+        if last is not None:
+            errors, changes = self.frame_errors(last.frame, last.tracks)
+            if last.teacher:
+                self.teacher_errors = errors
+            else:
+                self._last_bad = changes > 0 or errors > self.teacher_errors + self.margin
+        return super()._decide(frame_idx, last)
+
+    def _triggered(self, frame_idx: int, last: FrameSignals) -> bool:
+        return self._last_bad
