@@ -10,7 +10,8 @@ frontier at its number of teacher calls). Prints the table and the best candidat
         --val-sequences 8 --json runs/adaptive_val.json            # --grid unclaimed: the new-object signal
                                                                    # --grid overlap: tracks closing in
                                                                    # --coast 3: carry teacher tracks 3 frames
-                                                                   # --oracle: ground-truth event oracles
+                                                                   # --oracle: ground-truth oracles
+                                                                   # --gaps: errors by frames since a teacher call
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import json
 import torch
 
 from kdtrack_lite.checkpoint import load_checkpoint
-from kdtrack_lite.eval.interleaved import Variant, evaluate_variants, frontier_gain, gt_events
+from kdtrack_lite.eval.interleaved import Variant, errors_by_gap, evaluate_variants, frontier_gain, gt_events
 from kdtrack_lite.fileio import write_text_atomic
 from kdtrack_lite.track.interleaved import InterleavedConfig
 from kdtrack_lite.track.schedules import AdaptiveConfig, AdaptiveSchedule, ErrorOracleSchedule, EventSchedule, FixedSchedule
@@ -66,6 +67,9 @@ def main(argv=None) -> None:
     ap.add_argument("--oracle", action="store_true",
                     help="add the ground-truth oracles (EventSchedule on gt_events, lag 0 and 1; ErrorOracleSchedule): "
                          "the room any event- or error-triggered schedule has (analysis only)")
+    ap.add_argument("--gaps", action="store_true",
+                    help="also print errors per frame against frames since the last teacher call (errors_by_gap) "
+                         "for the fixed schedules")
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
     teacher, student, seqs = load_pair_and_val(args)
@@ -91,9 +95,16 @@ def main(argv=None) -> None:
     best = table.loc[[n for n in configs if not n.startswith("oracle")], "frontier_gain"].idxmax()
     print(f"\nbest on validation: {best} (gain {table.loc[best, 'frontier_gain']:+.2f} HOTA at "
           f"{table.loc[best, 'teacher_calls']:.0f} calls)")
+    gaps = {}
+    if args.gaps:
+        for n in fixed:
+            gaps[n] = errors_by_gap(seqs, res.results[n], res.timelines[n])
+            print(f"\n{n}: errors per frame by frames since the last teacher call\n{gaps[n].round(3).to_markdown()}")
     if args.json:
         write_text_atomic(args.json, json.dumps({"args": vars(args), "table": table.reset_index().to_dict("records"),
-                                                 "configs": configs, "best": best}, indent=1))
+                                                 "configs": configs, "best": best,
+                                                 "errors_by_gap": {n: g.reset_index().to_dict("records")
+                                                                   for n, g in gaps.items()}}, indent=1))
 
 
 if __name__ == "__main__":

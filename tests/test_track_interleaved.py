@@ -449,7 +449,7 @@ def test_error_oracle_calls_when_the_student_does_worse_than_the_teacher():
                8: out({1: 2, 2: 1}), 9: out({1: 2, 2: 1})}
     s = ErrorOracleSchedule(AdaptiveConfig(budget=0.5, min_gap=2, max_gap=8))
     with pytest.raises(RuntimeError, match="begin"):
-        s.frame_errors(1, outputs[1])
+        s.use_teacher(1, None)
     s.begin(seq)
     s.reset()
     calls, last = [], None
@@ -459,6 +459,44 @@ def test_error_oracle_calls_when_the_student_does_worse_than_the_teacher():
         last = FrameSignals(frame=t, teacher=teacher, confidence=1.0, consistency=1.0, tracks=outputs[t])
     # frame 3's miss -> teacher on 4; frame 7's id swap -> teacher on 8 (8 - 4 >= min_gap, budget 1 + 0.5 * 7 - 2)
     assert calls == [1, 4, 8], calls
-    assert s.frame_errors(9, out({1: 2, 2: None})) == (1, 0)
+    assert s.errors(9, out({1: 2, 2: None})) == (1, 0)
     with pytest.raises(ValueError, match="iou"):
         ErrorOracleSchedule(iou=0.0)
+
+
+def test_ground_truth_errors_counts_misses_false_tracks_and_id_changes():
+    from kdtrack_lite.track.schedules import GroundTruthErrors
+
+    gt = np.array([[1, 1, 0, 0, 10, 10, 1, 1, 1], [1, 2, 50, 0, 10, 10, 1, 1, 1], [1, 3, 90, 0, 10, 10, 0, 1, 1],
+                   [2, 1, 0, 0, 10, 10, 1, 1, 1]], float)  # object 3 has conf 0: ignored
+    count = GroundTruthErrors(gt)
+    # frame 1: object 1 found (track 7), object 2 missed, one false track far away, nothing near object 3
+    assert count(1, np.array([[0, 0, 10, 10, 7, 0.9], [200, 0, 210, 10, 8, 0.9]], float)) == (2, 0)
+    assert count(2, np.array([[1, 0, 11, 10, 9, 0.9]], float)) == (0, 1)  # IoU 0.82: matched, but id 7 -> 9
+    assert count(3, None) == (0, 0)  # no ground truth, no tracks
+    count.reset()
+    assert count(2, np.array([[1, 0, 11, 10, 9, 0.9]], float)) == (0, 0)  # memory cleared
+    assert count(2, np.array([[6, 0, 16, 10, 9, 0.9]], float)) == (2, 0)  # IoU 1/3 < 0.5: a miss and a false track
+    with pytest.raises(ValueError, match="gt must be"):
+        GroundTruthErrors(np.zeros((3, 4)))
+
+
+def test_errors_by_gap_averages_errors_by_frames_since_the_teacher():
+    from kdtrack_lite.eval.interleaved import errors_by_gap
+
+    seq = _seq_with_visibility([(f, i, 1.0) for f in range(1, 7) for i in (1, 2)])
+    timeline = np.array([1, 0, 0, 1, 0, 0], bool)
+    rows = []
+    for f in range(1, 7):
+        for i in (1, 2):
+            gap = (f - 1) % 3
+            if gap == 2 and i == 2:
+                continue  # object 2 missed two frames after each teacher call
+            tid = 5 if (f == 5 and i == 1) else i  # frame 5: object 1 comes back under another id
+            rows.append([f, tid, 10 * i, 10, 8, 8, 0.9, -1, -1, -1])
+    res = errors_by_gap([seq], {seq.name: np.array(rows, float)}, {seq.name: timeline})
+    assert list(res.index) == [0, 1, 2] and list(res["frames"]) == [2, 2, 2]
+    np.testing.assert_allclose(res["errors"], [0.0, 0.0, 1.0])
+    np.testing.assert_allclose(res["id_changes"], [0.0, 0.5, 0.5])  # 1 -> 5 on frame 5 (gap 1), 5 -> 1 on 6 (gap 2)
+    with pytest.raises(ValueError, match="no frame"):
+        errors_by_gap([seq], {seq.name: np.zeros((0, 10))}, {seq.name: np.zeros(6, bool)})

@@ -17,12 +17,13 @@ import numpy as np
 import pandas as pd
 from torch import nn
 
+from ..boxes import tlwh_to_xyxy
 from ..data.sequence import MOTSequence
 from ..models.centertrack import DecodeConfig
 from ..models.fuse import deploy
 from ..track.interleaved import InterleavedConfig, InterleavedPipeline
 from ..track.mot_tracker import TrackerConfig
-from ..track.schedules import Schedule
+from ..track.schedules import GroundTruthErrors, Schedule
 from .mot import MOTReport, evaluate_mot
 
 
@@ -139,3 +140,36 @@ def gt_events(sequence: MOTSequence, min_visibility: float = 0.5) -> np.ndarray:
     for f, i in gt[:, :2].astype(np.int64):
         visible[f].add(int(i))
     return np.array([t for t in range(2, sequence.num_frames + 1) if visible[t] != visible[t - 1]], np.int64)
+
+
+def errors_by_gap(sequences: list[MOTSequence], results: dict[str, np.ndarray], timelines: dict[str, np.ndarray],
+                  iou: float = 0.5) -> pd.DataFrame:
+    """Errors per frame against the frames since the last teacher call (0 = a teacher frame).
+
+    Counts :class:`~kdtrack_lite.track.schedules.GroundTruthErrors` (misses + false tracks, id
+    changes) on every frame of one variant's run -- ``results`` and ``timelines`` are one entry
+    of :attr:`SweepResult.results` / :attr:`SweepResult.timelines` -- and averages them by gap.
+    If the errors grow with the gap, and faster than linearly, evenly spaced teacher calls leave
+    the fewest errors for a given number of calls (OUR READING, RESULTS.md issue 9).
+
+    Returns:
+        a frame indexed by ``gap`` with ``frames``, ``errors`` (misses + false tracks per frame)
+        and ``id_changes`` (per frame). Frames before the first teacher call are left out.
+    """
+    rows = []
+    for seq in sequences:
+        count = GroundTruthErrors(seq.gt, iou)
+        res = np.asarray(results[seq.name], np.float64).reshape(-1, 10)
+        last = None
+        for t, teacher in enumerate(np.asarray(timelines[seq.name], bool), start=1):
+            r = res[res[:, 0] == t]
+            tracks = np.concatenate([tlwh_to_xyxy(r[:, 2:6]), r[:, 1:2], r[:, 6:7]], axis=1)
+            errors, changes = count(t, tracks)
+            last = t if teacher else last
+            if last is not None:
+                rows.append((t - last, errors, changes))
+    if not rows:
+        raise ValueError("errors_by_gap: no frame at or after a teacher call (a student-only run?)")
+    df = pd.DataFrame(rows, columns=["gap", "errors", "id_changes"])
+    out = df.groupby("gap").agg(frames=("errors", "size"), errors=("errors", "mean"), id_changes=("id_changes", "mean"))
+    return out

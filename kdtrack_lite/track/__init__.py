@@ -6,7 +6,7 @@ from .mot_tracker import MOTTracker, TrackerConfig, tracks_to_mot_rows
 from .interleaved import InterleavedConfig, InterleavedPipeline, prior_from_states, propagate_states
 from .pipeline import MOTPipeline, detect_frame, frame_to_tensor
 from .schedules import (AdaptiveConfig, AdaptiveSchedule, ErrorOracleSchedule, EventSchedule, FixedSchedule, FrameSignals,
-                        Schedule)
+                        GroundTruthErrors, Schedule)
 from .semantic_fusion import FrameQueries, QueryExtractor, SemanticFusion, roi_features, track_queries
 from .sot_tracker import SiamFCTracker, SOTTrackerConfig
 
@@ -17,7 +17,7 @@ __all__ = [
     "MOTPipeline", "detect_frame", "frame_to_tensor",
     "InterleavedConfig", "InterleavedPipeline", "prior_from_states", "propagate_states",
     "AdaptiveConfig", "AdaptiveSchedule", "ErrorOracleSchedule", "EventSchedule", "FixedSchedule", "FrameSignals",
-    "Schedule",
+    "GroundTruthErrors", "Schedule",
     "FrameQueries", "QueryExtractor", "SemanticFusion", "roi_features", "track_queries",
     "SiamFCTracker", "SOTTrackerConfig",
 ]

@@ -258,17 +258,56 @@ class EventSchedule(AdaptiveSchedule):
         return frame_idx in self.events
 
 
+class GroundTruthErrors:
+    """Per-frame errors of a tracker's output against ground truth (an analysis tool).
+
+    For one 1-based frame, the output tracks ``(M, 6)`` ``[x1, y1, x2, y2, id, score]`` are matched
+    one-to-one to the frame's ground-truth boxes (rows with ``conf != 0``) at IoU >= ``iou``;
+    the errors are *misses + false tracks* and *id changes* (an object matched to another track id
+    than the last time it was matched; call the frames in order, :meth:`reset` per sequence).
+
+    Args:
+        gt: ``(N, >=6)`` MOTChallenge rows ``frame, id, left, top, w, h[, conf, ...]``.
+        iou: IoU a track needs to match an object (MOTChallenge: 0.5).
+    """
+
+    def __init__(self, gt: np.ndarray, iou: float = 0.5):
+        if not 0.0 < iou <= 1.0:
+            raise ValueError(f"GroundTruthErrors: iou must be in (0, 1], got {iou}")
+        gt = np.asarray(gt, np.float64)
+        if gt.ndim != 2 or gt.shape[1] < 6:
+            raise ValueError(f"GroundTruthErrors: gt must be (N, >=6) MOTChallenge rows, got shape {gt.shape}")
+        gt = gt[gt[:, 6] != 0] if gt.shape[1] >= 7 else gt
+        self.iou = iou
+        self.by_frame = {int(f): gt[gt[:, 0] == f] for f in np.unique(gt[:, 0])}
+        self.reset()
+
+    def reset(self) -> None:
+        self.matched_id: dict[int, int] = {}  # object id -> track id it was last matched to
+
+    def __call__(self, frame: int, tracks: np.ndarray | None) -> tuple[int, int]:
+        """``(misses + false tracks, id changes)`` on ``frame``."""
+        gt = self.by_frame.get(int(frame), np.zeros((0, 6)))
+        tracks = np.zeros((0, 6)) if tracks is None else np.asarray(tracks, np.float64).reshape(-1, 6)
+        matches, _, _ = linear_assignment(iou_cost(tlwh_to_xyxy(gt[:, 2:6]), tracks[:, :4]), 1.0 - self.iou)
+        changes = 0
+        for g, r in matches:
+            obj, tid = int(gt[g, 1]), int(tracks[r, 4])
+            changes += self.matched_id.get(obj, tid) != tid
+            self.matched_id[obj] = tid
+        return len(gt) + len(tracks) - 2 * len(matches), changes
+
+
 class ErrorOracleSchedule(AdaptiveSchedule):
     """ANALYSIS TOOL: the teacher when the last frame's output has more errors than the last
     teacher frame's, within :class:`AdaptiveSchedule`'s budget and gaps.
 
-    Errors of a frame, against its ground truth (``sequence.gt`` rows with ``conf != 0``, matched
-    one-to-one at IoU >= ``iou``): missed objects + false tracks, and *id changes* (an object
-    matched to another track id than the last time it was matched). The schedule calls the
-    teacher on frame ``t`` when frame ``t - 1`` was a student frame with an id change or with
-    more misses + false tracks than the last teacher frame had plus ``margin``: a perfect
-    detector of "the student is doing worse than the teacher did". No deployed tracker has the
-    ground truth; the schedule measures the room a better backward-looking signal could win.
+    Errors of a frame: :class:`GroundTruthErrors` (missed objects + false tracks, and id changes,
+    at IoU >= ``iou``). The schedule calls the teacher on frame ``t`` when frame ``t - 1`` was a
+    student frame with an id change or with more misses + false tracks than the last teacher frame
+    had plus ``margin``: a perfect detector of "the student is doing worse than the teacher did".
+    No deployed tracker has the ground truth; the schedule measures the room a better
+    backward-looking signal could win.
 
     Args:
         cfg: budget and gaps (the signal thresholds are unused).
@@ -282,39 +321,25 @@ class ErrorOracleSchedule(AdaptiveSchedule):
     def __init__(self, cfg: AdaptiveConfig | None = None, iou: float = 0.5, margin: int = 0):
         if not 0.0 < iou <= 1.0 or margin < 0:
             raise ValueError(f"ErrorOracleSchedule: need 0 < iou <= 1 and margin >= 0, got {iou}, {margin}")
-        self.iou, self.margin, self.gt = iou, margin, None
+        self.iou, self.margin, self.errors = iou, margin, None
         super().__init__(cfg)
 
     def begin(self, sequence: Any) -> None:
-        gt = np.asarray(sequence.gt, np.float64)
-        gt = gt[gt[:, 6] != 0] if gt.shape[1] >= 7 else gt
-        self.gt = {int(f): gt[gt[:, 0] == f] for f in np.unique(gt[:, 0])}
+        self.errors = GroundTruthErrors(sequence.gt, self.iou)
 
     def reset(self) -> None:
         super().reset()
-        self.matched_id: dict[int, int] = {}  # object id -> track id it was last matched to
+        if self.errors is not None:
+            self.errors.reset()
         self.teacher_errors = 0
         self._last_bad = False
 
-    def frame_errors(self, frame: int, tracks: np.ndarray) -> tuple[int, int]:
-        """``(misses + false tracks, id changes)`` of ``tracks (M, 6)`` on 1-based ``frame``
-        (updates the object -> track id memory)."""
-        if self.gt is None:
-            raise RuntimeError("ErrorOracleSchedule: begin(sequence) was not called; it needs the ground truth")
-        gt = self.gt.get(frame, np.zeros((0, 9)))
-        tracks = np.zeros((0, 6)) if tracks is None else tracks
-        matches, _, _ = linear_assignment(iou_cost(tlwh_to_xyxy(gt[:, 2:6]), tracks[:, :4]), 1.0 - self.iou)
-        changes = 0
-        for g, r in matches:
-            obj, tid = int(gt[g, 1]), int(tracks[r, 4])
-            changes += self.matched_id.get(obj, tid) != tid
-            self.matched_id[obj] = tid
-        return len(gt) + len(tracks) - 2 * len(matches), changes
-
     def _decide(self, frame_idx: int, last: FrameSignals | None) -> bool:
+        if self.errors is None:
+            raise RuntimeError("ErrorOracleSchedule: begin(sequence) was not called; it needs the ground truth")
         self._last_bad = False
         if last is not None:
-            errors, changes = self.frame_errors(last.frame, last.tracks)
+            errors, changes = self.errors(last.frame, last.tracks)
             if last.teacher:
                 self.teacher_errors = errors
             else:
