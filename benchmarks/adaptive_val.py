@@ -23,6 +23,7 @@ import json
 import torch
 
 from kdtrack_lite.checkpoint import load_checkpoint
+from kdtrack_lite.data.degrade import DegradationConfig, degrade_sequence
 from kdtrack_lite.eval.interleaved import Variant, errors_by_gap, evaluate_variants, frontier_gain, gt_events
 from kdtrack_lite.fileio import write_text_atomic
 from kdtrack_lite.track.interleaved import InterleavedConfig
@@ -47,15 +48,26 @@ def add_pair_args(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--teacher", default="data_samples/checkpoints/mot_teacher.pt")
     ap.add_argument("--student", default="data_samples/checkpoints/mot_student.pt")
     ap.add_argument("--val-sequences", type=int, default=8)
+    ap.add_argument("--degrade", default=None,
+                    help="degrade every scene with this kdtrack_lite.data.degrade spec, e.g. bursts of blur and noise")
+
+
+def degrade_all(seqs: list, spec: str | None, seed: int) -> list:
+    """``seqs`` degraded by ``spec`` (:mod:`kdtrack_lite.data.degrade`; scene ``i`` uses seed
+    ``1000 * seed + i``), or unchanged when ``spec`` is ``None``."""
+    if spec is None:
+        return seqs
+    return [degrade_sequence(s, DegradationConfig(spec), 1000 * seed + i) for i, s in enumerate(seqs)]
 
 
 def load_pair_and_val(args) -> tuple:
     """One torch thread; the teacher and student in eval mode and the first ``args.val_sequences``
-    FULL validation scenes (data seed 0)."""
+    FULL validation scenes (data seed 0), degraded by ``args.degrade`` if given."""
     torch.set_num_threads(1)
     teacher = load_checkpoint(args.teacher).build().eval()
     student = load_checkpoint(args.student).build().eval()
-    return teacher, student, make_mot_split("val", MOTDataConfig.make("full", seed=0, val_sequences=args.val_sequences))
+    seqs = make_mot_split("val", MOTDataConfig.make("full", seed=0, val_sequences=args.val_sequences))
+    return teacher, student, degrade_all(seqs, args.degrade, 0)
 
 
 def main(argv=None) -> None:
