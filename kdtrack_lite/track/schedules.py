@@ -18,7 +18,7 @@ A schedule decides *before* a frame is processed (the model to run must be chose
 signals of the previous frame. Interface: ``reset()``, ``use_teacher(frame_idx, last) -> bool``,
 ``calls`` (teacher calls so far), and ``begin(sequence)``, which
 :func:`~kdtrack_lite.eval.interleaved.evaluate_variants` calls before each sequence (a no-op except
-for :class:`EventSchedule`).
+for the two oracles below, which read its ground truth).
 
 :class:`EventSchedule` is an ANALYSIS TOOL, not a deployable schedule: with events read off the
 ground truth (:func:`~kdtrack_lite.eval.interleaved.gt_events`) it calls the teacher exactly when
@@ -147,7 +147,8 @@ class AdaptiveConfig(Config):
         max_overlap: call the teacher when two confirmed tracks, predicted one frame ahead,
             overlap with at least this IoU (a forward-looking trigger: tracks about to cross,
             where student frames, which associate without appearance, may swap ids); ``None``
-            (default) ignores the signal.
+            (default) ignores the signal. Not adopted: on 8 validation scenes no threshold
+            (0.05-0.5) scored above the schedule without it (RESULTS.md, issue 9, session 15).
     """
 
     budget: float = 0.25
