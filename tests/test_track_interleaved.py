@@ -306,20 +306,26 @@ def test_frontier_gain_interpolates_between_fixed_schedules():
         frontier_gain(table, "k=16", ["k=2", "k=4"])
 
 
+def _teacher_frames(schedule, n, signals):
+    """Drive ``schedule`` over frames 1..n (reset first); ``signals(t, teacher) -> FrameSignals`` of
+    frame ``t``. Returns the frames the teacher ran on."""
+    schedule.reset()
+    last, calls = None, []
+    for t in range(1, n + 1):
+        teacher = schedule.use_teacher(t, last)
+        calls += [t] if teacher else []
+        last = signals(t, teacher)
+    return calls
+
+
 def test_adaptive_schedule_calls_on_unclaimed_detections():
     cfg = AdaptiveConfig(budget=0.25, min_confidence=0.0, min_confidence_ratio=0.0, min_consistency=0.0,
                          min_gap=2, max_gap=6, max_unclaimed=2)
     signals = {4: 1, 9: 2}  # frame -> unclaimed detections the student left on it
 
     def drive(schedule):
-        schedule.reset()
-        last, calls = None, []
-        for t in range(1, 15):
-            teacher = schedule.use_teacher(t, last)
-            calls += [t] if teacher else []
-            last = FrameSignals(frame=t, teacher=teacher, confidence=0.9, consistency=1.0,
-                                unclaimed=0 if teacher else signals.get(t, 0))
-        return calls
+        return _teacher_frames(schedule, 14, lambda t, teacher: FrameSignals(
+            frame=t, teacher=teacher, confidence=0.9, consistency=1.0, unclaimed=0 if teacher else signals.get(t, 0)))
 
     # 1 unclaimed on frame 4 is below max_unclaimed; 2 on frame 9 calls the teacher on frame 10
     assert drive(AdaptiveSchedule(cfg)) == [1, 7, 10]
@@ -351,16 +357,9 @@ def test_adaptive_schedule_calls_when_tracks_close_in():
     assert AdaptiveSchedule(cfg).needs_overlap and not AdaptiveSchedule().needs_overlap
     overlaps = {3: 0.1, 9: 0.25}  # frame -> predicted overlap of closing tracks on it
 
-    def drive(schedule):
-        schedule.reset()
-        last, calls = None, []
-        for t in range(1, 15):
-            teacher = schedule.use_teacher(t, last)
-            calls += [t] if teacher else []
-            last = FrameSignals(frame=t, teacher=teacher, confidence=0.9, consistency=1.0, overlap=overlaps.get(t, 0.0))
-        return calls
-
-    assert drive(AdaptiveSchedule(cfg)) == [1, 7, 10]  # 0.1 is below max_overlap; 0.25 on frame 9 -> frame 10
+    calls = _teacher_frames(AdaptiveSchedule(cfg), 14, lambda t, teacher: FrameSignals(
+        frame=t, teacher=teacher, confidence=0.9, consistency=1.0, overlap=overlaps.get(t, 0.0)))
+    assert calls == [1, 7, 10]  # 0.1 is below max_overlap; 0.25 on frame 9 -> frame 10
     with pytest.raises(ValueError, match="max_overlap"):
         AdaptiveConfig(max_overlap=0.0)
 
@@ -412,12 +411,8 @@ def test_gt_events_and_the_event_oracle():
     for lag, want in ((0, [1, 5, 12]), (1, [1, 6, 13])):
         s = EventSchedule(lambda q: events[q], cfg, lag=lag)
         s.begin("a")
-        s.reset()
-        calls, last = [], None
-        for t in range(1, 16):
-            teacher = s.use_teacher(t, last)
-            calls += [t] if teacher else []
-            last = FrameSignals(frame=t, teacher=teacher, confidence=0.0, consistency=0.0)  # signals are ignored
+        calls = _teacher_frames(s, 15, lambda t, teacher: FrameSignals(  # signals are ignored
+            frame=t, teacher=teacher, confidence=0.0, consistency=0.0))
         assert calls == want, (lag, calls)
     with pytest.raises(ValueError, match="lag"):
         EventSchedule(gt_events, lag=-1)
@@ -451,12 +446,8 @@ def test_error_oracle_calls_when_the_student_does_worse_than_the_teacher():
     with pytest.raises(RuntimeError, match="begin"):
         s.use_teacher(1, None)
     s.begin(seq)
-    s.reset()
-    calls, last = [], None
-    for t in range(1, 10):
-        teacher = s.use_teacher(t, last)
-        calls += [t] if teacher else []
-        last = FrameSignals(frame=t, teacher=teacher, confidence=1.0, consistency=1.0, tracks=outputs[t])
+    calls = _teacher_frames(s, 9, lambda t, teacher: FrameSignals(
+        frame=t, teacher=teacher, confidence=1.0, consistency=1.0, tracks=outputs[t]))
     # frame 3's miss -> teacher on 4; frame 7's id swap -> teacher on 8 (8 - 4 >= min_gap, budget 1 + 0.5 * 7 - 2)
     assert calls == [1, 4, 8], calls
     assert s.errors(9, out({1: 2, 2: None})) == (1, 0)

@@ -224,16 +224,16 @@ class InterleavedPipeline:
         self.tracker.cfg = self.tracker_cfgs[use_teacher or self._teacher_state is None]
         out = self.tracker.update(dets, frame, embs if keep_embs else None, tracking_offsets=offsets)
         self._prev = image
-        signals = self._signals(t, use_teacher, out)  # the student's own output, before coasting
+        own = out  # the model's own output: the signals are measured on it, before coasting
         if not use_teacher and self.cfg.coast and self._teacher_state is not None \
                 and t - self._teacher_state[0] <= self.cfg.coast:
-            out = self.tracker.coast(self._teacher_state[1])
-        self.signals.append(replace(signals, tracks=out))
+            out = self.tracker.coast(self._teacher_state[1])  # changes the output, not the tracks
+        self.signals.append(self._signals(t, use_teacher, own, out))
         if use_teacher:
             self._teacher_state = (t, *self.tracker.output_states(self.tracker.cfg.prior_min_score))
         return out
 
-    def _signals(self, t: int, use_teacher: bool, out: np.ndarray) -> FrameSignals:
+    def _signals(self, t: int, use_teacher: bool, out: np.ndarray, final: np.ndarray) -> FrameSignals:
         live = any(tr.track_id > 0 for tr in self.tracker.tracks)
         confidence = float(out[:, 5].mean()) if len(out) else (0.0 if live else 1.0)
         consistency = 1.0
@@ -242,7 +242,7 @@ class InterleavedPipeline:
             consistency = sum(int(i) in seen for i in self._teacher_state[1]) / len(self._teacher_state[1])
         overlap = self.tracker.predicted_overlap() if self.schedule.needs_overlap else 0.0
         return FrameSignals(frame=t, teacher=use_teacher, confidence=confidence, consistency=consistency,
-                            unclaimed=self.tracker.unclaimed, overlap=overlap)
+                            unclaimed=self.tracker.unclaimed, overlap=overlap, tracks=final)
 
     def run(self, frames: Iterable[np.ndarray], desc: str = "interleaved") -> np.ndarray:
         """Track a whole sequence; returns MOTChallenge rows ``(N, 10)``; sets ``seconds``."""
