@@ -24,10 +24,10 @@ import torch
 
 from kdtrack_lite.checkpoint import load_checkpoint
 from kdtrack_lite.data.degrade import DegradationConfig, degrade_sequence
-from kdtrack_lite.eval.interleaved import Variant, errors_by_gap, evaluate_variants, frontier_gain, gt_events
+from kdtrack_lite.eval.interleaved import Variant, errors_by_gap, evaluate_variants, frontier_gain, oracle_schedules
 from kdtrack_lite.fileio import write_text_atomic
 from kdtrack_lite.track.interleaved import InterleavedConfig
-from kdtrack_lite.track.schedules import AdaptiveConfig, AdaptiveSchedule, ErrorOracleSchedule, EventSchedule, FixedSchedule
+from kdtrack_lite.track.schedules import AdaptiveConfig, AdaptiveSchedule, FixedSchedule
 from kdtrack_lite.train.mot import MOTDataConfig, make_mot_split
 
 FIXED_K = (2, 3, 4, 6, 8)
@@ -77,7 +77,7 @@ def main(argv=None) -> None:
     ap.add_argument("--grid", default="thresholds", choices=sorted(GRIDS))
     ap.add_argument("--coast", type=int, default=0, help="InterleavedConfig.coast of every variant, fixed ones too")
     ap.add_argument("--oracle", action="store_true",
-                    help="add the ground-truth oracles (EventSchedule on gt_events, lag 0 and 1; ErrorOracleSchedule): "
+                    help="add the ground-truth oracles (eval.interleaved.oracle_schedules): "
                          "the room any event- or error-triggered schedule has (analysis only)")
     ap.add_argument("--gaps", action="store_true",
                     help="also print errors per frame against frames since the last teacher call (errors_by_gap) "
@@ -94,10 +94,7 @@ def main(argv=None) -> None:
         name = "adaptive " + " ".join(f"{k}={v}" for k, v in zip(grid, values))
         configs[name], variants[name] = cfg.to_dict(), Variant(AdaptiveSchedule(cfg), pipe)
     if args.oracle:
-        oracles = {f"oracle events lag {lag}": EventSchedule(gt_events, AdaptiveConfig(budget=args.budget), lag=lag)
-                   for lag in (0, 1)}
-        oracles["oracle errors"] = ErrorOracleSchedule(AdaptiveConfig(budget=args.budget))
-        for name, schedule in oracles.items():
+        for name, schedule in oracle_schedules(args.budget).items():
             configs[name], variants[name] = schedule.cfg.to_dict(), Variant(schedule, pipe)
     res = evaluate_variants(teacher, student, seqs, variants)
     table = res.table[["HOTA", "IDF1", "teacher_calls"]].copy()

@@ -40,11 +40,11 @@ import torch
 
 from kdtrack_lite.checkpoint import load_checkpoint
 from kdtrack_lite.distill.loop import TrainConfig
-from kdtrack_lite.eval.interleaved import Variant, evaluate_variants, frontier_gain, gt_events
+from kdtrack_lite.eval.interleaved import Variant, evaluate_variants, frontier_gain, oracle_schedules
 from kdtrack_lite.fileio import write_text_atomic
 from kdtrack_lite.runtime import machine_summary
 from kdtrack_lite.track.interleaved import InterleavedConfig
-from kdtrack_lite.track.schedules import AdaptiveConfig, AdaptiveSchedule, ErrorOracleSchedule, EventSchedule, FixedSchedule
+from kdtrack_lite.track.schedules import AdaptiveConfig, AdaptiveSchedule, FixedSchedule
 from kdtrack_lite.train.mot import MOTDataConfig, make_mot_split, track_sequences
 from kdtrack_lite.train.prior_transfer import finetune_prior_student
 
@@ -64,11 +64,8 @@ def sweep_variants(budget: float) -> dict[str, Variant]:
     for k in SWEEP_K:
         out[f"k={k}"] = Variant(FixedSchedule(k))
     out["adaptive"] = Variant(AdaptiveSchedule(AdaptiveConfig(budget=budget)))
-    # ANALYSIS ONLY (they read the ground truth), the adaptive schedule's budget and gaps: the teacher when
-    # the visible objects change (on that frame / one later), or when the last frame's output got worse
-    out["oracle events"] = Variant(EventSchedule(gt_events, AdaptiveConfig(budget=budget)))
-    out["oracle events +1"] = Variant(EventSchedule(gt_events, AdaptiveConfig(budget=budget), lag=1))
-    out["oracle errors"] = Variant(ErrorOracleSchedule(AdaptiveConfig(budget=budget)))
+    # ANALYSIS ONLY (they read the ground truth), the adaptive schedule's budget and gaps
+    out.update({name: Variant(schedule) for name, schedule in oracle_schedules(budget).items()})
     out["k=4 own prior"] = Variant(FixedSchedule(4), OWN)
     out["k=4 plain tracker"] = Variant(FixedSchedule(4), PLAIN)
     out["student only"] = Variant(FixedSchedule(0), STUDENT_ONLY)

@@ -10,7 +10,6 @@ import numpy as np
 from scipy import stats
 
 runs = [json.load(open(f"benchmarks/interleaved_session15_oracles{s}.json")) for s in ("", "_draws20_29")]
-seeds = [s for r in runs for s in r["args"]["seeds"]]
 gains = {}
 for r in runs:
     for name, g in r["frontier_gain"].items():

@@ -416,6 +416,12 @@ def test_gt_events_and_the_event_oracle():
         assert calls == want, (lag, calls)
     with pytest.raises(ValueError, match="lag"):
         EventSchedule(gt_events, lag=-1)
+    from kdtrack_lite.eval.interleaved import oracle_schedules
+
+    oracles = oracle_schedules(0.5)
+    assert list(oracles) == ["oracle events", "oracle events +1", "oracle errors"]
+    assert [getattr(o, "lag", None) for o in oracles.values()] == [0, 1, None]
+    assert all(o.cfg.budget == 0.5 for o in oracles.values())
 
 
 def test_evaluate_variants_tells_each_schedule_its_sequence(tiny):

@@ -23,7 +23,7 @@ from ..models.centertrack import DecodeConfig
 from ..models.fuse import deploy
 from ..track.interleaved import InterleavedConfig, InterleavedPipeline
 from ..track.mot_tracker import TrackerConfig
-from ..track.schedules import GroundTruthErrors, Schedule
+from ..track.schedules import AdaptiveConfig, ErrorOracleSchedule, EventSchedule, GroundTruthErrors, Schedule
 from .mot import MOTReport, evaluate_mot
 
 
@@ -140,6 +140,16 @@ def gt_events(sequence: MOTSequence, min_visibility: float = 0.5) -> np.ndarray:
     for f, i in gt[:, :2].astype(np.int64):
         visible[f].add(int(i))
     return np.array([t for t in range(2, sequence.num_frames + 1) if visible[t] != visible[t - 1]], np.int64)
+
+
+def oracle_schedules(budget: float = 0.25) -> dict[str, Schedule]:
+    """The three ground-truth oracles of RESULTS.md (issue 9), with the adaptive schedule's budget
+    and gaps (ANALYSIS ONLY): ``"oracle events"`` (:class:`~kdtrack_lite.track.schedules.EventSchedule`
+    on :func:`gt_events`), ``"oracle events +1"`` (the same one frame later) and ``"oracle errors"``
+    (:class:`~kdtrack_lite.track.schedules.ErrorOracleSchedule`)."""
+    return {"oracle events": EventSchedule(gt_events, AdaptiveConfig(budget=budget)),
+            "oracle events +1": EventSchedule(gt_events, AdaptiveConfig(budget=budget), lag=1),
+            "oracle errors": ErrorOracleSchedule(AdaptiveConfig(budget=budget))}
 
 
 def errors_by_gap(sequences: list[MOTSequence], results: dict[str, np.ndarray], timelines: dict[str, np.ndarray],
