@@ -193,6 +193,24 @@ def test_sot_tracker_searches_wider_when_the_target_is_lost():
         SOTTrackerConfig(fill="last")
 
 
+def test_sot_tracker_motion_keeps_an_accelerating_target():
+    """The speed grows by 4 px a frame up to 60 px, beyond the search's reach (about 36 px here):
+    centred on the last position the tracker falls behind and loses it; moved by the last
+    displacement (``motion=1``) it only has to find the 4-px change of speed."""
+    speeds = np.arange(4, 61, 4, dtype=float)
+    path = [(30.0 + s, 60.0) for s in np.cumsum(speeds)]
+    errors = {}
+    for motion in (0.0, 1.0):
+        tracker = SiamFCTracker(BlobSiamese(), SOTTrackerConfig(scale_step=1.0375, scale_lr=0.59, motion=motion))
+        tracker.init(_blob_frame((30, 60), 6, size=(160, 560)), [18, 48, 24, 24])
+        boxes = np.array([tracker.update(_blob_frame(c, 6, size=(160, 560)))[0] for c in path])
+        errors[motion] = np.abs(boxes[:, :2] + boxes[:, 2:] / 2 - np.array(path)).max(1)  # (T,)
+    assert errors[1.0].max() < 6, errors  # one response cell = 6 frame px here
+    assert errors[0.0][-1] > 30, errors
+    with pytest.raises(ValueError, match="motion"):
+        SOTTrackerConfig(motion=1.5)
+
+
 def test_sot_tracker_runs_with_a_siamfc_student_and_checkpoints_round_trip(siamese, tmp_path):
     frame = (_texture(2, 192) * 255).astype(np.uint8)
     for name, model in siamese.items():

@@ -71,12 +71,16 @@ class SOTTrackerConfig(Config):
     max_growth: float = 2.5      # ... up to this factor of the normal search side
     hold_when_lost: bool = True  # a lost target keeps its last box (else the peak is followed)
     fill: str = "first"          # crop padding colour: the "first" frame's mean, or each "frame"'s
+    motion: float = 0.0          # search centred at the last centre + motion * the last displacement
+                                 # (0: around the last centre, as in SiamFC)
 
     def __post_init__(self):
         if self.fill not in ("first", "frame"):
             raise ValueError(f"SOTTrackerConfig.fill must be 'first' or 'frame', got {self.fill!r}")
         if self.search_scale <= 0:
             raise ValueError(f"SOTTrackerConfig.search_scale must be > 0, got {self.search_scale}")
+        if not 0.0 <= self.motion <= 1.0:
+            raise ValueError(f"SOTTrackerConfig.motion must be in [0, 1], got {self.motion}")
         if self.lost_growth < 1 or self.max_growth < 1:
             raise ValueError(f"SOTTrackerConfig: lost_growth and max_growth must be >= 1, got "
                              f"{self.lost_growth}, {self.max_growth}")
@@ -128,6 +132,7 @@ class SiamFCTracker:
         z = crop_and_resize(frame, tuple(self.center), self.z_side, cfg.template_size, self.fill)
         self._z_feat = self.model.features(self._to_tensor([z]))  # cached exemplar features
         self.growth = 1.0
+        self.velocity = np.zeros(2)  # last frame-to-frame displacement of the centre (frame px)
 
     def _window(self, up: int) -> np.ndarray:
         """Normalised Hann window of an ``up x up`` upsampled response (cached per side)."""
@@ -155,7 +160,11 @@ class SiamFCTracker:
         side = self._search_side()
         pixel = self.x_side / cfg.search_size  # frame pixels per crop pixel at the central scale
         fill = frame.reshape(-1, 3).mean(0) if cfg.fill == "frame" else self.fill
-        crops = [crop_and_resize(frame, tuple(self.center), side * pixel * s, side, fill)
+        h, w = frame.shape[:2]
+        # where the search crop (and with it the cosine window) is centred: the last centre, moved
+        # by a share of the last displacement (a constant-velocity guess; 0 = SiamFC's choice)
+        origin = np.clip(self.center + cfg.motion * self.velocity, 0, [w, h])
+        crops = [crop_and_resize(frame, tuple(origin), side * pixel * s, side, fill)
                  for s in self.scale_factors]
         logits = self.model.response(self._z_feat, self.model.features(self._to_tensor(crops)))  # (n, 1, R, R)
         probs = torch.sigmoid(logits[:, 0]).cpu().numpy().astype(np.float64)  # (n, R, R)
@@ -172,12 +181,13 @@ class SiamFCTracker:
         # upsampled cells -> response cells -> search-crop pixels -> frame pixels
         disp_response = (peak - (up_side - 1) / 2) / cfg.response_upsample
         disp_frame = disp_response * self.stride * pixel * self.scale_factors[best]
-        h, w = frame.shape[:2]
         lost = score < cfg.lost_score
         self.growth = min(self.growth * cfg.lost_growth, cfg.max_growth) if lost else 1.0
         if lost and cfg.hold_when_lost:  # not found: keep the last box, search a wider area next frame
+            self.velocity = np.zeros(2)
             return np.r_[self.center - self.size / 2, self.size], score
-        self.center = np.clip(self.center + disp_frame, 0, [w, h])
+        center = np.clip(origin + disp_frame, 0, [w, h])
+        self.velocity, self.center = center - self.center, center
         scale = (1 - cfg.scale_lr) + cfg.scale_lr * self.scale_factors[best]
         new_size = np.clip(self.size * scale, cfg.min_size, [w, h])
         scale = float(np.sqrt(np.prod(new_size) / np.prod(self.size)))
