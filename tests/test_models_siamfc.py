@@ -9,6 +9,7 @@ from torch import nn
 
 from kdtrack_lite.checkpoint import load_checkpoint, save_checkpoint
 from kdtrack_lite.data.crops import crop_and_resize
+from kdtrack_lite.data.sequence import SOTSequence
 from kdtrack_lite.models import (
     SiamFCConfig,
     SiamFCLoss,
@@ -22,6 +23,7 @@ from kdtrack_lite.models.siamfc import (
 )
 from kdtrack_lite.registry import build
 from kdtrack_lite.track.sot_tracker import SiamFCTracker, SOTTrackerConfig
+from kdtrack_lite.train.sot import track_sot_resets
 
 
 @pytest.fixture(scope="module")
@@ -309,3 +311,19 @@ def test_scale_update_per_frame_matches_hand_computation():
         for _ in range(5):
             box, _ = tracker.update(frame)
         np.testing.assert_allclose(box[2:], 24 * growth**5, rtol=1e-9)
+
+
+def test_track_sot_resets_counts_a_failure_and_restarts_from_the_true_box():
+    """VOT reset protocol: a jump beyond the search's reach at frame 5 is a failure (IoU 0); the
+    tracker restarts from the true box ``skip`` frames later, on the first visible frame."""
+    centres = [(50.0, 60.0)] * 5 + [(150.0, 60.0)] * 10  # 15 frames
+    hidden = np.zeros(15, bool)
+    hidden[10] = True  # the restart frame 5 + 5 is hidden: restart on frame 11
+    seq = SOTSequence(name="jump", frames=np.stack([_blob_frame(c, 6) for c in centres]),
+                      boxes_tlwh=np.array([[x - 12, y - 12, 24, 24] for x, y in centres]),
+                      full_occlusion=hidden, out_of_view=np.zeros(15, bool))
+    pred, failures = track_sot_resets(BlobSiamese(), seq, SOTTrackerConfig(scale_step=1.0375, scale_lr=0.59))
+    assert failures == [5]
+    assert np.isnan(pred[6:11]).all() and np.isfinite(pred[:6]).all() and np.isfinite(pred[11:]).all()
+    np.testing.assert_allclose(pred[11], seq.boxes_tlwh[11])  # restarted from the true box
+    assert np.abs(pred[14, :2] - seq.boxes_tlwh[14, :2]).max() < 5  # and tracking again

@@ -24,7 +24,7 @@ from ..data.sot_synth import SOTConfig, generate_sot_sequence
 from ..distill.base import Distiller
 from ..distill.loop import History, TrainConfig, fit, recipe_train_config
 from ..distributed import make_loader
-from ..eval.sot import SOTReport, evaluate_sot
+from ..eval.sot import SOTReport, evaluate_sot, frame_iou
 from ..models.siamfc import SiamFCConfig, SiamFCLoss, build_siamfc
 from ..runtime import progress
 from ..track.sot_tracker import SiamFCTracker, SOTTrackerConfig
@@ -111,6 +111,45 @@ def track_sot(model: nn.Module, seq: SOTSequence, cfg: SOTTrackerConfig | None =
     for t in range(1, seq.num_frames):
         pred[t], _ = tracker.update(seq.frames[t])
     return pred
+
+
+def track_sot_resets(model: nn.Module, seq: SOTSequence, cfg: SOTTrackerConfig | None = None,
+                     skip: int = 5) -> tuple[np.ndarray, list[int]]:
+    """Run :class:`SiamFCTracker` under the VOT reset protocol -> ``(pred (T, 4) tlwh, failures)``.
+
+    The VOT supervised protocol (Kristan et al., VOT 2013-2019) separates *accuracy* (overlap
+    while tracking) from *robustness* (how often the target is lost): a frame where the target is
+    visible and the predicted box does not overlap it (IoU 0) is a **failure**; the tracker is
+    re-initialised from the true box ``skip`` frames later (the first visible frame from there).
+    Predictions of the frames in between are NaN (not tracking). OUR USE: an analysis of what a
+    SiamFC loses to failures vs to box accuracy on our sequences; the scores of the shipped
+    tables use the no-reset OPE protocol (:func:`track_sot`).
+
+    Returns:
+        pred: ``(T, 4)`` tlwh, NaN on the frames skipped after a failure.
+        failures: frame indices of the failures.
+    """
+    tracker = SiamFCTracker(model, cfg)
+    visible, gt = seq.visible, seq.boxes_tlwh
+    pred = np.full_like(gt, np.nan)
+    failures: list[int] = []
+    restart = 0  # next frame to (re-)initialise on
+    t = 0
+    while t < seq.num_frames:
+        if t == restart:
+            if not visible[t]:
+                restart = t = t + 1
+                continue
+            tracker.init(seq.frames[t], gt[t])
+            pred[t] = gt[t]
+        else:
+            pred[t], _ = tracker.update(seq.frames[t])
+            if visible[t] and frame_iou(pred[t:t + 1], gt[t:t + 1])[0] == 0.0:
+                failures.append(t)
+                restart = t = t + skip
+                continue
+        t += 1
+    return pred, failures
 
 
 def evaluate_siamfc(model: nn.Module, sequences: list[SOTSequence], cfg: SOTTrackerConfig | None = None) -> SOTReport:
