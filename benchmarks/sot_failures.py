@@ -8,7 +8,9 @@ never corrected). This script splits what the tracker loses into the two parts o
   the tracker restarts from the true box ``--skip`` frames later), and which attributes the frames
   up to each failure carry;
 * **accuracy**: the success AUC over the frames where the tracker was tracking (restarted runs,
-  skipped frames left out) -- the score this tracker would get if it never lost the target.
+  skipped frames left out) -- the score this tracker would get if it never lost the target; and the
+  same with each predicted box given the true size around its predicted centre (what the size
+  estimate costs).
 
 It also prints the OPE AUC of the sequences on which the OPE run never failed. Validation split by
 default (no choice is made from it; it explains the numbers of RESULTS.md, issue 5):
@@ -26,28 +28,16 @@ import numpy as np
 import torch
 
 from kdtrack_lite.checkpoint import load_checkpoint
-from kdtrack_lite.eval.sot import frame_iou, success_auc
+from kdtrack_lite.eval.sot import failure_attributes, frame_iou, success_auc
 from kdtrack_lite.fileio import write_text_atomic
 from kdtrack_lite.runtime import progress
 from kdtrack_lite.track.sot_tracker import SOTTrackerConfig
 from kdtrack_lite.train.sot import SOTDataConfig, make_sot_split, track_sot, track_sot_resets
 
-HIDDEN = "after hidden"  # the target was fully occluded or out of view within `lookback` frames before
-
-
-def causes(seq, frame: int, lookback: int = 3) -> list[str]:
-    """Attributes of the frames ``[frame - lookback, frame]``, plus ``HIDDEN`` when the target was
-    invisible within ``2 * lookback`` frames before ``frame``."""
-    window = slice(max(0, frame - lookback), frame + 1)
-    found = sorted(a for a, flags in seq.frame_attributes.items() if flags[window].any() and a not in ("OCC",))
-    if (~seq.visible[max(0, frame - 2 * lookback):frame]).any():
-        found.append(HIDDEN)
-    return found
-
 
 def analyse(model: torch.nn.Module, seqs: list, tracker: SOTTrackerConfig, skip: int) -> dict:
     """OPE and reset-protocol scores of one model on ``seqs``."""
-    ope, tracked_auc, failures, count = {}, {}, {}, collections.Counter()
+    ope, tracked_auc, true_size_auc, failures, count = {}, {}, {}, {}, collections.Counter()
     for seq in progress(seqs, desc="sequences"):
         pred = track_sot(model, seq, tracker)
         ope[seq.name] = 100 * success_auc(pred, seq.boxes_tlwh, valid=seq.visible)
@@ -56,9 +46,13 @@ def analyse(model: torch.nn.Module, seqs: list, tracker: SOTTrackerConfig, skip:
         reset_pred, fails = track_sot_resets(model, seq, tracker, skip=skip)
         tracking = seq.visible & np.isfinite(reset_pred).all(axis=1)
         tracked_auc[seq.name] = 100 * success_auc(reset_pred, seq.boxes_tlwh, valid=tracking)
-        failures[seq.name]["resets"] = [{"frame": f, "causes": causes(seq, f)} for f in fails]
+        # the same frames with the predicted centre but the true size: what the box's size costs
+        centred = np.c_[reset_pred[:, :2] + (reset_pred[:, 2:] - seq.boxes_tlwh[:, 2:]) / 2, seq.boxes_tlwh[:, 2:]]
+        true_size_auc[seq.name] = 100 * success_auc(centred, seq.boxes_tlwh, valid=tracking)
+        failures[seq.name]["resets"] = [{"frame": f, "causes": failure_attributes(seq.frame_attributes, seq.visible, f)}
+                                        for f in fails]
         for f in fails:
-            count.update(causes(seq, f) or ["none"])
+            count.update(failure_attributes(seq.frame_attributes, seq.visible, f) or ["none"])
     never = [ope[n] for n, f in failures.items() if not f["ope_failed"]]
     total = sum(len(f["resets"]) for f in failures.values())
     return {
@@ -69,6 +63,7 @@ def analyse(model: torch.nn.Module, seqs: list, tracker: SOTTrackerConfig, skip:
         "reset: failures per sequence": round(total / len(seqs), 2),
         "reset: sequences without failure": sum(not f["resets"] for f in failures.values()),
         "reset: AUC of tracked frames": round(float(np.mean(list(tracked_auc.values()))), 2),
+        "reset: the same with the true box size": round(float(np.mean(list(true_size_auc.values()))), 2),
         "failures with the attribute (share)": {k: round(v / max(total, 1), 2) for k, v in count.most_common()},
         "per sequence": {n: {"OPE AUC": round(ope[n], 1), "tracked AUC": round(tracked_auc[n], 1), **failures[n]}
                          for n in ope},

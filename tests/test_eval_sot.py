@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from kdtrack_lite.eval.sot import (
-    evaluate_sot, frame_iou, normalized_precision, normalized_precision_curve, precision_at,
-    precision_curve, success_auc, success_curve,
+    HIDDEN, evaluate_sot, failure_attributes, frame_iou, normalized_precision, normalized_precision_curve,
+    precision_at, precision_curve, success_auc, success_curve,
 )
 
 GT = np.array([[0, 0, 10, 10]] * 4, float)
@@ -93,3 +93,19 @@ def test_evaluate_sot_bad_names():
         evaluate_sot({}, {"a": GT})
     with pytest.raises(ValueError, match="no frame to score"):
         evaluate_sot({"a": PRED}, {"a": GT}, valid={"a": np.zeros(4, bool)})
+
+
+def test_failure_attributes_lists_the_window_and_a_recent_hiding():
+    t = 20
+    attrs = {"FM": np.zeros(t, bool), "OCC": np.zeros(t, bool), "FOC": np.zeros(t, bool), "SV": np.zeros(t, bool)}
+    attrs["FM"][8] = True          # 2 frames before the failure at 10: inside the window of 3
+    attrs["SV"][5] = True          # 5 frames before: outside it
+    attrs["FOC"][12] = attrs["OCC"][12] = True  # after the failure: not a cause
+    visible = ~attrs["FOC"]
+    assert failure_attributes(attrs, visible, 10) == ["FM"]
+    # hidden at frame 12, failure at 15: lost on the target's return (OCC is spelled out as FOC)
+    assert failure_attributes(attrs, visible, 15) == ["FOC", HIDDEN]
+    assert failure_attributes(attrs, visible, 15, lookback=2) == [HIDDEN]  # hidden 3 frames back, within 2 * 2
+    assert failure_attributes(attrs, visible, 15, lookback=1) == []  # ... but not within 2 * 1
+    with pytest.raises(ValueError, match="frame 20"):
+        failure_attributes(attrs, visible, 20)

@@ -140,6 +140,33 @@ def normalized_precision(pred_tlwh, gt_tlwh, valid=None, at: float | None = None
     return float(np.mean(normalized_precision_curve(pred_tlwh, gt_tlwh, valid=valid)[1]))
 
 
+HIDDEN = "after hidden"  # failure_attributes: the target was invisible just before the failure
+
+
+def failure_attributes(frame_attributes: dict[str, np.ndarray], visible: np.ndarray, frame: int,
+                       lookback: int = 3, union: tuple[str, ...] = ("OCC",)) -> list[str]:
+    """What the frames leading to a tracking failure carry (OUR analysis helper).
+
+    Args:
+        frame_attributes: ``{attribute: (T,) bool}`` per-frame labels of the sequence.
+        visible: ``(T,)`` bool, the target can be seen (neither fully occluded nor out of view).
+        frame: index of the failure.
+        lookback: the attributes of frames ``[frame - lookback, frame]`` are listed.
+        union: labels left out because other labels spell them out (OCC = POC or FOC).
+
+    Returns:
+        sorted attribute names, plus ``HIDDEN`` when the target was invisible within the
+        ``2 * lookback`` frames before ``frame`` (it was lost while hidden or on its return).
+    """
+    if not 0 <= frame < len(visible):
+        raise ValueError(f"failure_attributes: frame {frame} outside the sequence's {len(visible)} frames")
+    window = slice(max(0, frame - lookback), frame + 1)
+    found = sorted(a for a, flags in frame_attributes.items() if a not in union and np.asarray(flags)[window].any())
+    if not np.asarray(visible, bool)[max(0, frame - 2 * lookback):frame].all():
+        found.append(HIDDEN)
+    return found
+
+
 @dataclass
 class SOTReport:
     """Result of :func:`evaluate_sot`.
