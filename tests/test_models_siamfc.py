@@ -289,6 +289,9 @@ def test_siam_pair_config_follows_the_model_geometry():
     assert cfg.max_shift == pytest.approx(0.5 * (192 - 64) / 2)  # 32 search px
     assert cfg.photometric_prob == SOT_PAIR_AUGMENT["photometric_prob"]
     assert siam_pair_config(SiamFCConfig(), max_shift=5.0).max_shift == 5.0
+    assert siam_pair_config(SiamFCConfig.preset("teacher"), shift_of_reach=1.0).max_shift == 32.0
+    with pytest.raises(ValueError, match="shift_of_reach"):
+        siam_pair_config(SiamFCConfig(), shift_of_reach=1.5)
 
 
 

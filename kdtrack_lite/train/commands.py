@@ -30,6 +30,9 @@ def _train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--lr", type=float, help="override the recipe's peak learning rate")
     p.add_argument("--input-norm", choices=["none", "crop"],
                    help="sot only: SiamFCConfig.input_norm (crop = per-crop standardisation; default: the preset's)")
+    p.add_argument("--shift-of-reach", type=float,
+                   help="sot only: largest training shift of the target, as a share of the response map's reach "
+                        "(default 0.5)")
     p.add_argument("--resume", action="store_true",
                    help="keep <out>.resume after every epoch and continue from it if it exists")
     p.add_argument("--device", help="cpu, cuda, cuda:1, mps (default: $KDTRACK_DEVICE, else the best available)")
@@ -43,8 +46,8 @@ def _train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-frames", type=int, help="with --data-root: only the first N frames of each sequence")
 
     def run(args: argparse.Namespace) -> None:
-        if args.family == "mot" and args.input_norm:  # before any process group, checkpoint or data is set up
-            raise ValueError("--input-norm is a SiamFC (sot) option")
+        if args.family == "mot" and (args.input_norm or args.shift_of_reach is not None):  # before any setup
+            raise ValueError("--input-norm and --shift-of-reach are SiamFC (sot) options")
         if args.family == "sot" and args.arch:
             raise ValueError("--arch is a CenterTrack (mot) option")
         if args.arch and args.init:
@@ -85,8 +88,10 @@ def _train(sub: argparse._SubParsersAction) -> None:
             from ..models.siamfc import SiamFCConfig
 
             model_cfg = SiamFCConfig.preset(args.role, **({"input_norm": args.input_norm} if args.input_norm else {}))
+            shift = {} if args.shift_of_reach is None else {"shift_of_reach": args.shift_of_reach}
             _, history = train_siamfc(args.role, SOTDataConfig.make(**data_overrides),
-                                      sot_train_config(seed=args.seed, **overrides), model_cfg=model_cfg, **common)
+                                      sot_train_config(seed=args.seed, **overrides), model_cfg=model_cfg,
+                                      **shift, **common)
         if is_main_process():
             _register_if_shipped(args)
             print(json.dumps({"checkpoint": args.out, "best_val": history.best_metric,
@@ -141,4 +146,4 @@ def _register_if_shipped(args: argparse.Namespace) -> None:
                         [("--seed", args.seed), ("--epochs", args.epochs), ("--steps", args.steps),
                          ("--threads", args.threads), ("--train-sequences", args.train_sequences),
                          ("--val-sequences", args.val_sequences), ("--lr", args.lr), ("--input-norm", args.input_norm),
-                         ("--init", args.init), ("--arch", args.arch)], fast=args.fast)
+                         ("--shift-of-reach", args.shift_of_reach), ("--init", args.init), ("--arch", args.arch)], fast=args.fast)

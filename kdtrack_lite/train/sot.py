@@ -41,18 +41,23 @@ SOT_PAIR_AUGMENT = {"photometric_prob": 0.5, "blur_prob": 0.2}
 SOT_SHIFT_OF_REACH = 0.5
 
 
-def siam_pair_config(model_cfg, seed: int = 0, **overrides) -> SiamPairConfig:
+def siam_pair_config(model_cfg, seed: int = 0, shift_of_reach: float = SOT_SHIFT_OF_REACH,
+                     **overrides) -> SiamPairConfig:
     """Training-pair geometry of a SiamFC model: its template / search sides, shifts up to
-    ``SOT_SHIFT_OF_REACH`` of its reach, and the ``SOT_PAIR_AUGMENT`` augmentation.
+    ``shift_of_reach`` of its reach, and the ``SOT_PAIR_AUGMENT`` augmentation.
 
     Args:
         model_cfg: a :class:`SiamFCConfig` (``template_size``, ``search_size``).
         seed: pair-sampling seed.
+        shift_of_reach: largest target shift from the search crop's centre, as a share of the
+            response map's reach ``(search - template) / 2`` search px.
         overrides: any other :class:`SiamPairConfig` field.
     """
+    if not 0 <= shift_of_reach <= 1:
+        raise ValueError(f"shift_of_reach must be in [0, 1] (a share of the map's reach), got {shift_of_reach}")
     reach = (model_cfg.search_size - model_cfg.template_size) / 2
     values = dict(exemplar_size=model_cfg.template_size, search_size=model_cfg.search_size,
-                  max_shift=SOT_SHIFT_OF_REACH * reach, seed=seed, **SOT_PAIR_AUGMENT)
+                  max_shift=shift_of_reach * reach, seed=seed, **SOT_PAIR_AUGMENT)
     return SiamPairConfig(**{**values, **overrides})
 
 
@@ -178,11 +183,13 @@ def train_siamfc(
     device: torch.device | str = "cpu",
     resume: bool = False,
     num_workers: int = 0,
+    shift_of_reach: float = SOT_SHIFT_OF_REACH,
 ) -> tuple[nn.Module, History]:
     """Train a SiamFC (``role`` preset ``"teacher"``/``"student"``), alone or distilled.
 
     ``init_from`` starts from another model's weights (a specialised teacher is fine-tuned from
-    the general one); ``sampler`` re-weights training pairs (e.g. by attribute).
+    the general one); ``sampler`` re-weights training pairs (e.g. by attribute); ``shift_of_reach``:
+    see :func:`siam_pair_config`.
     """
     data_cfg = data_cfg or SOTDataConfig.make()
     train_cfg = train_cfg or sot_train_config()
@@ -193,7 +200,8 @@ def train_siamfc(
     train_seqs = train_sequences if train_sequences is not None else make_sot_split("train", data_cfg)
     val_seqs = val_sequences if val_sequences is not None else make_sot_split("val", data_cfg)
     loader = sot_loader(train_seqs, data_cfg.batch_size, seed=train_cfg.seed, sampler=sampler,
-                        pair_cfg=siam_pair_config(model.cfg, train_cfg.seed), num_workers=num_workers)
+                        pair_cfg=siam_pair_config(model.cfg, train_cfg.seed, shift_of_reach),
+                        num_workers=num_workers)
     distiller = Distiller(model, SiamFCLoss(stride=model.cfg.stride), teachers=teachers,
                           losses=distiller_losses, forward=siamfc_forward)
 
@@ -203,6 +211,7 @@ def train_siamfc(
     # no validation sequences (a short fine-tune): no per-epoch validation, the last weights are kept
     history = fit(distiller, loader, train_cfg, validate=validate if val_seqs else None, maximize=True,
                   checkpoint_path=checkpoint_path, desc=f"sot {role}",
-                  checkpoint_extra={"role": role, "data_config": data_cfg.to_dict()},
+                  checkpoint_extra={"role": role, "data_config": data_cfg.to_dict(),
+                                    "shift_of_reach": shift_of_reach},
                   device=device, resume=resume)
     return model, history
