@@ -146,4 +146,5 @@ def _register_if_shipped(args: argparse.Namespace) -> None:
                         [("--seed", args.seed), ("--epochs", args.epochs), ("--steps", args.steps),
                          ("--threads", args.threads), ("--train-sequences", args.train_sequences),
                          ("--val-sequences", args.val_sequences), ("--lr", args.lr), ("--input-norm", args.input_norm),
-                         ("--shift-of-reach", args.shift_of_reach), ("--init", args.init), ("--arch", args.arch)], fast=args.fast)
+                         ("--shift-of-reach", args.shift_of_reach), ("--init", args.init), ("--arch", args.arch)],
+                        fast=args.fast)
