@@ -2,7 +2,7 @@
 
 Issue 5's target asks the SOT teacher for success AUC >= 60 (one-pass evaluation, OPE: started once,
 never corrected). This script splits what the tracker loses into the two parts of the VOT protocol
-(``kdtrack_lite.train.sot.track_sot_resets``):
+(``kdtrack_lite.train.sot.accuracy_robustness``):
 
 * **robustness**: how often the target is lost (a visible target and a box with IoU 0 is a failure;
   the tracker restarts from the true box ``--skip`` frames later), and which attributes the frames
@@ -21,53 +21,14 @@ default (no choice is made from it; it explains the numbers of RESULTS.md, issue
 from __future__ import annotations
 
 import argparse
-import collections
 import json
 
-import numpy as np
 import torch
 
 from kdtrack_lite.checkpoint import load_checkpoint
-from kdtrack_lite.eval.sot import failure_attributes, frame_iou, success_auc
 from kdtrack_lite.fileio import write_text_atomic
-from kdtrack_lite.runtime import progress
 from kdtrack_lite.track.sot_tracker import SOTTrackerConfig
-from kdtrack_lite.train.sot import SOTDataConfig, make_sot_split, track_sot, track_sot_resets
-
-
-def analyse(model: torch.nn.Module, seqs: list, tracker: SOTTrackerConfig, skip: int) -> dict:
-    """OPE and reset-protocol scores of one model on ``seqs``."""
-    ope, tracked_auc, true_size_auc, failures, count = {}, {}, {}, {}, collections.Counter()
-    for seq in progress(seqs, desc="sequences"):
-        pred = track_sot(model, seq, tracker)
-        ope[seq.name] = 100 * success_auc(pred, seq.boxes_tlwh, valid=seq.visible)
-        ope_iou = frame_iou(pred, seq.boxes_tlwh, valid=seq.visible)
-        failures[seq.name] = {"ope_failed": bool((ope_iou == 0).any())}
-        reset_pred, fails = track_sot_resets(model, seq, tracker, skip=skip)
-        tracking = seq.visible & np.isfinite(reset_pred).all(axis=1)
-        tracked_auc[seq.name] = 100 * success_auc(reset_pred, seq.boxes_tlwh, valid=tracking)
-        # the same frames with the predicted centre but the true size: what the box's size costs
-        centred = np.c_[reset_pred[:, :2] + (reset_pred[:, 2:] - seq.boxes_tlwh[:, 2:]) / 2, seq.boxes_tlwh[:, 2:]]
-        true_size_auc[seq.name] = 100 * success_auc(centred, seq.boxes_tlwh, valid=tracking)
-        failures[seq.name]["resets"] = [{"frame": f, "causes": failure_attributes(seq.frame_attributes, seq.visible, f)}
-                                        for f in fails]
-        for f in fails:
-            count.update(failure_attributes(seq.frame_attributes, seq.visible, f) or ["none"])
-    never = [ope[n] for n, f in failures.items() if not f["ope_failed"]]
-    total = sum(len(f["resets"]) for f in failures.values())
-    return {
-        "OPE AUC": round(float(np.mean(list(ope.values()))), 2),
-        "sequences": len(seqs),
-        "OPE: sequences never lost": len(never),
-        "OPE AUC of those": round(float(np.mean(never)), 2) if never else None,
-        "reset: failures per sequence": round(total / len(seqs), 2),
-        "reset: sequences without failure": sum(not f["resets"] for f in failures.values()),
-        "reset: AUC of tracked frames": round(float(np.mean(list(tracked_auc.values()))), 2),
-        "reset: the same with the true box size": round(float(np.mean(list(true_size_auc.values()))), 2),
-        "failures with the attribute (share)": {k: round(v / max(total, 1), 2) for k, v in count.most_common()},
-        "per sequence": {n: {"OPE AUC": round(ope[n], 1), "tracked AUC": round(tracked_auc[n], 1), **failures[n]}
-                         for n in ope},
-    }
+from kdtrack_lite.train.sot import SOTDataConfig, accuracy_robustness, make_sot_split
 
 
 def main() -> None:
@@ -87,9 +48,14 @@ def main() -> None:
     tracker = SOTTrackerConfig.make(**args.tracker)
     out = {}
     for path in args.checkpoints:
-        out[path] = analyse(load_checkpoint(path).build().eval(), seqs, tracker, args.skip)
-        print(json.dumps({"checkpoint": path, **{k: v for k, v in out[path].items() if k != "per sequence"}}),
-              flush=True)
+        report = accuracy_robustness(load_checkpoint(path).build().eval(), seqs, tracker, skip=args.skip)
+        total = max(sum(len(r["failures"]) for r in report["per sequence"].values()), 1)
+        report["failures with the attribute (share)"] = {k: round(v / total, 2)
+                                                         for k, v in report.pop("failures by attribute").most_common()}
+        out[path] = report
+        print(json.dumps({"checkpoint": path, "sequences": len(seqs),
+                          **{k: round(v, 2) if isinstance(v, float) else v for k, v in report.items()
+                             if k != "per sequence"}}), flush=True)
     if args.json:
         write_text_atomic(args.json, json.dumps(out, indent=1))
 

@@ -23,7 +23,7 @@ from kdtrack_lite.models.siamfc import (
 )
 from kdtrack_lite.registry import build
 from kdtrack_lite.track.sot_tracker import SiamFCTracker, SOTTrackerConfig
-from kdtrack_lite.train.sot import track_sot_resets
+from kdtrack_lite.train.sot import accuracy_robustness, track_sot_resets
 
 
 @pytest.fixture(scope="module")
@@ -330,3 +330,10 @@ def test_track_sot_resets_counts_a_failure_and_restarts_from_the_true_box():
     assert np.isnan(pred[6:11]).all() and np.isfinite(pred[:6]).all() and np.isfinite(pred[11:]).all()
     np.testing.assert_allclose(pred[11], seq.boxes_tlwh[11])  # restarted from the true box
     assert np.abs(pred[14, :2] - seq.boxes_tlwh[14, :2]).max() < 5  # and tracking again
+
+    # the summary over sequences: one failure, carrying no attribute; one pass never recovers
+    report = accuracy_robustness(BlobSiamese(), [seq], SOTTrackerConfig(scale_step=1.0375, scale_lr=0.59))
+    assert report["failures per sequence"] == 1 and report["sequences without failure"] == 0
+    assert report["per sequence"]["jump"]["failures"] == [{"frame": 5, "causes": []}]
+    assert report["failures by attribute"] == {"none": 1} and report["OPE: sequences never lost"] == 0
+    assert report["accuracy (AUC of tracked frames)"] > report["OPE AUC"] + 20

@@ -8,6 +8,7 @@ runs the full tracker (multi-scale search, Hann window) and scores success AUC (
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -24,7 +25,7 @@ from ..data.sot_synth import SOTConfig, generate_sot_sequence
 from ..distill.base import Distiller
 from ..distill.loop import History, TrainConfig, fit, recipe_train_config
 from ..distributed import make_loader
-from ..eval.sot import SOTReport, evaluate_sot, frame_iou
+from ..eval.sot import SOTReport, evaluate_sot, failure_attributes, frame_iou, success_auc
 from ..models.siamfc import SiamFCConfig, SiamFCLoss, build_siamfc
 from ..runtime import progress
 from ..track.sot_tracker import SiamFCTracker, SOTTrackerConfig
@@ -155,6 +156,48 @@ def track_sot_resets(model: nn.Module, seq: SOTSequence, cfg: SOTTrackerConfig |
                 continue
         t += 1
     return pred, failures
+
+
+def accuracy_robustness(model: nn.Module, sequences: list[SOTSequence], cfg: SOTTrackerConfig | None = None,
+                        skip: int = 5) -> dict:
+    """What a SiamFC loses to failures vs to box accuracy on ``sequences`` (OUR analysis; RESULTS.md,
+    issue 5, session 16): each sequence tracked once in one pass (OPE, :func:`track_sot`) and once
+    under the VOT reset protocol (:func:`track_sot_resets`).
+
+    Returns:
+        ``{"OPE AUC", "OPE: sequences never lost", "OPE AUC of those", "failures per sequence",
+        "sequences without failure", "accuracy (AUC of tracked frames)", "accuracy, true box size",
+        "failures by attribute", "per sequence"}``. AUCs in percent are means over sequences;
+        "accuracy, true box size" scores each tracked frame's predicted centre with the true size
+        (what the size estimate costs); "failures by attribute" counts, per
+        :func:`~kdtrack_lite.eval.sot.failure_attributes` name (``"none"`` if a failure carries
+        none), the failures whose frames carry it.
+    """
+    per_seq, by_attr = {}, Counter()
+    for seq in progress(sequences, desc="OPE + resets"):
+        gt, visible = seq.boxes_tlwh, seq.visible
+        pred = track_sot(model, seq, cfg)
+        reset_pred, fails = track_sot_resets(model, seq, cfg, skip=skip)
+        tracking = visible & np.isfinite(reset_pred).all(axis=1)
+        centred = np.c_[reset_pred[:, :2] + (reset_pred[:, 2:] - gt[:, 2:]) / 2, gt[:, 2:]]  # true size, same centre
+        causes = [failure_attributes(seq.frame_attributes, visible, f) for f in fails]
+        by_attr.update(a for c in causes for a in c or ["none"])
+        per_seq[seq.name] = {"OPE AUC": 100 * success_auc(pred, gt, valid=visible),
+                             "OPE lost": bool((frame_iou(pred, gt, valid=visible) == 0).any()),
+                             "tracked AUC": 100 * success_auc(reset_pred, gt, valid=tracking),
+                             "true size AUC": 100 * success_auc(centred, gt, valid=tracking),
+                             "failures": [{"frame": f, "causes": c} for f, c in zip(fails, causes)]}
+    rows = per_seq.values()
+    never = [r["OPE AUC"] for r in rows if not r["OPE lost"]]
+    return {"OPE AUC": float(np.mean([r["OPE AUC"] for r in rows])),
+            "OPE: sequences never lost": len(never),
+            "OPE AUC of those": float(np.mean(never)) if never else float("nan"),
+            "failures per sequence": sum(len(r["failures"]) for r in rows) / len(per_seq),
+            "sequences without failure": sum(not r["failures"] for r in rows),
+            "accuracy (AUC of tracked frames)": float(np.mean([r["tracked AUC"] for r in rows])),
+            "accuracy, true box size": float(np.mean([r["true size AUC"] for r in rows])),
+            "failures by attribute": by_attr,
+            "per sequence": per_seq}
 
 
 def evaluate_siamfc(model: nn.Module, sequences: list[SOTSequence], cfg: SOTTrackerConfig | None = None) -> SOTReport:
