@@ -107,6 +107,27 @@ def test_split_eval_script_scores_shipped_students(monkeypatch, capsys):
         split_eval.main()  # --tracker is for sot only
 
 
+def test_sot_failures_script_writes_its_report(monkeypatch, capsys, tmp_path):
+    """benchmarks/sot_failures.py: one JSON row per checkpoint on the asked sequences, shares of the
+    failures by attribute, and every number (per sequence too) in --json."""
+    import json
+
+    from kdtrack_lite.paths import samples_dir
+
+    out = tmp_path / "failures.json"
+    student = str(samples_dir() / "checkpoints" / "sot_student.pt")
+    monkeypatch.setattr("sys.argv", ["sot_failures.py", student, "--sequences", "2", "--first", "1",
+                                     "--json", str(out)])
+    _script("sot_failures").main()
+    row = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert row["checkpoint"] == student and row["sequences"] == 1
+    scores = ("OPE AUC", "accuracy (AUC of tracked frames)", "accuracy, true box size")
+    assert all(0.0 <= row[k] <= 100.0 for k in scores)
+    assert all(0.0 < v <= 1.0 for v in row["failures with the attribute (share)"].values())
+    saved = json.loads(out.read_text())[student]
+    assert list(saved["per sequence"]) == ["val-01"]
+
+
 def test_dswr_reid_gaps_bins_pairs_by_gap():
     """benchmarks/dswr_reid_gaps.py: accuracy per gap range, each range scored on its own pairs."""
     import numpy as np
