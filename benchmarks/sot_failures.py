@@ -49,7 +49,7 @@ def main() -> None:
     out = {}
     for path in args.checkpoints:
         report = accuracy_robustness(load_checkpoint(path).build().eval(), seqs, tracker, skip=args.skip)
-        total = max(sum(len(r["failures"]) for r in report["per sequence"].values()), 1)
+        total = max(report["failures per sequence"] * len(seqs), 1)
         report["failures with the attribute (share)"] = {k: round(v / total, 2)
                                                          for k, v in report.pop("failures by attribute").most_common()}
         out[path] = report

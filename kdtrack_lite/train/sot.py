@@ -139,22 +139,21 @@ def track_sot_resets(model: nn.Module, seq: SOTSequence, cfg: SOTTrackerConfig |
     visible, gt = seq.visible, seq.boxes_tlwh
     pred = np.full_like(gt, np.nan)
     failures: list[int] = []
-    restart = 0  # next frame to (re-)initialise on
-    t = 0
-    while t < seq.num_frames:
+    restart = 0  # next frame to (re-)initialise on: the first, or the first visible one `skip` after a failure
+    for t in range(seq.num_frames):
+        if t < restart:
+            continue
         if t == restart:
-            if not visible[t]:
-                restart = t = t + 1
-                continue
-            tracker.init(seq.frames[t], gt[t])
-            pred[t] = gt[t]
-        else:
-            pred[t], _ = tracker.update(seq.frames[t])
-            if visible[t] and frame_iou(pred[t:t + 1], gt[t:t + 1])[0] == 0.0:
-                failures.append(t)
-                restart = t = t + skip
-                continue
-        t += 1
+            if visible[t]:
+                tracker.init(seq.frames[t], gt[t])
+                pred[t] = gt[t]
+            else:
+                restart += 1
+            continue
+        pred[t], _ = tracker.update(seq.frames[t])
+        if visible[t] and frame_iou(pred[t:t + 1], gt[t:t + 1])[0] == 0.0:
+            failures.append(t)
+            restart = t + skip
     return pred, failures
 
 
