@@ -31,10 +31,10 @@ from kdtrack_lite.train.sot import SOTDataConfig, evaluate_siamfc, make_sot_spli
 ATTRS = ("OCC", "FM", "IV", "SV")
 
 
-def load_models():
+def load_models(attributes=tuple(SPECIALIST_ATTRIBUTES)):
     ck = samples_dir() / "checkpoints"
     general = load_checkpoint(ck / "sot_teacher.pt").build().eval()
-    specialists = {a: load_checkpoint(ck / f"sot_specialist_{a}.pt").build().eval() for a in SPECIALIST_ATTRIBUTES}
+    specialists = {a: load_checkpoint(ck / f"sot_specialist_{a}.pt").build().float().eval() for a in attributes}
     student = load_checkpoint(ck / "sot_student.pt").build().eval()
     return general, specialists, student
 
@@ -56,15 +56,18 @@ def main() -> None:
     ap.add_argument("--teacher-eval", action="store_true", help="also score the general teacher (slow on CPU)")
     ap.add_argument("--test-sequences", type=int,
                     help="SOT test split size (default: the FULL profile's 18; 54 = three times the data, same seeds first)")
+    ap.add_argument("--specialists", nargs="+", choices=list(SPECIALIST_ATTRIBUTES), default=list(SPECIALIST_ATTRIBUTES),
+                    help="the specialists that teach in the SDST variants (default: all four)")
+    ap.add_argument("--device", default="cpu", help="torch device of training and tracking (speed table: CPU)")
     ap.add_argument("--out", default="benchmarks/sdst_results.json")
     args = ap.parse_args()
     torch.set_num_threads(1)
-    general, specialists, student = load_models()
+    general, specialists, student = load_models(args.specialists)
     data_cfg = SOTDataConfig.make("full", **({"test_sequences": args.test_sequences} if args.test_sequences else {}))
     train_seqs, test_seqs = make_sot_split("train", data_cfg), make_sot_split("test", data_cfg)
     results: dict = {"args": vars(args), "runs": {}, "speed": speed_table(general, specialists, student).to_dict()}
     if args.teacher_eval:
-        rep = evaluate_siamfc(general, test_seqs)
+        rep = evaluate_siamfc(general.to(args.device), test_seqs)
         results["general_teacher"] = {"ALL": float(rep.overall.loc["ALL", "AUC"]),
                                       **{a: float(rep.per_attribute.loc[a, "AUC"]) for a in ATTRS}}
     for seed in args.seeds:
@@ -72,7 +75,8 @@ def main() -> None:
             t0 = time.perf_counter()
             cfg = TrainConfig.make("full", epochs=1, steps_per_epoch=args.steps, lr=args.lr, patience=0,
                                    warmup_steps=10, seed=seed)
-            model, _ = train_sdst_student(variant, student, general, specialists, train_seqs, cfg, args.batch)
+            model, _ = train_sdst_student(variant, student, general, specialists, train_seqs, cfg, args.batch,
+                                          device=args.device)
             rep = evaluate_siamfc(model.eval(), test_seqs)
             row = {"ALL": float(rep.overall.loc["ALL", "AUC"]), "P@20": float(rep.overall.loc["ALL", "P@20"]),
                    **{a: float(rep.per_attribute.loc[a, "AUC"]) for a in ATTRS}, "seconds": time.perf_counter() - t0}

@@ -88,3 +88,71 @@ def test_sdst_check_command_scores_both_teachers(capsys):
     assert out["gain"] == 0.0 and out["general"] == out["specialist"]  # the same network on the same frames
     with pytest.raises(SystemExit, match="--sequences must be >= 1"):
         main(["sdst", "check", "--attribute", "OCC", "--general", teacher, "--specialist", teacher, "--sequences", "0"])
+
+
+def _tiny_siamfc(seed: int):
+    from kdtrack_lite.models.siamfc import SiamFCConfig, build_siamfc
+
+    torch.manual_seed(seed)
+    model = build_siamfc(SiamFCConfig.preset("student"))
+    for p in model.state_dict().values():  # make BatchNorm statistics differ too
+        if p.is_floating_point():
+            p.add_(torch.randn_like(p) * 0.1)
+    return model
+
+
+def test_interpolate_weights_is_linear_in_every_float_tensor():
+    from kdtrack_lite.train.sdst import interpolate_weights
+
+    a, b = _tiny_siamfc(0), _tiny_siamfc(1)
+    sa, sb = a.state_dict(), b.state_dict()
+    assert all(torch.equal(v, sa[k]) for k, v in interpolate_weights(a, b, 0.0).state_dict().items())
+    assert all(torch.equal(v, sb[k]) for k, v in interpolate_weights(a, b, 1.0).state_dict().items())
+    mid = interpolate_weights(a, b, 0.25).state_dict()
+    for k, v in mid.items():
+        if v.is_floating_point():
+            assert torch.allclose(v, 0.75 * sa[k] + 0.25 * sb[k], atol=1e-6), k
+        else:  # integer buffers (BatchNorm's num_batches_tracked) are the tuned model's
+            assert torch.equal(v, sb[k])
+    assert all(torch.equal(v, sb[k]) for k, v in b.state_dict().items())  # inputs untouched
+    with pytest.raises(ValueError, match="alpha must be in"):
+        interpolate_weights(a, b, 1.5)
+    from kdtrack_lite.models.siamfc import SiamFCConfig, build_siamfc
+
+    with pytest.raises(ValueError, match="fine-tuned from the general teacher"):
+        interpolate_weights(build_siamfc(SiamFCConfig.preset("teacher")), b, 0.5)
+
+
+def test_specialist_command_applies_and_records_its_recipe(tmp_path, monkeypatch):
+    """The recipe flags reach the fine-tune (its pairs and config) and the checkpoint records them;
+    --wise 0 gives back the general teacher's weights."""
+    import kdtrack_lite.train.sot as sot
+    from kdtrack_lite.checkpoint import load_checkpoint
+    from kdtrack_lite.cli import main
+
+    general_path = tmp_path / "general.pt"
+    from kdtrack_lite.checkpoint import save_checkpoint
+
+    save_checkpoint(general_path, _tiny_siamfc(0), seed=0, metrics={})
+    seen = {}
+    real = sot.siam_pair_config
+
+    def spy(model_cfg, seed=0, shift_of_reach=sot.SOT_SHIFT_OF_REACH, **overrides):
+        cfg = real(model_cfg, seed, shift_of_reach, **overrides)
+        seen["pairs"] = cfg
+        return cfg
+
+    monkeypatch.setattr(sot, "siam_pair_config", spy)
+    out = tmp_path / "iv.pt"
+    main(["sdst", "specialist", "--attribute", "IV", "--general", str(general_path), "--out", str(out), "--fast",
+          "--steps", "2", "--lr", "1e-3", "--brightness", "1.4", "--scale-jitter", "0.3", "--shift-of-reach", "0.75",
+          "--wise", "0", "--no-check", "--threads", "1"])
+    pairs = seen["pairs"]
+    assert pairs.brightness == 1.4 and pairs.scale_jitter == 0.3 and pairs.max_shift == 0.75 * 32
+    ck = load_checkpoint(out)
+    recipe = ck.extra["specialist_config"]
+    assert (recipe["steps"], recipe["lr"], recipe["brightness"], recipe["wise"]) == (2, 1e-3, 1.4, 0.0)
+    general = load_checkpoint(general_path).build().state_dict()
+    for k, v in ck.build().state_dict().items():  # alpha 0 = the general weights (stored in float16)
+        if v.is_floating_point():
+            assert torch.allclose(v, general[k].half().float(), atol=1e-3), k

@@ -38,6 +38,7 @@ from ..distill.multi_teacher import SDSTKD
 from ..models.siamfc import SiamFCLossConfig, siamfc_labels
 from .sot import (
     ATTRIBUTE_CYCLE,
+    SOT_SHIFT_OF_REACH,
     SPLIT_SEED_BASE,
     evaluate_siamfc,
     siam_pair_config,
@@ -58,6 +59,12 @@ class SpecialistConfig(Config):
         boost: how much more often frames carrying the attribute are drawn.
         train_sequences, train_frames: training sequences carrying the attribute, and their length.
         check_sequences, check_frames: held-out (test-split seeds) sequences carrying the attribute.
+        shift_of_reach: largest training shift as a share of the map's reach (:func:`siam_pair_config`).
+        scale_jitter, brightness: :class:`~kdtrack_lite.data.datasets.SiamPairConfig` fields of the
+            training pairs (``None``: the SOT recipe's); an attribute's own augmentation, e.g. wider
+            scale jitter for SV, stronger lighting changes for IV.
+        wise: weight-space interpolation with the general teacher, ``general + wise * (tuned -
+            general)`` (:func:`interpolate_weights`); 1 keeps the fine-tuned weights.
     """
 
     steps: int = 100
@@ -69,6 +76,10 @@ class SpecialistConfig(Config):
     check_sequences: int = 4
     check_frames: int = 80
     seed: int = 0
+    shift_of_reach: float = SOT_SHIFT_OF_REACH
+    scale_jitter: float | None = None
+    brightness: float | None = None
+    wise: float = 1.0
     FAST: ClassVar[dict] = {"steps": 6, "batch_size": 8, "train_sequences": 6, "train_frames": 30,
                             "check_sequences": 2, "check_frames": 40}
 
@@ -95,9 +106,36 @@ def attribute_sequences(split: str, attribute: str, count: int, num_frames: int,
     return out
 
 
+def interpolate_weights(general: nn.Module, tuned: nn.Module, alpha: float) -> nn.Module:
+    """A copy of ``tuned`` with every float tensor of its state (BatchNorm statistics included) at
+    ``general + alpha * (tuned - general)``.
+
+    OUR CHOICE, after WiSE-FT (Wortsman et al., "Robust fine-tuning of zero-shot models", CVPR
+    2022), which interpolates a fine-tuned model's weights with those it started from: a short
+    fine-tune on one attribute moves a SiamFC a long way in weight space, and part of the move
+    loses what the general teacher knew; ``alpha`` < 1 keeps part of it. The two models must share
+    an architecture (the fine-tune starts from ``general``).
+    """
+    import copy
+
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"interpolate_weights: alpha must be in [0, 1], got {alpha}")
+    start, end = general.state_dict(), tuned.state_dict()
+    if start.keys() != end.keys() or any(start[k].shape != end[k].shape for k in start):
+        raise ValueError("interpolate_weights: the two models have different state_dict keys or shapes; "
+                         "a specialist must be fine-tuned from the general teacher it is interpolated with")
+    mixed = {k: torch.lerp(start[k].to(end[k]), end[k], alpha) if end[k].is_floating_point() else end[k]
+             for k in end}
+    out = copy.deepcopy(tuned)
+    out.load_state_dict(mixed)
+    return out
+
+
 def train_specialist(general: nn.Module, attribute: str, cfg: SpecialistConfig | None = None,
-                     checkpoint_path: str | Path | None = None, half: bool = True) -> tuple[nn.Module, History]:
-    """Fine-tune a copy of ``general`` into the ``attribute`` specialist (module doc).
+                     checkpoint_path: str | Path | None = None, half: bool = True,
+                     device: torch.device | str = "cpu") -> tuple[nn.Module, History]:
+    """Fine-tune a copy of ``general`` into the ``attribute`` specialist (module doc), then
+    interpolate it with ``general`` by ``cfg.wise`` (:func:`interpolate_weights`).
 
     ``half``: store the checkpoint's weights in float16 (half the bytes; they load back into the
     float32 model, and the tracker's AUC is unchanged to within rounding).
@@ -109,7 +147,8 @@ def train_specialist(general: nn.Module, attribute: str, cfg: SpecialistConfig |
         raise ValueError(f"train_specialist: attribute must be one of {sorted(SPECIALIST_ATTRIBUTES)}, got {attribute!r}")
     cfg = cfg or SpecialistConfig.make()
     seqs = attribute_sequences("train", attribute, cfg.train_sequences, cfg.train_frames, cfg.seed)
-    pairs = SiamesePairs(seqs, siam_pair_config(general.cfg, cfg.seed))
+    overrides = {k: getattr(cfg, k) for k in ("scale_jitter", "brightness") if getattr(cfg, k) is not None}
+    pairs = SiamesePairs(seqs, siam_pair_config(general.cfg, cfg.seed, cfg.shift_of_reach, **overrides))
     sampler = attribute_sampler(pairs, list(SPECIALIST_ATTRIBUTES[attribute]), cfg.boost,
                                 num_samples=cfg.steps * cfg.batch_size, seed=cfg.seed)
     from .sot import SOTDataConfig
@@ -118,7 +157,11 @@ def train_specialist(general: nn.Module, attribute: str, cfg: SpecialistConfig |
     train_cfg = TrainConfig.make("full", epochs=1, steps_per_epoch=cfg.steps, lr=cfg.lr, patience=0,
                                  warmup_steps=min(20, cfg.steps // 4), seed=cfg.seed)
     model, history = train_siamfc("teacher", data_cfg, train_cfg, model_cfg=general.cfg, checkpoint_path=None,
-                                  train_sequences=seqs, val_sequences=[], sampler=sampler, init_from=general)
+                                  train_sequences=seqs, val_sequences=[], sampler=sampler, init_from=general,
+                                  device=device, shift_of_reach=cfg.shift_of_reach, pair_overrides=overrides)
+    model = model.cpu()
+    if cfg.wise != 1.0:
+        model = interpolate_weights(general, model, cfg.wise)
     if checkpoint_path is not None:
         import copy
 
@@ -208,7 +251,8 @@ def train_sdst_student(variant: str, student_init: nn.Module, general: nn.Module
                        specialists: dict[str, nn.Module], train_sequences: list[SOTSequence],
                        train_cfg: TrainConfig, batch_size: int = 16, cfg: SDSTStudentConfig | None = None,
                        val_sequences: list[SOTSequence] | None = None,
-                       checkpoint_path: str | Path | None = None) -> tuple[nn.Module, History]:
+                       checkpoint_path: str | Path | None = None,
+                       device: torch.device | str = "cpu") -> tuple[nn.Module, History]:
     """Fine-tune ``student_init`` as ``variant`` at the budget ``train_cfg`` (equal for all variants).
 
     Args:
@@ -228,4 +272,4 @@ def train_sdst_student(variant: str, student_init: nn.Module, general: nn.Module
     return train_siamfc("student", SOTDataConfig.make(batch_size=batch_size, seed=train_cfg.seed), train_cfg,
                         model_cfg=student_init.cfg, checkpoint_path=checkpoint_path, teachers=teachers or None,
                         distiller_losses=terms, train_sequences=train_sequences,
-                        val_sequences=val_sequences or [], init_from=student_init)
+                        val_sequences=val_sequences or [], init_from=student_init, device=device)

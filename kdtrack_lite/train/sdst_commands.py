@@ -9,6 +9,9 @@ import os
 
 from ..cli import add_command
 
+# ``kdtrack sdst specialist`` flags that override a SpecialistConfig field of the same name
+_RECIPE_FLAGS = ("steps", "lr", "train_sequences", "boost", "shift_of_reach", "scale_jitter", "brightness", "wise")
+
 
 @add_command
 def _sdst(sub: argparse._SubParsersAction) -> None:
@@ -21,6 +24,14 @@ def _sdst(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--fast", action="store_true", help="FAST profile (same as KDTRACK_FAST=1)")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--steps", type=int, help="override the fine-tuning steps")
+    s.add_argument("--lr", type=float, help="override the peak learning rate")
+    s.add_argument("--train-sequences", type=int, help="override the training sequences carrying the attribute")
+    s.add_argument("--boost", type=float, help="override how much more often the attribute's frames are drawn")
+    s.add_argument("--shift-of-reach", type=float, help="largest training shift, share of the map's reach")
+    s.add_argument("--scale-jitter", type=float, help="scale jitter of the training search crops (log units)")
+    s.add_argument("--brightness", type=float, help="lighting gain range of the training search crops (log units)")
+    s.add_argument("--wise", type=float, help="interpolate with the general teacher: general + WISE * (tuned - general)")
+    s.add_argument("--device", default="cpu", help="torch device of the fine-tune (cpu, cuda)")
     s.add_argument("--threads", type=int, help="torch CPU threads")
     s.add_argument("--no-check", action="store_true", help="skip the held-out check against the general teacher")
 
@@ -36,9 +47,10 @@ def _sdst(sub: argparse._SubParsersAction) -> None:
         if args.threads:
             torch.set_num_threads(args.threads)
         seed_everything(args.seed)
-        cfg = SpecialistConfig.make(seed=args.seed, **({"steps": args.steps} if args.steps else {}))
+        overrides = {k: getattr(args, k) for k in _RECIPE_FLAGS if getattr(args, k) is not None}
+        cfg = SpecialistConfig.make(seed=args.seed, **overrides)
         general = load_checkpoint(args.general).build().eval()
-        spec, history = train_specialist(general, args.attribute, cfg, checkpoint_path=args.out)
+        spec, history = train_specialist(general, args.attribute, cfg, checkpoint_path=args.out, device=args.device)
         report = {"checkpoint": args.out, "attribute": args.attribute, "seconds": round(history.seconds, 1)}
         if not args.no_check:
             seqs = attribute_sequences("test", args.attribute, cfg.check_sequences, cfg.check_frames, cfg.seed)
@@ -86,4 +98,7 @@ def _register_if_shipped(args: argparse.Namespace) -> None:
 
     register_if_shipped(args.out, ["kdtrack", "sdst", "specialist", "--attribute", args.attribute,
                                    "--general", args.general],
-                        [("--seed", args.seed), ("--steps", args.steps), ("--threads", args.threads)], fast=args.fast)
+                        [("--seed", args.seed),
+                         *((f"--{k.replace('_', '-')}", getattr(args, k)) for k in _RECIPE_FLAGS),
+                         ("--device", None if args.device == "cpu" else args.device), ("--threads", args.threads)],
+                        fast=args.fast)

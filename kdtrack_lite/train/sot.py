@@ -226,12 +226,13 @@ def train_siamfc(
     resume: bool = False,
     num_workers: int = 0,
     shift_of_reach: float = SOT_SHIFT_OF_REACH,
+    pair_overrides: dict | None = None,
 ) -> tuple[nn.Module, History]:
     """Train a SiamFC (``role`` preset ``"teacher"``/``"student"``), alone or distilled.
 
     ``init_from`` starts from another model's weights (a specialised teacher is fine-tuned from
-    the general one); ``sampler`` re-weights training pairs (e.g. by attribute); ``shift_of_reach``:
-    see :func:`siam_pair_config`.
+    the general one); ``sampler`` re-weights training pairs (e.g. by attribute); ``shift_of_reach``
+    and ``pair_overrides`` (any other :class:`SiamPairConfig` field): see :func:`siam_pair_config`.
     """
     data_cfg = data_cfg or SOTDataConfig.make()
     train_cfg = train_cfg or sot_train_config()
@@ -242,7 +243,7 @@ def train_siamfc(
     train_seqs = train_sequences if train_sequences is not None else make_sot_split("train", data_cfg)
     val_seqs = val_sequences if val_sequences is not None else make_sot_split("val", data_cfg)
     loader = sot_loader(train_seqs, data_cfg.batch_size, seed=train_cfg.seed, sampler=sampler,
-                        pair_cfg=siam_pair_config(model.cfg, train_cfg.seed, shift_of_reach),
+                        pair_cfg=siam_pair_config(model.cfg, train_cfg.seed, shift_of_reach, **(pair_overrides or {})),
                         num_workers=num_workers)
     distiller = Distiller(model, SiamFCLoss(stride=model.cfg.stride), teachers=teachers,
                           losses=distiller_losses, forward=siamfc_forward)
@@ -254,6 +255,6 @@ def train_siamfc(
     history = fit(distiller, loader, train_cfg, validate=validate if val_seqs else None, maximize=True,
                   checkpoint_path=checkpoint_path, desc=f"sot {role}",
                   checkpoint_extra={"role": role, "data_config": data_cfg.to_dict(),
-                                    "shift_of_reach": shift_of_reach},
+                                    "shift_of_reach": shift_of_reach, "pair_overrides": pair_overrides or {}},
                   device=device, resume=resume)
     return model, history
