@@ -6,7 +6,7 @@ import torch
 
 from kdtrack_lite.distill.attention import AttentionTransfer
 from kdtrack_lite.distill.multi_teacher import SDSTKD
-from kdtrack_lite.models.siamfc import SiamFCLoss
+from kdtrack_lite.models.siamfc import SiamFCConfig, SiamFCLoss, build_siamfc
 from kdtrack_lite.train.sdst import (SPECIALIST_ATTRIBUTES, attribute_sequences, sdst_terms, siamfc_sample_loss)
 from kdtrack_lite.train.sot import SOTDataConfig, make_sot_split
 
@@ -91,8 +91,6 @@ def test_sdst_check_command_scores_both_teachers(capsys):
 
 
 def _tiny_siamfc(seed: int):
-    from kdtrack_lite.models.siamfc import SiamFCConfig, build_siamfc
-
     torch.manual_seed(seed)
     model = build_siamfc(SiamFCConfig.preset("student"))
     for p in model.state_dict().values():  # make BatchNorm statistics differ too
@@ -117,8 +115,6 @@ def test_interpolate_weights_is_linear_in_every_float_tensor():
     assert all(torch.equal(v, sb[k]) for k, v in b.state_dict().items())  # inputs untouched
     with pytest.raises(ValueError, match="alpha must be in"):
         interpolate_weights(a, b, 1.5)
-    from kdtrack_lite.models.siamfc import SiamFCConfig, build_siamfc
-
     with pytest.raises(ValueError, match="fine-tuned from the general teacher"):
         interpolate_weights(build_siamfc(SiamFCConfig.preset("teacher")), b, 0.5)
 
@@ -127,12 +123,10 @@ def test_specialist_command_applies_and_records_its_recipe(tmp_path, monkeypatch
     """The recipe flags reach the fine-tune (its pairs and config) and the checkpoint records them;
     --wise 0 gives back the general teacher's weights."""
     import kdtrack_lite.train.sot as sot
-    from kdtrack_lite.checkpoint import load_checkpoint
+    from kdtrack_lite.checkpoint import load_checkpoint, save_checkpoint
     from kdtrack_lite.cli import main
 
     general_path = tmp_path / "general.pt"
-    from kdtrack_lite.checkpoint import save_checkpoint
-
     save_checkpoint(general_path, _tiny_siamfc(0), seed=0, metrics={})
     seen = {}
     real = sot.siam_pair_config

@@ -50,7 +50,7 @@ def _sdst(sub: argparse._SubParsersAction) -> None:
         overrides = {k: getattr(args, k) for k in _RECIPE_FLAGS if getattr(args, k) is not None}
         cfg = SpecialistConfig.make(seed=args.seed, **overrides)
         general = load_checkpoint(args.general).build().eval()
-        spec, history = train_specialist(general, args.attribute, cfg, checkpoint_path=args.out, device=args.device)
+        _, history = train_specialist(general, args.attribute, cfg, checkpoint_path=args.out, device=args.device)
         report = {"checkpoint": args.out, "attribute": args.attribute, "seconds": round(history.seconds, 1)}
         if not args.no_check:
             seqs = attribute_sequences("test", args.attribute, cfg.check_sequences, cfg.check_frames, cfg.seed)
