@@ -25,7 +25,7 @@ from kdtrack_lite.distill.loop import TrainConfig
 from kdtrack_lite.eval.speed import compare_models
 from kdtrack_lite.fileio import write_text_atomic
 from kdtrack_lite.paths import samples_dir
-from kdtrack_lite.train.sdst import SPECIALIST_ATTRIBUTES, VARIANTS, train_sdst_student
+from kdtrack_lite.train.sdst import SPECIALIST_ATTRIBUTES, VARIANTS, SDSTStudentConfig, train_sdst_student
 from kdtrack_lite.train.sot import SOTDataConfig, evaluate_siamfc, make_sot_split
 
 ATTRS = ("OCC", "FM", "IV", "SV")
@@ -58,6 +58,10 @@ def main() -> None:
                     help="SOT test split size (default: the FULL profile's 18; 54 = three times the data, same seeds first)")
     ap.add_argument("--specialists", nargs="+", choices=list(SPECIALIST_ATTRIBUTES), default=list(SPECIALIST_ATTRIBUTES),
                     help="the specialists that teach in the SDST variants (default: all four)")
+    ap.add_argument("--specialist-weight", type=float, default=1.0,
+                    help="a_k of the fixed scheme, the general teacher's a_0 being 1 (SDSTStudentConfig)")
+    ap.add_argument("--boost", type=float, default=1.0,
+                    help="draw frames carrying a teaching specialist's attribute this many times as often, every variant")
     ap.add_argument("--device", default="cpu", help="torch device of training and tracking (speed table: CPU)")
     ap.add_argument("--out", default="benchmarks/sdst_results.json")
     args = ap.parse_args()
@@ -76,7 +80,8 @@ def main() -> None:
             cfg = TrainConfig.make("full", epochs=1, steps_per_epoch=args.steps, lr=args.lr, patience=0,
                                    warmup_steps=10, seed=seed)
             model, _ = train_sdst_student(variant, student, general, specialists, train_seqs, cfg, args.batch,
-                                          device=args.device)
+                                          cfg=SDSTStudentConfig(specialist_weight=args.specialist_weight,
+                                                                boost=args.boost), device=args.device)
             rep = evaluate_siamfc(model.eval(), test_seqs)
             row = {"ALL": float(rep.overall.loc["ALL", "AUC"]), "P@20": float(rep.overall.loc["ALL", "P@20"]),
                    **{a: float(rep.per_attribute.loc[a, "AUC"]) for a in ATTRS}, "seconds": time.perf_counter() - t0}

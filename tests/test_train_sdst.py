@@ -150,3 +150,25 @@ def test_specialist_command_applies_and_records_its_recipe(tmp_path, monkeypatch
     for k, v in ck.build().state_dict().items():  # alpha 0 = the general weights (stored in float16)
         if v.is_floating_point():
             assert torch.allclose(v, general[k].half().float(), atol=1e-3), k
+
+
+def test_sdst_boost_draws_the_specialists_frames_more_often_in_every_variant(monkeypatch):
+    """SDSTStudentConfig.boost: one attribute sampler over the teaching specialists' attributes,
+    the same for every variant (so all see the same pairs); boost 1 keeps uniform sampling."""
+    import kdtrack_lite.train.sdst as sdst
+    from kdtrack_lite.distill.loop import TrainConfig
+
+    seqs = attribute_sequences("train", "IV", 2, 12) + attribute_sequences("train", "FM", 2, 12)
+    seen = {}
+    monkeypatch.setattr(sdst, "train_siamfc", lambda *a, **k: seen.setdefault(len(seen), k["sampler"]))
+    student = build_siamfc(SiamFCConfig.preset("student"))
+    cfg = TrainConfig.make("fast", epochs=1, steps_per_epoch=3, seed=0)
+    for variant in ("alone", "fixed"):
+        sdst.train_sdst_student(variant, student, student, {"IV": student}, seqs, cfg, batch_size=4,
+                                cfg=sdst.SDSTStudentConfig(boost=5.0))
+    sdst.train_sdst_student("general", student, student, {"IV": student}, seqs, cfg, batch_size=4)
+    boosted, same, uniform = seen[0], seen[1], seen[2]
+    assert uniform is None and boosted.num_samples == 3 * 4
+    assert torch.equal(boosted.weights, same.weights) and set(boosted.weights.tolist()) == {1.0, 5.0}
+    iv = np.concatenate([s.frame_attributes["IV"] for s in seqs])
+    assert iv.any() and not iv.all()

@@ -220,6 +220,9 @@ class SDSTStudentConfig(Config):
         at_beta: attention-transfer ``beta`` on taps ``at_taps`` (general teacher only).
         specialist_weight: ``a_k`` of the fixed scheme (general ``a_0`` = 1).
         tau: softmax temperature of the adaptive (loss-based) scheme.
+        boost: training frames carrying a specialist's attribute are drawn ``boost`` times as often
+            (:func:`~kdtrack_lite.data.datasets.attribute_sampler`), in *every* variant, so all see
+            the same pairs; 1 = uniform.
     """
 
     temperature: float = 4.0
@@ -228,6 +231,7 @@ class SDSTStudentConfig(Config):
     at_taps: tuple[str, ...] = ("s4", "s8")
     specialist_weight: float = 1.0
     tau: float = 0.1
+    boost: float = 1.0
 
 
 def sdst_terms(variant: str, specialists: dict[str, tuple[str, ...]] | None = None,
@@ -268,8 +272,16 @@ def train_sdst_student(variant: str, student_init: nn.Module, general: nn.Module
             raise ValueError(f"train_sdst_student: specialists keys must be some of {sorted(SPECIALIST_ATTRIBUTES)}, "
                              f"got {sorted(specialists)}")
         teachers.update(specialists)
+    cfg = cfg or SDSTStudentConfig()
     terms = sdst_terms(variant, {k: SPECIALIST_ATTRIBUTES[k] for k in specialists}, cfg)
+    sampler = None
+    if cfg.boost != 1.0:
+        gated = sorted({a for k in specialists for a in SPECIALIST_ATTRIBUTES[k]})
+        pairs = SiamesePairs(train_sequences, siam_pair_config(student_init.cfg, train_cfg.seed))
+        sampler = attribute_sampler(pairs, gated, cfg.boost, seed=train_cfg.seed,
+                                    num_samples=train_cfg.epochs * train_cfg.steps_per_epoch * batch_size
+                                    if train_cfg.steps_per_epoch else None)
     return train_siamfc("student", SOTDataConfig.make(batch_size=batch_size, seed=train_cfg.seed), train_cfg,
                         model_cfg=student_init.cfg, checkpoint_path=checkpoint_path, teachers=teachers or None,
                         distiller_losses=terms, train_sequences=train_sequences,
-                        val_sequences=val_sequences or [], init_from=student_init, device=device)
+                        val_sequences=val_sequences or [], init_from=student_init, device=device, sampler=sampler)
