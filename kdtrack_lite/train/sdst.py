@@ -5,10 +5,14 @@ challenging attributes (occlusion and fast motion named) distil one small Siames
 
 OUR DESIGN CHOICES:
 
-* a specialist = the general SiamFC teacher fine-tuned for a short budget on the training
-  sequences asked to carry its attribute, drawing frames that carry it ``boost`` times as often
-  (:func:`~kdtrack_lite.data.datasets.attribute_sampler`); it is kept only as a *specialist* if it
-  beats the general teacher on held-out sequences carrying that attribute (:func:`check_specialist`);
+* a specialist = the general SiamFC teacher fine-tuned on the training sequences asked to carry
+  its attribute, drawing frames that carry it ``boost`` times as often
+  (:func:`~kdtrack_lite.data.datasets.attribute_sampler`), optionally with the attribute's own
+  pair augmentation and a weight-space interpolation back towards the general teacher
+  (:class:`SpecialistConfig`); it counts as a *specialist* only if it beats the general teacher
+  on held-out sequences carrying that attribute (:func:`check_specialist`). Measured (RESULTS.md,
+  SDST, session 17): of 43 recipes on 72 validation sequences per attribute only IV's passed
+  (longer fine-tune, stronger lighting gains); the shipped OCC, FM and SV specialists do not pass;
 * four specialists: OCC (occlusion, partial or full), FM (fast motion), IV (illumination
   variation), SV (scale variation);
 * student variants at an equal budget, all fine-tuned from the same student checkpoint:
