@@ -56,6 +56,7 @@ def main() -> None:
     ap.add_argument("--device", default="cuda")
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--repeats", type=int, default=100)
+    ap.add_argument("--warmup", type=int, default=20)
     ap.add_argument("--json", help="also write the tables as JSON (atomic)")
     args = ap.parse_args()
     if args.device.startswith("cuda") and not torch.cuda.is_available():
@@ -72,7 +73,7 @@ def main() -> None:
                 f"batch {args.batch}, float32": (models, args.batch)}
         for label, (run, batch) in runs.items():
             table = compare_models(run, inputs_for(family, first, batch, args.device), reference=names[0],
-                                   warmup=20, repeats=args.repeats, frames_per_call=batch)
+                                   warmup=args.warmup, repeats=args.repeats, frames_per_call=batch)
             out["tables"][f"{family}, {label}"] = table[[c for c in COLUMNS if c in table]].to_dict()
             print(f"\n### {family}, {label} ({out['device']})\n")
             print(table[[c for c in COLUMNS if c in table]].round(2).to_markdown())

@@ -150,3 +150,42 @@ def test_dswr_reid_gaps_bins_pairs_by_gap():
     assert table.loc["gap 1-1", "pairs"] == 2 and table.loc["gap 2-2", "pairs"] == 2
     assert table.loc["gap 1-1", "a=1"] == 100 and table.loc["gap 2-2", "a=1"] == 0
     assert (table["a=0"] == 100).all()
+
+
+def test_gpu_speed_script_times_every_family_and_refuses_a_missing_gpu(monkeypatch, tmp_path):
+    """benchmarks/gpu_speed.py (run on the CPU here): three tables per family, ratios against the
+    teacher, the student smaller; asking for CUDA without one is a clear exit, not a traceback."""
+    import json
+
+    out = tmp_path / "speed.json"
+    monkeypatch.setattr("sys.argv", ["gpu_speed.py", "--device", "cpu", "--batch", "2", "--repeats", "2",
+                                     "--warmup", "1", "--json", str(out)])
+    _script("gpu_speed").main()
+    tables = json.loads(out.read_text())["tables"]
+    assert sorted(tables) == sorted(f"{f}, {r}" for f in ("MOT", "SOT") for r in
+                                    ("batch 1, float32", "batch 1, bfloat16 autocast", "batch 2, float32"))
+    sot = tables["SOT, batch 1, float32"]
+    assert sot["speedup"]["sot_teacher"] == 1.0 and sot["compression"]["sot_student"] > 100
+    if not torch.cuda.is_available():
+        monkeypatch.setattr("sys.argv", ["gpu_speed.py", "--device", "cuda"])
+        with pytest.raises(SystemExit, match="torch sees no CUDA device"):
+            _script("gpu_speed").main()
+
+
+def test_specialist_sweep_script_scores_each_candidate_on_both_sets(monkeypatch, capsys, tmp_path):
+    """benchmarks/sdst_specialist_sweep.py: one row per interpolation weight, the attribute's AUC
+    and the overall AUC on the select and confirm sets; alpha 0 is the general teacher itself."""
+    import json
+
+    monkeypatch.setattr("sys.argv", ["sdst_specialist_sweep.py", "--attribute", "IV", "--recipe", "mid", "--steps", "1",
+                                     "--alphas", "0", "1", "--select", "1", "--confirm", "1", "--frames", "16",
+                                     "--out", str(tmp_path)])
+    _script("sdst_specialist_sweep").main()
+    rows = json.loads((tmp_path / "IV_mid.json").read_text())["rows"]
+    assert [r["candidate"] for r in rows] == ["mid a=0.0", "mid a=1.0"]
+    assert all(0 <= r[k] <= 100 for r in rows for k in ("select IV", "select ALL", "confirm IV", "confirm ALL"))
+    monkeypatch.setattr("sys.argv", ["sdst_specialist_sweep.py", "--attribute", "IV", "--recipe", "general",
+                                     "--select", "1", "--confirm", "1", "--frames", "16", "--out", str(tmp_path)])
+    _script("sdst_specialist_sweep").main()
+    general = json.loads((tmp_path / "IV_general.json").read_text())["rows"][0]
+    assert general["select IV"] == rows[0]["select IV"] and general["confirm ALL"] == rows[0]["confirm ALL"]
