@@ -145,7 +145,8 @@ def train_specialist(general: nn.Module, attribute: str, cfg: SpecialistConfig |
     float32 model, and the tracker's AUC is unchanged to within rounding).
 
     Returns:
-        ``(specialist, history)``; the checkpoint (if asked) records ``role="specialist"`` and the attribute.
+        ``(specialist on the CPU, history)``; the checkpoint (if asked) records ``role="specialist"``,
+        the attribute and the whole :class:`SpecialistConfig`.
     """
     if attribute not in SPECIALIST_ATTRIBUTES:
         raise ValueError(f"train_specialist: attribute must be one of {sorted(SPECIALIST_ATTRIBUTES)}, got {attribute!r}")
