@@ -50,3 +50,19 @@ def test_errors_name_the_problem(seq):
         TeacherPriorPairs([seq], {}, PairConfig())
     with pytest.raises(ValueError, match="prior must be one of"):
         finetune_prior_student(None, None, prior="oracle")
+
+
+def test_finetune_trains_on_the_students_device(seq, monkeypatch):
+    """A Colab GPU runtime puts teacher and student on CUDA (notebook 06); the fine-tune must train
+    there too, or its validation would pair a CUDA teacher with a CPU student. (CUDA itself was
+    checked on an H100 in session 17; here the device is read from the student and handed to fit.)"""
+    import kdtrack_lite.train.prior_transfer as pt
+    from kdtrack_lite.distill.loop import History, TrainConfig
+    from kdtrack_lite.models.centertrack import DetectorConfig, build_centertrack
+
+    seen = {}
+    monkeypatch.setattr(pt, "fit", lambda distiller, *a, **k: seen.update(device=k["device"]) or History())
+    student = build_centertrack(DetectorConfig.preset("student"))
+    model, _ = finetune_prior_student(student, student, "gt", train_cfg=TrainConfig.make("fast", epochs=1, steps_per_epoch=1),
+                                      train_sequences=[seq], val_sequences=[seq])
+    assert seen["device"] == next(student.parameters()).device == next(model.parameters()).device

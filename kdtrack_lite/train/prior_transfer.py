@@ -105,12 +105,14 @@ def finetune_prior_student(student: nn.Module, teacher: nn.Module, prior: str = 
         teacher_rows: the teacher's tracks on the training sequences, if already computed.
 
     Returns:
-        ``(fine-tuned student, History)``.
+        ``(fine-tuned student, History)``, trained and returned on the student's device (the teacher
+        must be there too: validation runs both in one interleaved pipeline).
     """
     if prior not in PRIORS:
         raise ValueError(f"finetune_prior_student: prior must be one of {PRIORS}, got {prior!r}")
     data_cfg = data_cfg or MOTDataConfig.make()
     train_cfg = train_cfg or TrainConfig.make()
+    device = next(student.parameters()).device
     torch.manual_seed(train_cfg.seed)
     model = build_centertrack(student.cfg)
     model.load_state_dict(student.state_dict())
@@ -135,6 +137,7 @@ def finetune_prior_student(student: nn.Module, teacher: nn.Module, prior: str = 
     history = fit(distiller, loader, train_cfg, validate=validate, maximize=True, checkpoint_path=checkpoint_path,
                   desc=f"student with {prior} priors",
                   checkpoint_extra={"role": f"student-{prior}-prior", "data_config": data_cfg.to_dict(),
-                                    "max_staleness": max_staleness, "validate_k": validate_k})
+                                    "max_staleness": max_staleness, "validate_k": validate_k},
+                  device=device)
     model.eval()
     return model, history
