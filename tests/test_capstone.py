@@ -172,3 +172,19 @@ def test_tour_command_writes_a_report(tmp_path, monkeypatch):
     assert rows["interleaved: teacher only"]["fps"] < rows["interleaved: student only"]["fps"]
     assert payload["profile"] == "fast" and set(payload["section_seconds"]) == {"interleaved"}
     assert (out / "speed_accuracy.png").exists() and (out / "table.md").read_text().count("\n| interleaved: ") == 4
+
+
+def test_sot_findings_use_the_sot_students_own_seed_noise():
+    """A +2.0 difference is beyond the MOT student's seed noise (1.5 HOTA) but within the SOT
+    students' (3.3 AUC), so the same number gets a different verdict in the two sections."""
+    from kdtrack_lite.tour import SOT_NOISE_POINTS
+
+    table = _table()
+    table.loc[SOT_ROWS["fixed"], "AUC"] = table.loc[SOT_ROWS["alone"], "AUC"] + 2.0
+    text = "\n".join(findings(table))
+    assert "MOT student + hint + heatmap KD: HOTA +2.0" in text and "+2.0 against the student fine-tuned alone" in text
+    assert (f"SOT student + SDST (fixed weights): success AUC +2.0 against the student fine-tuned alone -> within noise "
+            f"(|difference| <= {SOT_NOISE_POINTS:g})") in text
+    assert "(one seed; the runs over many seeds are in benchmarks/RESULTS.md, SDST)" in text
+    assert "SDST (fixed weights): success AUC +2.0 against the student fine-tuned alone -> helps" in \
+        "\n".join(findings(table, sot_noise=1.5))
