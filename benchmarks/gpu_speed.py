@@ -68,15 +68,16 @@ def main() -> None:
     for family, names in FAMILIES.items():
         models = {n: deploy(load_checkpoint(ck / f"{n}.pt").build().float()).to(args.device) for n in names}
         first = models[names[0]]
-        runs = {"batch 1, float32": (models, 1),
-                "batch 1, bfloat16 autocast": ({n: Autocast(m, torch.device(args.device).type, torch.bfloat16) for n, m in models.items()}, 1),
+        bf16 = {n: Autocast(m, torch.device(args.device).type, torch.bfloat16) for n, m in models.items()}
+        runs = {"batch 1, float32": (models, 1), "batch 1, bfloat16 autocast": (bf16, 1),
                 f"batch {args.batch}, float32": (models, args.batch)}
         for label, (run, batch) in runs.items():
             table = compare_models(run, inputs_for(family, first, batch, args.device), reference=names[0],
                                    warmup=args.warmup, repeats=args.repeats, frames_per_call=batch)
-            out["tables"][f"{family}, {label}"] = table[[c for c in COLUMNS if c in table]].to_dict()
+            table = table[[c for c in COLUMNS if c in table]]
+            out["tables"][f"{family}, {label}"] = table.to_dict()
             print(f"\n### {family}, {label} ({out['device']})\n")
-            print(table[[c for c in COLUMNS if c in table]].round(2).to_markdown())
+            print(table.round(2).to_markdown())
     if args.json:
         write_text_atomic(args.json, json.dumps(out, indent=1))
 

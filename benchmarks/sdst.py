@@ -56,12 +56,12 @@ def main() -> None:
     ap.add_argument("--teacher-eval", action="store_true", help="also score the general teacher (slow on CPU)")
     ap.add_argument("--test-sequences", type=int,
                     help="SOT test split size (default: the FULL profile's 18; 54 = three times the data, same seeds first)")
-    ap.add_argument("--specialists", nargs="+", choices=list(SPECIALIST_ATTRIBUTES), default=list(SPECIALIST_ATTRIBUTES),
-                    help="the specialists that teach in the SDST variants (default: all four)")
+    ap.add_argument("--specialists", nargs="+", choices=list(SPECIALIST_ATTRIBUTES),
+                    default=list(SPECIALIST_ATTRIBUTES), help="the specialists that teach in the SDST variants (default: all four)")
     ap.add_argument("--specialist-weight", type=float, default=1.0,
                     help="a_k of the fixed scheme, the general teacher's a_0 being 1 (SDSTStudentConfig)")
     ap.add_argument("--boost", type=float, default=1.0,
-                    help="draw frames carrying a teaching specialist's attribute this many times as often, every variant")
+                    help="draw frames with a teaching specialist's attribute this many times as often (all variants)")
     ap.add_argument("--device", default="cpu", help="torch device of training and tracking (speed table: CPU)")
     ap.add_argument("--out", default="benchmarks/sdst_results.json")
     args = ap.parse_args()

@@ -45,7 +45,8 @@ AUGMENT: dict[str, dict] = {
 
 def score(model: torch.nn.Module, attribute: str, seqs: list) -> dict[str, float]:
     report = evaluate_siamfc(model.eval(), seqs)
-    return {"ALL": float(report.overall.loc["ALL", "AUC"]), attribute: float(report.per_attribute.loc[attribute, "AUC"])}
+    return {"ALL": float(report.overall.loc["ALL", "AUC"]),
+            attribute: float(report.per_attribute.loc[attribute, "AUC"])}
 
 
 def main() -> None:
@@ -75,7 +76,8 @@ def main() -> None:
         candidates = {f"shipped a={a}": interpolate_weights(general, shipped, a) for a in args.alphas}
     else:
         recipe = {**RECIPES[args.recipe], **(AUGMENT[args.attribute] if args.recipe.endswith("_aug") else {})}
-        cfg = SpecialistConfig.make("full", **{**recipe, "seed": args.seed, **({"steps": args.steps} if args.steps else {})})
+        recipe.update(seed=args.seed, **({"steps": args.steps} if args.steps else {}))
+        cfg = SpecialistConfig.make("full", **recipe)
         tuned, _ = train_specialist(general, args.attribute, cfg, device=args.device)
         tag = args.recipe + (f" seed {args.seed}" if args.seed else "")
         candidates = {f"{tag} a={a}": interpolate_weights(general, tuned, a) for a in args.alphas}

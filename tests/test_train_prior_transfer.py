@@ -63,6 +63,7 @@ def test_finetune_trains_on_the_students_device(seq, monkeypatch):
     seen = {}
     monkeypatch.setattr(pt, "fit", lambda distiller, *a, **k: seen.update(device=k["device"]) or History())
     student = build_centertrack(DetectorConfig.preset("student"))
-    model, _ = finetune_prior_student(student, student, "gt", train_cfg=TrainConfig.make("fast", epochs=1, steps_per_epoch=1),
-                                      train_sequences=[seq], val_sequences=[seq])
+    budget = TrainConfig.make("fast", epochs=1, steps_per_epoch=1)
+    model, _ = finetune_prior_student(student, student, "gt", train_cfg=budget, train_sequences=[seq],
+                                      val_sequences=[seq])
     assert seen["device"] == next(student.parameters()).device == next(model.parameters()).device
