@@ -24,8 +24,8 @@ import torch
 from kdtrack_lite.checkpoint import load_checkpoint
 from kdtrack_lite.fileio import write_text_atomic
 from kdtrack_lite.paths import samples_dir
-from kdtrack_lite.train.sdst import SpecialistConfig, attribute_sequences, interpolate_weights, train_specialist
-from kdtrack_lite.train.sot import evaluate_siamfc
+from kdtrack_lite.train.sdst import (SpecialistConfig, attribute_auc, attribute_sequences, interpolate_weights,
+                                    train_specialist)
 
 # SpecialistConfig overrides per recipe (the shipped one: 100 steps, SV 200, lr 5e-4, 60 sequences).
 RECIPES: dict[str, dict] = {
@@ -41,12 +41,6 @@ AUGMENT: dict[str, dict] = {
     "IV": {"brightness": 1.4},       # lighting gains up to exp(1.4) = 4x
     "OCC": {"boost": 16.0},          # occluded frames drawn twice as often again
 }
-
-
-def score(model: torch.nn.Module, attribute: str, seqs: list) -> dict[str, float]:
-    report = evaluate_siamfc(model.eval(), seqs)
-    return {"ALL": float(report.overall.loc["ALL", "AUC"]),
-            attribute: float(report.per_attribute.loc[attribute, "AUC"])}
 
 
 def main() -> None:
@@ -85,8 +79,8 @@ def main() -> None:
     for name, model in candidates.items():
         row = {"attribute": args.attribute, "candidate": name}
         for set_name, set_seqs in sets.items():
-            row.update({f"{set_name} {k}": round(v, 2)
-                        for k, v in score(model.to(args.device), args.attribute, set_seqs).items()})
+            scores = attribute_auc(model.to(args.device), args.attribute, set_seqs)
+            row.update({f"{set_name} {k}": round(scores[k], 2) for k in ("ALL", args.attribute)})
         rows.append(row)
         print(json.dumps(row), flush=True)
     out = Path(args.out) / f"{args.attribute}_{args.recipe}{f'_seed{args.seed}' if args.seed else ''}.json"

@@ -179,6 +179,17 @@ def train_specialist(general: nn.Module, attribute: str, cfg: SpecialistConfig |
     return model, history
 
 
+def attribute_auc(model: nn.Module, attribute: str, sequences: list[SOTSequence]) -> dict[str, float]:
+    """One-pass success AUC (0-100) of ``model`` on ``sequences``: over all scored frames and over
+    the ``attribute`` frames -> ``{"ALL": auc, attribute: auc, "frames": attribute frames}``."""
+    report = evaluate_siamfc(model.eval(), sequences)
+    table = report.per_attribute
+    if attribute not in table.index:
+        raise ValueError(f"no scored {attribute!r} frame in the given {len(sequences)} sequences")
+    return {"ALL": float(report.overall.loc["ALL", "AUC"]), attribute: float(table.loc[attribute, "AUC"]),
+            "frames": int(table.loc[attribute, "frames"])}
+
+
 def check_specialist(general: nn.Module, specialist: nn.Module, attribute: str,
                      sequences: list[SOTSequence]) -> dict[str, float]:
     """Success AUC (0-100) of both teachers on the ``attribute`` frames of ``sequences``.
@@ -188,10 +199,8 @@ def check_specialist(general: nn.Module, specialist: nn.Module, attribute: str,
     """
     out = {}
     for role, model in (("general", general), ("specialist", specialist)):
-        table = evaluate_siamfc(model.eval(), sequences).per_attribute
-        if attribute not in table.index:
-            raise ValueError(f"check_specialist: no scored {attribute!r} frame in the given sequences")
-        out[role], out["frames"] = float(table.loc[attribute, "AUC"]), int(table.loc[attribute, "frames"])
+        scores = attribute_auc(model, attribute, sequences)
+        out[role], out["frames"] = scores[attribute], scores["frames"]
     out["gain"] = out["specialist"] - out["general"]
     return out
 
