@@ -62,20 +62,28 @@ def main() -> None:
                     help="a_k of the fixed scheme, the general teacher's a_0 being 1 (SDSTStudentConfig)")
     ap.add_argument("--boost", type=float, default=1.0,
                     help="draw frames with a teaching specialist's attribute this many times as often (all variants)")
+    ap.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS),
+                    help="the student variants to train (default: all four; the paired tables need 'general')")
+    ap.add_argument("--reset-eval", action="store_true",
+                    help="also score every variant under the VOT reset protocol (columns 'reset ALL', 'reset OCC', ...)")
+    ap.add_argument("--student", default=None, metavar="CKPT",
+                    help="student checkpoint every variant starts from (default: the shipped sot_student.pt)")
     ap.add_argument("--device", default="cpu", help="torch device of training and tracking (speed table: CPU)")
     ap.add_argument("--out", default="benchmarks/sdst_results.json")
     args = ap.parse_args()
     torch.set_num_threads(1)
     general, specialists, student = load_models(args.specialists)
+    if args.student:
+        student = load_checkpoint(args.student).build().eval()
     data_cfg = SOTDataConfig.make("full", **({"test_sequences": args.test_sequences} if args.test_sequences else {}))
     train_seqs, test_seqs = make_sot_split("train", data_cfg), make_sot_split("test", data_cfg)
     results: dict = {"args": vars(args), "runs": {}, "speed": speed_table(general, specialists, student).to_dict()}
     if args.teacher_eval:
         rep = evaluate_siamfc(general.to(args.device), test_seqs)
         results["general_teacher"] = {"ALL": float(rep.overall.loc["ALL", "AUC"]),
-                                      **{a: float(rep.per_attribute.loc[a, "AUC"]) for a in ATTRS}}
+                                      **attribute_aucs(rep)}
     for seed in args.seeds:
-        for variant in VARIANTS:
+        for variant in args.variants:
             t0 = time.perf_counter()
             cfg = TrainConfig.make("full", epochs=1, steps_per_epoch=args.steps, lr=args.lr, patience=0,
                                    warmup_steps=10, seed=seed)
@@ -84,11 +92,21 @@ def main() -> None:
                                                                 boost=args.boost), device=args.device)
             rep = evaluate_siamfc(model.eval(), test_seqs)
             row = {"ALL": float(rep.overall.loc["ALL", "AUC"]), "P@20": float(rep.overall.loc["ALL", "P@20"]),
-                   **{a: float(rep.per_attribute.loc[a, "AUC"]) for a in ATTRS}, "seconds": time.perf_counter() - t0}
+                   **attribute_aucs(rep)}
+            if args.reset_eval:
+                rep = evaluate_siamfc(model.eval(), test_seqs, protocol="reset")
+                row.update({"reset ALL": float(rep.overall.loc["ALL", "AUC"]),
+                            **{f"reset {a}": v for a, v in attribute_aucs(rep).items()}})
+            row["seconds"] = time.perf_counter() - t0
             results["runs"].setdefault(variant, {})[str(seed)] = row
             print(json.dumps({"seed": seed, "variant": variant, **{k: round(v, 2) for k, v in row.items()}}), flush=True)
             write_text_atomic(args.out, json.dumps(results, indent=1))
     print(markdown(results))
+
+
+def attribute_aucs(report) -> dict[str, float]:
+    """``{attribute: success AUC}`` for ``ATTRS``; NaN for one no test frame carries."""
+    return {a: float(report.per_attribute["AUC"].get(a, float("nan"))) for a in ATTRS}
 
 
 def markdown(results: dict) -> str:
@@ -96,43 +114,47 @@ def markdown(results: dict) -> str:
     for variant, by_seed in results["runs"].items():
         df = pd.DataFrame(by_seed).T
         rows[variant] = {c: f"{df[c].mean():.1f} ± {df[c].std(ddof=1) if len(df) > 1 else 0:.1f}"
-                         for c in ["ALL", "P@20", *ATTRS]}
+                         for c in df.columns if c != "seconds"}
     table = pd.DataFrame(rows).T
+    reset = any("reset ALL" in r for by_seed in results["runs"].values() for r in by_seed.values())
     speed = pd.DataFrame(results["speed"]).round({"fps": 0, "ms_per_frame": 2, "compression": 1, "speedup": 2})
     return "### Success AUC (test split), mean ± std over seeds\n\n" + table.to_markdown() + \
-        "\n\n" + paired_markdown(results) + \
+        "\n\n" + paired_markdown(results) + ("\n\n" + paired_markdown(results, "reset ") if reset else "") + \
         "\n\n### Size and speed (one run, CPU, batch 1)\n\n" + speed.to_markdown()
 
 
-def paired_differences(results: dict, variant: str, baseline: str = "general") -> pd.DataFrame:
-    """Per-seed ``variant - baseline`` AUC (same seed = same data order and init), seeds as rows."""
+def paired_differences(results: dict, variant: str, baseline: str = "general", prefix: str = "") -> pd.DataFrame:
+    """Per-seed ``variant - baseline`` AUC (same seed = same data order and init), seeds as rows;
+    ``prefix="reset "``: the reset-protocol columns, named without the prefix."""
     runs = results["runs"]
     seeds = [s for s in runs[variant] if s in runs[baseline]]
-    return pd.DataFrame({s: {c: runs[variant][s][c] - runs[baseline][s][c] for c in ["ALL", *ATTRS]}
+    return pd.DataFrame({s: {c: runs[variant][s][prefix + c] - runs[baseline][s][prefix + c] for c in ["ALL", *ATTRS]}
                          for s in seeds}).T
 
 
-def target_check(results: dict, variant: str = "fixed", margin: float = 2.0, max_loss: float = 1.0) -> dict:
+def target_check(results: dict, variant: str = "fixed", margin: float = 2.0, max_loss: float = 1.0,
+                 prefix: str = "") -> dict:
     """Issue 7's target on the seed means: ``variant`` beats general KD by >= ``margin`` AUC on >= 3
     of the 4 attributes and loses at most ``max_loss`` overall."""
-    d = paired_differences(results, variant)
+    d = paired_differences(results, variant, prefix=prefix)
     mean = d.mean()
     wins = [a for a in ATTRS if mean[a] >= margin]
     return {"variant": variant, "seeds": len(d), "mean_diff": {c: round(float(mean[c]), 2) for c in d.columns},
             "attributes_won": wins, "met": len(wins) >= 3 and mean["ALL"] >= -max_loss}
 
 
-def paired_markdown(results: dict) -> str:
+def paired_markdown(results: dict, prefix: str = "") -> str:
     """Per-attribute ``SDST - general KD``: mean ± std over seeds, standard error, seeds > 0."""
-    lines = ["### SDST minus general KD, paired by seed (AUC points)", ""]
-    for variant in ("fixed", "adaptive"):
-        d = paired_differences(results, variant)
+    protocol = f" ({prefix.strip()} protocol)" if prefix else ""
+    lines = [f"### SDST minus general KD, paired by seed (AUC points){protocol}", ""]
+    for variant in [v for v in ("fixed", "adaptive") if v in results["runs"] and "general" in results["runs"]]:
+        d = paired_differences(results, variant, prefix=prefix)
         n = len(d)
         cells = {c: f"{d[c].mean():+.1f} ± {d[c].std(ddof=1) if n > 1 else 0:.1f} "
                     f"(s.e. {d[c].std(ddof=1) / n ** 0.5 if n > 1 else 0:.1f}; {int((d[c] > 0).sum())}/{n} > 0)"
                  for c in d.columns}
         lines.append(f"* **{variant}**: " + ", ".join(f"{c} {v}" for c, v in cells.items()))
-        check = target_check(results, variant)
+        check = target_check(results, variant, prefix=prefix)
         lines.append(f"  target (>= +2 on >= 3 of {len(ATTRS)} attributes, ALL >= -1, on the means): "
                      f"{'MET' if check['met'] else 'NOT met'} (won: {', '.join(check['attributes_won']) or 'none'})")
     return "\n".join(lines)

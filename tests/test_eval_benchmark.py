@@ -189,3 +189,21 @@ def test_specialist_sweep_script_scores_each_candidate_on_both_sets(monkeypatch,
     _script("sdst_specialist_sweep").main()
     general = json.loads((tmp_path / "IV_general.json").read_text())["rows"][0]
     assert general["select IV"] == rows[0]["select IV"] and general["confirm ALL"] == rows[0]["confirm ALL"]
+
+
+def test_sdst_script_trains_the_asked_variants_and_scores_both_protocols(monkeypatch, capsys, tmp_path):
+    """benchmarks/sdst.py --variants general fixed --reset-eval: only those two are trained, each row
+    has the reset-protocol columns, and the printed tables pair them under both protocols."""
+    import json
+
+    out = tmp_path / "sdst.json"
+    monkeypatch.setattr("sys.argv", ["sdst.py", "--seeds", "0", "--steps", "1", "--batch", "2", "--test-sequences", "3",
+                                     "--specialists", "IV", "--variants", "general", "fixed", "--reset-eval",
+                                     "--out", str(out)])
+    _script("sdst").main()
+    runs = json.loads(out.read_text())["runs"]
+    assert sorted(runs) == ["fixed", "general"]
+    row = runs["fixed"]["0"]
+    assert all(0 <= row[k] <= 100 for k in ("ALL", "IV", "reset ALL", "reset IV"))
+    printed = capsys.readouterr().out
+    assert "reset protocol" in printed and "**fixed**" in printed and "**adaptive**" not in printed

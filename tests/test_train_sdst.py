@@ -72,6 +72,14 @@ def test_benchmark_paired_differences_and_target_check():
     assert not bool(bench.target_check(results, "fixed", margin=2.6)["met"])  # only SV left
     assert not bool(bench.target_check(results, "adaptive")["met"])  # wins everywhere but loses 11 overall
     assert "NOT met" in bench.paired_markdown(results) and "2/2 > 0" in bench.paired_markdown(results)
+    # the reset-protocol columns are read under their prefix, and the same rule applies to them
+    for runs in results["runs"].values():
+        for r in runs.values():
+            r.update({f"reset {k}": v + 10 for k, v in list(r.items())})
+    results["runs"]["fixed"]["0"]["reset OCC"] -= 4  # OCC reset diffs -1 / +1 -> mean 0: OCC no longer won
+    reset = bench.target_check(results, "fixed", prefix="reset ")
+    assert reset["attributes_won"] == ["IV", "SV"] and not bool(reset["met"])
+    assert "reset protocol" in bench.markdown({**results, "speed": {}})
 
 
 def test_sdst_check_command_scores_both_teachers(capsys):
@@ -88,6 +96,11 @@ def test_sdst_check_command_scores_both_teachers(capsys):
     assert out["gain"] == 0.0 and out["general"] == out["specialist"]  # the same network on the same frames
     with pytest.raises(SystemExit, match="--sequences must be >= 1"):
         main(["sdst", "check", "--attribute", "OCC", "--general", teacher, "--specialist", teacher, "--sequences", "0"])
+    main(["sdst", "check", "--attribute", "IV", "--general", teacher, "--specialist", teacher, "--protocol", "reset",
+          "--split", "val", "--sequences", "2", "--frames", "30", "--threads", "1"])
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert out["protocol"] == "reset" and out["sequences"] == 2
+    assert out["gain"] == out["ci_low"] == out["ci_high"] == 0.0
 
 
 def _tiny_siamfc(seed: int):
@@ -172,3 +185,51 @@ def test_sdst_boost_draws_the_specialists_frames_more_often_in_every_variant(mon
     assert torch.equal(boosted.weights, same.weights) and set(boosted.weights.tolist()) == {1.0, 5.0}
     iv = np.concatenate([s.frame_attributes["IV"] for s in seqs])
     assert iv.any() and not iv.all()
+
+
+def test_paired_interval_brackets_the_mean_and_ignores_missing_sequences():
+    from kdtrack_lite.train.sdst import paired_interval
+
+    lo, hi = paired_interval(np.array([1.0, 2.0, 3.0, np.nan, 4.0]))
+    assert lo < 2.5 < hi and 1.0 <= lo and hi <= 4.0
+    lo, hi = paired_interval(np.array([-5.0, 5.0, -4.0, 4.0]))
+    assert lo < 0 < hi  # a noisy zero-mean gain is not a gain
+    assert paired_interval(np.full(6, 2.0)) == (2.0, 2.0)
+    with pytest.raises(ValueError, match=">= 2 sequences"):
+        paired_interval(np.array([1.0, np.nan]))
+
+
+def test_check_specialist_reports_a_paired_interval_per_sequence():
+    from kdtrack_lite.checkpoint import load_checkpoint
+    from kdtrack_lite.paths import samples_dir
+    from kdtrack_lite.train.sdst import attribute_auc, attribute_sequences, check_specialist, interpolate_weights
+
+    general = load_checkpoint(samples_dir() / "checkpoints" / "sot_teacher.pt").build().eval()
+    shipped = load_checkpoint(samples_dir() / "checkpoints" / "sot_specialist_IV.pt").build().float().eval()
+    seqs = attribute_sequences("test", "IV", 3, 30)
+    scores = attribute_auc(general, "IV", seqs)
+    # the attribute AUC is the mean of the per-sequence AUCs on the attribute's frames
+    assert np.nanmean(scores["per_sequence"]) == pytest.approx(scores["IV"], abs=1e-9)
+    out = check_specialist(general, interpolate_weights(general, shipped, 0.5), "IV", seqs)
+    assert out["sequences"] == np.isfinite(scores["per_sequence"]).sum() >= 2
+    assert out["ci_low"] <= out["gain"] <= out["ci_high"]
+    with pytest.raises(ValueError, match="protocol must be one of"):
+        attribute_auc(general, "IV", seqs, protocol="vot")
+
+
+def test_reset_protocol_scores_frames_after_a_failure_as_misses():
+    """Under "reset" the tracker restarts after a failure, so it can only do better than a one-pass
+    run that never recovers; the frames it skips count as IoU 0."""
+    from kdtrack_lite.checkpoint import load_checkpoint
+    from kdtrack_lite.paths import samples_dir
+    from kdtrack_lite.train.sdst import attribute_auc, attribute_sequences
+    from kdtrack_lite.train.sot import track_sot_resets
+
+    student = load_checkpoint(samples_dir() / "checkpoints" / "sot_student.pt").build().eval()
+    seqs = attribute_sequences("val", "FM", 4, 60)
+    ope, reset = (attribute_auc(student, "FM", seqs, p)["per_sequence"] for p in ("ope", "reset"))
+    failed = [len(track_sot_resets(student, s)[1]) > 0 for s in seqs]
+    assert any(failed), "the student should lose a fast-moving target at least once in 4 sequences"
+    for o, r, f in zip(ope, reset, failed):
+        if np.isfinite(o) and not f:
+            assert r == pytest.approx(o)  # no failure: the same run

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -39,14 +40,15 @@ from ..distill.attention import AttentionTransfer
 from ..distill.base import LossTerm
 from ..distill.loop import History, TrainConfig
 from ..distill.multi_teacher import SDSTKD
+from ..eval.sot import evaluate_sot, success_auc
 from ..models.siamfc import SiamFCLossConfig, siamfc_labels
 from .sot import (
     ATTRIBUTE_CYCLE,
     SOT_SHIFT_OF_REACH,
     SPLIT_SEED_BASE,
-    evaluate_siamfc,
     siam_pair_config,
     train_siamfc,
+    track_sequences,
 )
 
 SPECIALIST_ATTRIBUTES: dict[str, tuple[str, ...]] = {"OCC": ("OCC",), "FM": ("FM",), "IV": ("IV",), "SV": ("SV",)}
@@ -179,29 +181,76 @@ def train_specialist(general: nn.Module, attribute: str, cfg: SpecialistConfig |
     return model, history
 
 
-def attribute_auc(model: nn.Module, attribute: str, sequences: list[SOTSequence]) -> dict[str, float]:
-    """One-pass success AUC (0-100) of ``model`` on ``sequences``: over all scored frames and over
-    the ``attribute`` frames -> ``{"ALL": auc, attribute: auc, "frames": attribute frames}``."""
-    report = evaluate_siamfc(model.eval(), sequences)
+def attribute_auc(model: nn.Module, attribute: str, sequences: list[SOTSequence], protocol: str = "ope") -> dict:
+    """Success AUC (0-100) of ``model`` on ``sequences``: over all scored frames and over
+    the ``attribute`` frames -> ``{"ALL": auc, attribute: auc, "frames": attribute frames,
+    "per_sequence": (S,) array}``.
+
+    ``per_sequence[s]`` is sequence ``s``'s success AUC on its own ``attribute`` frames (NaN when it
+    has none scored); the ``attribute`` AUC is their mean, as in
+    :func:`~kdtrack_lite.eval.sot.evaluate_sot` (each sequence's curve counts once).
+
+    ``protocol`` (:func:`~kdtrack_lite.train.sot.track_sequences`): ``"ope"`` tracks each sequence
+    once from its first frame (LaSOT's one-pass evaluation, the protocol of every shipped table);
+    ``"reset"`` re-initialises the tracker 5 frames after each failure (VOT's reset protocol), the
+    skipped frames scoring IoU 0. OUR CHOICE for checking a specialist: under OPE one loss early
+    in a sequence decides all its later attribute frames, so the per-sequence AUCs swing by tens
+    of points; under resets each attribute frame is mostly met while tracking, which is what a
+    specialist's features can change.
+    """
+    results = track_sequences(model, sequences, protocol=protocol, desc=f"SOT eval ({attribute} check, {protocol})")
+    preds = [results[s.name] for s in sequences]
+    report = evaluate_sot(results, {s.name: s.boxes_tlwh for s in sequences},
+                          frame_attributes={s.name: s.frame_attributes for s in sequences},
+                          valid={s.name: s.visible for s in sequences})
     table = report.per_attribute
     if attribute not in table.index:
         raise ValueError(f"no scored {attribute!r} frame in the given {len(sequences)} sequences")
+    per_seq = np.full(len(sequences), np.nan)
+    for i, (seq, pred) in enumerate(zip(sequences, preds)):
+        mask = np.asarray(seq.frame_attributes.get(attribute, False), bool) & np.asarray(seq.visible, bool)
+        if mask.any():
+            per_seq[i] = 100 * success_auc(pred, seq.boxes_tlwh, valid=mask)
     return {"ALL": float(report.overall.loc["ALL", "AUC"]), attribute: float(table.loc[attribute, "AUC"]),
-            "frames": int(table.loc[attribute, "frames"])}
+            "frames": int(table.loc[attribute, "frames"]), "per_sequence": per_seq}
+
+
+def paired_interval(differences: np.ndarray, level: float = 0.95, draws: int = 2000,
+                    seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap interval of the mean of per-sequence ``differences`` (NaN ignored),
+    resampling sequences with replacement (OUR CHOICE: sequences, not frames, are the independent
+    units -- one lost target spoils a whole run of frames)."""
+    d = np.asarray(differences, dtype=np.float64)
+    d = d[np.isfinite(d)]
+    if len(d) < 2:
+        raise ValueError(f"paired_interval: need >= 2 sequences with a difference, got {len(d)}")
+    rng = np.random.default_rng(seed)
+    means = d[rng.integers(0, len(d), (draws, len(d)))].mean(axis=1)
+    tail = 100 * (1 - level) / 2
+    return float(np.percentile(means, tail)), float(np.percentile(means, 100 - tail))
 
 
 def check_specialist(general: nn.Module, specialist: nn.Module, attribute: str,
-                     sequences: list[SOTSequence]) -> dict[str, float]:
-    """Success AUC (0-100) of both teachers on the ``attribute`` frames of ``sequences``.
+                     sequences: list[SOTSequence], protocol: str = "ope") -> dict[str, float]:
+    """Success AUC (0-100) of both teachers on the ``attribute`` frames of ``sequences``, and how
+    sure the difference is.
 
     Returns:
-        ``{"general": auc, "specialist": auc, "gain": specialist - general, "frames": n}``.
+        ``{"general": auc, "specialist": auc, "gain": specialist - general, "frames": n,
+        "sequences": m, "ci_low": lo, "ci_high": hi}``: ``[lo, hi]`` is the 95 % paired bootstrap
+        interval of the gain over the ``m`` sequences with attribute frames (:func:`paired_interval`;
+        NaN with fewer than 2). A gain whose interval holds 0 is not shown to be one.
+        ``protocol``: ``"ope"`` or ``"reset"`` (:func:`attribute_auc`).
     """
-    out = {}
+    out: dict[str, float] = {}
+    per = {}
     for role, model in (("general", general), ("specialist", specialist)):
-        scores = attribute_auc(model, attribute, sequences)
-        out[role], out["frames"] = scores[attribute], scores["frames"]
+        scores = attribute_auc(model, attribute, sequences, protocol)
+        out[role], out["frames"], per[role] = scores[attribute], scores["frames"], scores["per_sequence"]
     out["gain"] = out["specialist"] - out["general"]
+    diff = per["specialist"] - per["general"]
+    out["sequences"] = int(np.isfinite(diff).sum())
+    out["ci_low"], out["ci_high"] = paired_interval(diff) if out["sequences"] >= 2 else (float("nan"),) * 2
     return out
 
 

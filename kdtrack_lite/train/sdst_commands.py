@@ -69,7 +69,9 @@ def _sdst(sub: argparse._SubParsersAction) -> None:
                    help="val to choose between candidates, test to report (never choose on test)")
     c.add_argument("--sequences", type=int, default=4, help="sequences carrying the attribute (default 4)")
     c.add_argument("--frames", type=int, default=80)
-    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--seed", type=int, default=0, help="sequence draw: 0 = the split's first seeds, k = seeds 100 k on")
+    c.add_argument("--protocol", choices=("ope", "reset"), default="ope",
+                   help="ope: one pass from frame 1 (the shipped tables); reset: VOT re-initialisation after failures")
     c.add_argument("--threads", type=int, help="torch CPU threads")
 
     def check(args: argparse.Namespace) -> None:
@@ -85,9 +87,10 @@ def _sdst(sub: argparse._SubParsersAction) -> None:
             torch.set_num_threads(args.threads)
         seqs = attribute_sequences(args.split, args.attribute, args.sequences, args.frames, args.seed)
         general = load_checkpoint(args.general).build().eval()
-        result = check_specialist(general, load_checkpoint(args.specialist).build().eval(), args.attribute, seqs)
-        print(json.dumps({"attribute": args.attribute, "split": args.split, "sequences": args.sequences,
-                          **{k: round(v, 2) for k, v in result.items()}}))
+        result = check_specialist(general, load_checkpoint(args.specialist).build().eval(), args.attribute,
+                                  seqs, args.protocol)
+        print(json.dumps({"attribute": args.attribute, "split": args.split, "protocol": args.protocol,
+                          "seed": args.seed, **{k: round(v, 2) for k, v in result.items()}}))
 
     c.set_defaults(func=check)
     p.set_defaults(func=lambda args: p.print_help())

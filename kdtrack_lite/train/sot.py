@@ -199,12 +199,30 @@ def accuracy_robustness(model: nn.Module, sequences: list[SOTSequence], cfg: SOT
             "per sequence": per_seq}
 
 
-def evaluate_siamfc(model: nn.Module, sequences: list[SOTSequence], cfg: SOTTrackerConfig | None = None) -> SOTReport:
-    """Success AUC / precision overall and per attribute on ``sequences`` (frames with the target
-    fully occluded or out of view are not scored, as in LaSOT)."""
+SOT_PROTOCOLS = ("ope", "reset")  # one pass (LaSOT, the shipped tables) / VOT re-initialisation after failures
+
+
+def track_sequences(model: nn.Module, sequences: list[SOTSequence], cfg: SOTTrackerConfig | None = None,
+                    protocol: str = "ope", desc: str = "SOT eval") -> dict[str, np.ndarray]:
+    """Track every sequence -> ``{name: (T, 4) tlwh}``, under ``protocol``: ``"ope"`` one pass from
+    the first frame's true box (:func:`track_sot`), ``"reset"`` re-initialised 5 frames after each
+    failure (:func:`track_sot_resets`; the skipped frames are NaN and score IoU 0)."""
+    if protocol not in SOT_PROTOCOLS:
+        raise ValueError(f"protocol must be one of {SOT_PROTOCOLS}, got {protocol!r}")
     was_training = model.training
-    results = {s.name: track_sot(model, s, cfg) for s in progress(sequences, desc="SOT eval")}
-    model.train(was_training)
+    model.eval()
+    try:
+        return {s.name: track_sot(model, s, cfg) if protocol == "ope" else track_sot_resets(model, s, cfg)[0]
+                for s in progress(sequences, desc=desc)}
+    finally:
+        model.train(was_training)
+
+
+def evaluate_siamfc(model: nn.Module, sequences: list[SOTSequence], cfg: SOTTrackerConfig | None = None,
+                    protocol: str = "ope") -> SOTReport:
+    """Success AUC / precision overall and per attribute on ``sequences`` (frames with the target
+    fully occluded or out of view are not scored, as in LaSOT); ``protocol``: :func:`track_sequences`."""
+    results = track_sequences(model, sequences, cfg, protocol)
     return evaluate_sot(results, {s.name: s.boxes_tlwh for s in sequences},
                         frame_attributes={s.name: s.frame_attributes for s in sequences},
                         valid={s.name: s.visible for s in sequences})
