@@ -207,3 +207,31 @@ def test_sdst_script_trains_the_asked_variants_and_scores_both_protocols(monkeyp
     assert all(0 <= row[k] <= 100 for k in ("ALL", "IV", "reset ALL", "reset IV"))
     printed = capsys.readouterr().out
     assert "reset protocol" in printed and "**fixed**" in printed and "**adaptive**" not in printed
+
+
+def test_finetune_diagnosis_script_scores_each_way_of_fine_tuning(monkeypatch, capsys):
+    """benchmarks/sdst_finetune_diagnosis.py: a row per candidate; ``restored`` = the fine-tuned
+    weights with the general teacher's BatchNorm statistics."""
+    import json
+    from pathlib import Path
+
+    import torch
+
+    from kdtrack_lite.models.siamfc import SiamFCConfig, build_siamfc
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    script = _script("sdst_finetune_diagnosis")
+    a, b = build_siamfc(SiamFCConfig.preset("student")), build_siamfc(SiamFCConfig.preset("student"))
+    with torch.no_grad():
+        for p in b.state_dict().values():
+            if p.is_floating_point():
+                p.add_(1.0)
+    mixed = script.with_statistics_of(a, b).state_dict()
+    for k, v in mixed.items():
+        source = a if k.endswith(script.STATS) else b
+        assert torch.equal(v, source.state_dict()[k]), k
+    script.main(["--attribute", "IV", "--mode", "normal", "--steps", "2", "--train-sequences", "2",
+                 "--select", "1", "--confirm", "0", "--frames", "16"])
+    rows = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()[:-1]]
+    assert [r["candidate"] for r in rows] == ["general", "normal", "restored"]
+    assert all(0 <= r["select IV"] <= 100 for r in rows)
