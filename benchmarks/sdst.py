@@ -80,8 +80,7 @@ def main() -> None:
     results: dict = {"args": vars(args), "runs": {}, "speed": speed_table(general, specialists, student).to_dict()}
     if args.teacher_eval:
         rep = evaluate_siamfc(general.to(args.device), test_seqs)
-        results["general_teacher"] = {"ALL": float(rep.overall.loc["ALL", "AUC"]),
-                                      **attribute_aucs(rep)}
+        results["general_teacher"] = auc_columns(rep)
     for seed in args.seeds:
         for variant in args.variants:
             t0 = time.perf_counter()
@@ -91,12 +90,9 @@ def main() -> None:
                                           cfg=SDSTStudentConfig(specialist_weight=args.specialist_weight,
                                                                 boost=args.boost), device=args.device)
             rep = evaluate_siamfc(model.eval(), test_seqs)
-            row = {"ALL": float(rep.overall.loc["ALL", "AUC"]), "P@20": float(rep.overall.loc["ALL", "P@20"]),
-                   **attribute_aucs(rep)}
+            row = {**auc_columns(rep), "P@20": float(rep.overall.loc["ALL", "P@20"])}
             if args.reset_eval:
-                rep = evaluate_siamfc(model.eval(), test_seqs, protocol="reset")
-                row.update({"reset ALL": float(rep.overall.loc["ALL", "AUC"]),
-                            **{f"reset {a}": v for a, v in attribute_aucs(rep).items()}})
+                row.update(auc_columns(evaluate_siamfc(model.eval(), test_seqs, protocol="reset"), "reset "))
             row["seconds"] = time.perf_counter() - t0
             results["runs"].setdefault(variant, {})[str(seed)] = row
             print(json.dumps({"seed": seed, "variant": variant, **{k: round(v, 2) for k, v in row.items()}}), flush=True)
@@ -104,9 +100,11 @@ def main() -> None:
     print(markdown(results))
 
 
-def attribute_aucs(report) -> dict[str, float]:
-    """``{attribute: success AUC}`` for ``ATTRS``; NaN for one no test frame carries."""
-    return {a: float(report.per_attribute["AUC"].get(a, float("nan"))) for a in ATTRS}
+def auc_columns(report, prefix: str = "") -> dict[str, float]:
+    """``{prefix + "ALL": success AUC, prefix + attribute: ...}`` for ``ATTRS`` (NaN for one no test
+    frame carries)."""
+    return {prefix + "ALL": float(report.overall.loc["ALL", "AUC"]),
+            **{prefix + a: float(report.per_attribute["AUC"].get(a, float("nan"))) for a in ATTRS}}
 
 
 def markdown(results: dict) -> str:

@@ -42,12 +42,13 @@ from ..distill.attention import AttentionTransfer
 from ..distill.base import LossTerm
 from ..distill.loop import History, TrainConfig
 from ..distill.multi_teacher import SDSTKD
-from ..eval.sot import evaluate_sot, success_auc
+from ..eval.sot import success_auc
 from ..models.siamfc import SiamFCLossConfig, siamfc_labels
 from .sot import (
     ATTRIBUTE_CYCLE,
     SOT_SHIFT_OF_REACH,
     SPLIT_SEED_BASE,
+    score_sequences,
     siam_pair_config,
     train_siamfc,
     track_sequences,
@@ -202,9 +203,7 @@ def attribute_auc(model: nn.Module, attribute: str, sequences: list[SOTSequence]
     """
     results = track_sequences(model, sequences, protocol=protocol, desc=f"SOT eval ({attribute} check, {protocol})")
     preds = [results[s.name] for s in sequences]
-    report = evaluate_sot(results, {s.name: s.boxes_tlwh for s in sequences},
-                          frame_attributes={s.name: s.frame_attributes for s in sequences},
-                          valid={s.name: s.visible for s in sequences})
+    report = score_sequences(results, sequences)
     table = report.per_attribute
     if attribute not in table.index:
         raise ValueError(f"no scored {attribute!r} frame in the given {len(sequences)} sequences")

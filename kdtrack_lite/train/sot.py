@@ -222,7 +222,12 @@ def evaluate_siamfc(model: nn.Module, sequences: list[SOTSequence], cfg: SOTTrac
                     protocol: str = "ope") -> SOTReport:
     """Success AUC / precision overall and per attribute on ``sequences`` (frames with the target
     fully occluded or out of view are not scored, as in LaSOT); ``protocol``: :func:`track_sequences`."""
-    results = track_sequences(model, sequences, cfg, protocol)
+    return score_sequences(track_sequences(model, sequences, cfg, protocol), sequences)
+
+
+def score_sequences(results: dict[str, np.ndarray], sequences: list[SOTSequence]) -> SOTReport:
+    """:func:`~kdtrack_lite.eval.sot.evaluate_sot` of ``{name: (T, 4) tlwh}`` against ``sequences``'
+    boxes, frame attributes and visibility."""
     return evaluate_sot(results, {s.name: s.boxes_tlwh for s in sequences},
                         frame_attributes={s.name: s.frame_attributes for s in sequences},
                         valid={s.name: s.visible for s in sequences})
