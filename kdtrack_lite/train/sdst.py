@@ -202,16 +202,15 @@ def attribute_auc(model: nn.Module, attribute: str, sequences: list[SOTSequence]
     specialist's features can change.
     """
     results = track_sequences(model, sequences, protocol=protocol, desc=f"SOT eval ({attribute} check, {protocol})")
-    preds = [results[s.name] for s in sequences]
     report = score_sequences(results, sequences)
     table = report.per_attribute
     if attribute not in table.index:
         raise ValueError(f"no scored {attribute!r} frame in the given {len(sequences)} sequences")
     per_seq = np.full(len(sequences), np.nan)
-    for i, (seq, pred) in enumerate(zip(sequences, preds)):
+    for i, seq in enumerate(sequences):
         mask = np.asarray(seq.frame_attributes.get(attribute, False), bool) & np.asarray(seq.visible, bool)
         if mask.any():
-            per_seq[i] = 100 * success_auc(pred, seq.boxes_tlwh, valid=mask)
+            per_seq[i] = 100 * success_auc(results[seq.name], seq.boxes_tlwh, valid=mask)
     return {"ALL": float(report.overall.loc["ALL", "AUC"]), attribute: float(table.loc[attribute, "AUC"]),
             "frames": int(table.loc[attribute, "frames"]), "per_sequence": per_seq}
 
