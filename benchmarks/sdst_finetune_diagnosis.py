@@ -51,6 +51,9 @@ def main(argv=None) -> None:
     ap.add_argument("--select", type=int, default=36)
     ap.add_argument("--confirm", type=int, default=36, help="0: score the select set only")
     ap.add_argument("--frames", type=int, default=120)
+    ap.add_argument("--on-policy", type=float, default=0.0,
+                    help="share of pairs cropped where the general teacher's tracker searched (session 19)")
+    ap.add_argument("--search-size", type=int, default=None, help="training search side (default: the model's)")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     start = time.perf_counter()
@@ -58,7 +61,8 @@ def main(argv=None) -> None:
     sets = {"select": seqs[:args.select], **({"confirm": seqs[args.select:]} if args.confirm else {})}
     general = load_checkpoint(samples_dir() / "checkpoints" / "sot_teacher.pt").build().eval()
     cfg = SpecialistConfig.make("full", steps=args.steps, lr=1e-12 if args.mode == "stats" else args.lr,
-                                train_sequences=args.train_sequences, boost=args.boost)
+                                train_sequences=args.train_sequences, boost=args.boost,
+                                on_policy=args.on_policy, search_size=args.search_size)
     build = sot.build_siamfc
     if args.mode == "frozen":
         sot.build_siamfc = lambda model_cfg: freeze_batchnorm(build(model_cfg))  # train_siamfc builds its own model
@@ -67,7 +71,7 @@ def main(argv=None) -> None:
     finally:
         sot.build_siamfc = build
     candidates = {"general": general, args.mode: tuned}
-    if args.mode == "normal":
+    if args.mode == "normal" and not args.on_policy:
         candidates["restored"] = with_statistics_of(general, tuned)
     for name, model in candidates.items():
         row = {"attribute": args.attribute, "candidate": name}

@@ -136,3 +136,32 @@ def test_siamese_photometric_augmentation_changes_only_the_search_pixels():
     # deterministic per seed and index
     again = SiamesePairs([_hand_sot()], SiamPairConfig(**geometry, photometric_prob=1.0, blur_prob=1.0))
     assert torch.equal(again[3]["search"], again[3]["search"])
+
+
+def test_siamese_on_policy_crops_where_the_tracker_searched():
+    geometry = dict(exemplar_size=32, search_size=64, max_shift=10, scale_jitter=0.0, max_frame_gap=10)
+    seq = _hand_sot()
+    # the "tracker" searched 6 px left of and 4 px above the target, with a box twice as wide
+    searched = seq.boxes_tlwh + np.array([-6.0, -4.0, 0.0, 0.0])
+    searched[:, 2] *= 2
+    searched[1] = np.nan  # frame 1: not tracked -> the usual crop around the true box
+    on = SiamesePairs([seq], SiamPairConfig(**geometry, on_policy_prob=1.0), search_boxes={"hand": searched})
+    off = SiamesePairs([seq], SiamPairConfig(**geometry))
+    item = on[2]
+    # the crop side follows the searched box (40 x 10), so the scale is that of its context
+    scale = 64 / (2 * np.sqrt((40 + 25) * (10 + 25)))
+    # searched box centre (34 + 20, 36 + 5) = (54, 41); target centre (50, 45)
+    np.testing.assert_allclose(item["target_offset"], [-4 * scale, 4 * scale], rtol=1e-5)
+    np.testing.assert_allclose(item["target_size"], [20 * scale, 10 * scale], rtol=1e-5)
+    ys, xs = np.nonzero(item["search"][0].numpy() > 0.5)  # the white target sits at centre + offset
+    np.testing.assert_allclose(np.array([xs.mean(), ys.mean()]) - 31.5, item["target_offset"].numpy(), atol=0.6)
+    assert torch.equal(on[1]["target_offset"], off[1]["target_offset"])  # NaN box: the usual draw
+    # probability 0 (or no boxes) leaves every item as it was
+    zero = SiamesePairs([seq], SiamPairConfig(**geometry), search_boxes={"hand": searched})
+    assert all(torch.equal(zero[i][k], off[i][k]) for i in range(5) for k in off[i])
+    with pytest.raises(ValueError, match=r"search_boxes\['hand'\] must be \(5, 4\)"):
+        SiamesePairs([seq], SiamPairConfig(**geometry, on_policy_prob=1.0), search_boxes={"hand": searched[:3]})
+    with pytest.raises(ValueError, match="'other', which is not one of the sequences"):
+        SiamesePairs([seq], SiamPairConfig(**geometry), search_boxes={"other": searched})
+    with pytest.raises(ValueError, match="on_policy_prob must be in"):
+        SiamesePairs([seq], SiamPairConfig(**geometry, on_policy_prob=1.5))

@@ -132,9 +132,22 @@ def test_interpolate_weights_is_linear_in_every_float_tensor():
         interpolate_weights(build_siamfc(SiamFCConfig.preset("teacher")), b, 0.5)
 
 
+class _SpyPairs:
+    """Stands in for SiamesePairs in train.sot and remembers the last one built."""
+
+    last = None
+
+    def __new__(cls, *args, **kwargs):
+        from kdtrack_lite.data.datasets import SiamesePairs
+
+        cls.last = SiamesePairs(*args, **kwargs)
+        return cls.last
+
+
 def test_specialist_command_applies_and_records_its_recipe(tmp_path, monkeypatch):
     """The recipe flags reach the fine-tune (its pairs and config) and the checkpoint records them;
     --wise 0 gives back the general teacher's weights."""
+    import kdtrack_lite.train.sdst as sdst
     import kdtrack_lite.train.sot as sot
     from kdtrack_lite.checkpoint import load_checkpoint, save_checkpoint
     from kdtrack_lite.cli import main
@@ -142,23 +155,35 @@ def test_specialist_command_applies_and_records_its_recipe(tmp_path, monkeypatch
     general_path = tmp_path / "general.pt"
     save_checkpoint(general_path, _tiny_siamfc(0), seed=0, metrics={})
     seen = {}
-    real = sot.siam_pair_config
+    real, real_boxes = sot.siam_pair_config, sot.tracker_search_boxes
 
     def spy(model_cfg, seed=0, shift_of_reach=sot.SOT_SHIFT_OF_REACH, **overrides):
         cfg = real(model_cfg, seed, shift_of_reach, **overrides)
         seen["pairs"] = cfg
         return cfg
 
+    def spy_boxes(model, sequences, *args, **kwargs):
+        seen["boxes"] = real_boxes(model, sequences, *args, **kwargs)
+        return seen["boxes"]
+
     monkeypatch.setattr(sot, "siam_pair_config", spy)
+    monkeypatch.setattr(sdst, "tracker_search_boxes", spy_boxes)
+    monkeypatch.setattr(sot, "SiamesePairs", _SpyPairs)
     out = tmp_path / "iv.pt"
     main(["sdst", "specialist", "--attribute", "IV", "--general", str(general_path), "--out", str(out), "--fast",
           "--steps", "2", "--lr", "1e-3", "--brightness", "1.4", "--scale-jitter", "0.3", "--shift-of-reach", "0.75",
-          "--wise", "0", "--no-check", "--threads", "1"])
+          "--wise", "0", "--on-policy", "0.5", "--search-size", "96", "--no-check", "--threads", "1"])
     pairs = seen["pairs"]
     assert pairs.brightness == 1.4 and pairs.scale_jitter == 0.3 and pairs.max_shift == 0.75 * 32
+    assert pairs.on_policy_prob == 0.5 and pairs.search_size == 96
+    # the general teacher tracked the training sequences, and the training pairs got its boxes
+    assert _SpyPairs.last.search_boxes.keys() == seen["boxes"].keys() and len(seen["boxes"]) > 0
+    for boxes in seen["boxes"].values():
+        assert np.isnan(boxes[0]).all() and np.isfinite(boxes[1]).all()
     ck = load_checkpoint(out)
     recipe = ck.extra["specialist_config"]
     assert (recipe["steps"], recipe["lr"], recipe["brightness"], recipe["wise"]) == (2, 1e-3, 1.4, 0.0)
+    assert (recipe["on_policy"], recipe["search_size"]) == (0.5, 96)
     general = load_checkpoint(general_path).build().state_dict()
     for k, v in ck.build().state_dict().items():  # alpha 0 = the general weights (stored in float16)
         if v.is_floating_point():

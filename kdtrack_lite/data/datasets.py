@@ -190,6 +190,13 @@ class SiamPairConfig(Config):
     ``exp(U(-contrast, contrast))``; with probability ``blur_prob`` a linear motion blur of up to
     ``blur_max_px`` pixels in a random direction. Without it a Siamese net learns "same
     colours = same object" and loses targets whose lighting changes (IV) or that smear (MB).
+
+    OUR DESIGN CHOICE (issue 7, session 19): ``on_policy_prob`` -- with this probability a pair
+    whose :class:`SiamesePairs` was given ``search_boxes`` (where a tracker searched at each
+    frame) crops the search frame where the *tracker* searched, at its scale, instead of around
+    the true box: the target then sits where tracking sees it (displaced by fast motion, off a
+    drifted box after an occlusion, at the wrong scale), the training distribution of on-policy
+    imitation (DAgger, Ross et al. 2011).
     """
 
     exemplar_size: int = 64
@@ -203,6 +210,7 @@ class SiamPairConfig(Config):
     contrast: float = 0.4
     blur_prob: float = 0.0
     blur_max_px: int = 9
+    on_policy_prob: float = 0.0
     seed: int = 0
 
     FAST: ClassVar[dict] = {}
@@ -216,14 +224,33 @@ class SiamesePairs(Dataset):
     w, h (search-crop px); attributes ``(A,)`` multi-hot of the search frame (``ATTRIBUTES``
     order); visible (0 when fully occluded or out of view); seq_index; frame (0-based).
     The template frame is visible and at most ``max_frame_gap`` frames from the search frame.
+
+    ``search_boxes``: optional ``{sequence name: (T, 4) tlwh}``, the box a tracker searched around
+    at each frame (its estimate of the frame before; NaN where it did not track). With probability
+    ``cfg.on_policy_prob`` a frame with a finite box is cropped there, at the side the tracker's
+    crop has (``context_size(w, h) * search_size / exemplar_size``), and ``target_offset`` is wherever
+    the target then lies -- beyond the response map when the tracker lost it (an all-negative label).
     """
 
-    def __init__(self, sequences: list[SOTSequence], cfg: SiamPairConfig | None = None):
+    def __init__(self, sequences: list[SOTSequence], cfg: SiamPairConfig | None = None,
+                 search_boxes: dict[str, np.ndarray] | None = None):
         self.sequences = list(sequences)
         self.cfg = cfg or SiamPairConfig.make()
         for seq in self.sequences:
             if not seq.visible.any():
                 raise ValueError(f"SiamesePairs: sequence {seq.name!r} has no frame where the target is visible")
+        if not 0.0 <= self.cfg.on_policy_prob <= 1.0:
+            raise ValueError(f"SiamesePairs: on_policy_prob must be in [0, 1], got {self.cfg.on_policy_prob}")
+        self.search_boxes = {}
+        for name, boxes in (search_boxes or {}).items():
+            seq = next((q for q in self.sequences if q.name == name), None)
+            if seq is None:
+                raise ValueError(f"SiamesePairs: search_boxes names {name!r}, which is not one of the sequences")
+            boxes = np.asarray(boxes, np.float64)
+            if boxes.shape != (seq.num_frames, 4):
+                raise ValueError(f"SiamesePairs: search_boxes[{name!r}] must be ({seq.num_frames}, 4) tlwh "
+                                 f"(one box per frame), got shape {boxes.shape}")
+            self.search_boxes[name] = boxes
         self.index = [(s, t) for s, seq in enumerate(self.sequences) for t in range(seq.num_frames)]
 
     def __len__(self) -> int:
@@ -253,6 +280,14 @@ class SiamesePairs(Dataset):
         scale = c.search_size / side  # search-crop px per frame px
         shift = rng.uniform(-c.max_shift, c.max_shift, 2)
         centre = np.array([x + w / 2 - 0.5, y + h / 2 - 0.5]) - shift / scale
+        tracked = self.search_boxes.get(seq.name)
+        if tracked is not None and c.on_policy_prob > 0 and rng.uniform() < c.on_policy_prob \
+                and np.isfinite(tracked[t]).all():  # crop where the tracker searched, at its scale
+            bx, by, bw, bh = tracked[t]
+            side = context_size(bw, bh, c.context) * c.search_size / c.exemplar_size
+            scale = c.search_size / side
+            centre = np.array([bx + bw / 2 - 0.5, by + bh / 2 - 0.5])
+            shift = (np.array([x + w / 2 - 0.5, y + h / 2 - 0.5]) - centre) * scale
         search = crop_and_resize(seq.frames[t], (float(centre[0]), float(centre[1])), side, c.search_size)
         search = _photometric(search, c, rng)
         return {

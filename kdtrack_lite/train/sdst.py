@@ -50,6 +50,7 @@ from .sot import (
     SPLIT_SEED_BASE,
     score_sequences,
     siam_pair_config,
+    tracker_search_boxes,
     train_siamfc,
     track_sequences,
 )
@@ -74,6 +75,11 @@ class SpecialistConfig(Config):
             scale jitter for SV, stronger lighting changes for IV.
         wise: weight-space interpolation with the general teacher, ``general + wise * (tuned -
             general)`` (:func:`interpolate_weights`); 1 keeps the fine-tuned weights.
+        on_policy: share of training pairs cropped where the general teacher's tracker searched
+            (:func:`~kdtrack_lite.train.sot.tracker_search_boxes`, ``SiamPairConfig.on_policy_prob``);
+            0 (default) crops every pair around the true box.
+        search_size: the training search crop's side (``None``: the model's); the tracker searches a
+            1.25x wider crop than the 128-px training one, so on-policy pairs may want that side.
     """
 
     steps: int = 100
@@ -89,6 +95,8 @@ class SpecialistConfig(Config):
     scale_jitter: float | None = None
     brightness: float | None = None
     wise: float = 1.0
+    on_policy: float = 0.0
+    search_size: int | None = None
     FAST: ClassVar[dict] = {"steps": 6, "batch_size": 8, "train_sequences": 6, "train_frames": 30,
                             "check_sequences": 2, "check_frames": 40}
 
@@ -157,7 +165,11 @@ def train_specialist(general: nn.Module, attribute: str, cfg: SpecialistConfig |
         raise ValueError(f"train_specialist: attribute must be one of {sorted(SPECIALIST_ATTRIBUTES)}, got {attribute!r}")
     cfg = cfg or SpecialistConfig.make()
     seqs = attribute_sequences("train", attribute, cfg.train_sequences, cfg.train_frames, cfg.seed)
-    overrides = {k: getattr(cfg, k) for k in ("scale_jitter", "brightness") if getattr(cfg, k) is not None}
+    overrides = {k: getattr(cfg, k) for k in ("scale_jitter", "brightness", "search_size") if getattr(cfg, k) is not None}
+    search_boxes = None
+    if cfg.on_policy > 0:
+        overrides["on_policy_prob"] = cfg.on_policy
+        search_boxes = tracker_search_boxes(general, seqs)
     pairs = SiamesePairs(seqs, siam_pair_config(general.cfg, cfg.seed, cfg.shift_of_reach, **overrides))
     sampler = attribute_sampler(pairs, list(SPECIALIST_ATTRIBUTES[attribute]), cfg.boost,
                                 num_samples=cfg.steps * cfg.batch_size, seed=cfg.seed)
@@ -168,7 +180,8 @@ def train_specialist(general: nn.Module, attribute: str, cfg: SpecialistConfig |
                                  warmup_steps=min(20, cfg.steps // 4), seed=cfg.seed)
     model, history = train_siamfc("teacher", data_cfg, train_cfg, model_cfg=general.cfg, checkpoint_path=None,
                                   train_sequences=seqs, val_sequences=[], sampler=sampler, init_from=general,
-                                  device=device, shift_of_reach=cfg.shift_of_reach, pair_overrides=overrides)
+                                  device=device, shift_of_reach=cfg.shift_of_reach, pair_overrides=overrides,
+                                  search_boxes=search_boxes)
     model = model.cpu()
     if cfg.wise != 1.0:
         model = interpolate_weights(general, model, cfg.wise)

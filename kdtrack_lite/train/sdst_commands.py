@@ -10,7 +10,8 @@ import os
 from ..cli import add_command
 
 # ``kdtrack sdst specialist`` flags that override a SpecialistConfig field of the same name
-_RECIPE_FLAGS = ("steps", "lr", "train_sequences", "boost", "shift_of_reach", "scale_jitter", "brightness", "wise")
+_RECIPE_FLAGS = ("steps", "lr", "train_sequences", "boost", "shift_of_reach", "scale_jitter", "brightness", "wise",
+                "on_policy", "search_size")
 
 
 @add_command
@@ -31,6 +32,8 @@ def _sdst(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--scale-jitter", type=float, help="scale jitter of the training search crops (log units)")
     s.add_argument("--brightness", type=float, help="lighting gain range of the training search crops (log units)")
     s.add_argument("--wise", type=float, help="interpolate with the general teacher: general + WISE * (tuned - general)")
+    s.add_argument("--on-policy", type=float, help="share of pairs cropped where the general teacher's tracker searched")
+    s.add_argument("--search-size", type=int, help="training search crop side in pixels (default: the model's)")
     s.add_argument("--device", default="cpu", help="torch device of the fine-tune (cpu, cuda)")
     s.add_argument("--threads", type=int, help="torch CPU threads")
     s.add_argument("--no-check", action="store_true", help="skip the held-out check against the general teacher")

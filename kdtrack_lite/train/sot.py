@@ -102,9 +102,11 @@ def siamfc_forward(model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Te
 
 def sot_loader(sequences: list[SOTSequence], batch_size: int, seed: int,
                sampler: Sampler | None = None, pair_cfg: SiamPairConfig | None = None,
-               num_workers: int = 0) -> DataLoader:
-    """Shuffled (or ``sampler``-drawn) Siamese pairs; per-rank shards under torchrun."""
-    dataset = SiamesePairs(sequences, pair_cfg or SiamPairConfig(seed=seed, **SOT_PAIR_AUGMENT))  # 64/128 crops
+               num_workers: int = 0, search_boxes: dict[str, np.ndarray] | None = None) -> DataLoader:
+    """Shuffled (or ``sampler``-drawn) Siamese pairs; per-rank shards under torchrun.
+    ``search_boxes``: where a tracker searched (:func:`tracker_search_boxes`, :class:`SiamesePairs`)."""
+    dataset = SiamesePairs(sequences, pair_cfg or SiamPairConfig(seed=seed, **SOT_PAIR_AUGMENT),  # 64/128 crops
+                           search_boxes=search_boxes)
     return make_loader(dataset, batch_size, seed, sampler=sampler, num_workers=num_workers)
 
 
@@ -155,6 +157,19 @@ def track_sot_resets(model: nn.Module, seq: SOTSequence, cfg: SOTTrackerConfig |
             failures.append(t)
             restart = t + skip
     return pred, failures
+
+
+def tracker_search_boxes(model: nn.Module, sequences: list[SOTSequence], cfg: SOTTrackerConfig | None = None,
+                         protocol: str = "reset") -> dict[str, np.ndarray]:
+    """Where ``model``'s tracker searched at each frame -> ``{name: (T, 4) tlwh}``: its box of the
+    frame before (NaN at frame 0 and after frames it did not track), for the on-policy pairs of
+    :class:`~kdtrack_lite.data.datasets.SiamesePairs`. ``protocol``: :func:`track_sequences`;
+    OUR CHOICE ``"reset"``, so the crops follow tracking up to each failure (the frame it is lost
+    included) rather than a box that wandered off for the rest of the sequence."""
+    out = {}
+    for name, pred in track_sequences(model, sequences, cfg, protocol, desc="tracking the training sequences").items():
+        out[name] = np.vstack([np.full((1, 4), np.nan), pred[:-1]])
+    return out
 
 
 def accuracy_robustness(model: nn.Module, sequences: list[SOTSequence], cfg: SOTTrackerConfig | None = None,
@@ -250,12 +265,14 @@ def train_siamfc(
     num_workers: int = 0,
     shift_of_reach: float = SOT_SHIFT_OF_REACH,
     pair_overrides: dict | None = None,
+    search_boxes: dict[str, np.ndarray] | None = None,
 ) -> tuple[nn.Module, History]:
     """Train a SiamFC (``role`` preset ``"teacher"``/``"student"``), alone or distilled.
 
     ``init_from`` starts from another model's weights (a specialised teacher is fine-tuned from
     the general one); ``sampler`` re-weights training pairs (e.g. by attribute); ``shift_of_reach``
-    and ``pair_overrides`` (any other :class:`SiamPairConfig` field): see :func:`siam_pair_config`.
+    and ``pair_overrides`` (any other :class:`SiamPairConfig` field): see :func:`siam_pair_config`;
+    ``search_boxes``: where a tracker searched, for on-policy pairs (:func:`tracker_search_boxes`).
     """
     data_cfg = data_cfg or SOTDataConfig.make()
     train_cfg = train_cfg or sot_train_config()
@@ -267,7 +284,7 @@ def train_siamfc(
     val_seqs = val_sequences if val_sequences is not None else make_sot_split("val", data_cfg)
     loader = sot_loader(train_seqs, data_cfg.batch_size, seed=train_cfg.seed, sampler=sampler,
                         pair_cfg=siam_pair_config(model.cfg, train_cfg.seed, shift_of_reach, **(pair_overrides or {})),
-                        num_workers=num_workers)
+                        num_workers=num_workers, search_boxes=search_boxes)
     distiller = Distiller(model, SiamFCLoss(stride=model.cfg.stride), teachers=teachers,
                           losses=distiller_losses, forward=siamfc_forward)
 
