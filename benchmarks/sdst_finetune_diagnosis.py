@@ -13,6 +13,10 @@ carrying it and of the next ``--confirm`` (one-pass success AUC, ``sdst.attribut
 
     PYTHONPATH=. OMP_NUM_THREADS=1 python benchmarks/sdst_finetune_diagnosis.py --attribute FM --mode normal \\
         --steps 400 --lr 2e-4 --train-sequences 120
+
+Session 19 added ``--train-frames`` (the length of each of the ``--train-sequences`` fresh
+synthetic training sequences), ``--on-policy`` (share of pairs cropped where the general teacher's
+tracker searched) and ``--search-size`` (the training search crop's side).
 """
 from __future__ import annotations
 
@@ -47,6 +51,7 @@ def main(argv=None) -> None:
     ap.add_argument("--steps", type=int, default=400)
     ap.add_argument("--lr", type=float, default=2e-4, help="ignored by --mode stats (1e-12)")
     ap.add_argument("--train-sequences", type=int, default=120)
+    ap.add_argument("--train-frames", type=int, default=60, help="length of each training sequence")
     ap.add_argument("--boost", type=float, default=8.0)
     ap.add_argument("--select", type=int, default=36)
     ap.add_argument("--confirm", type=int, default=36, help="0: score the select set only")
@@ -61,7 +66,8 @@ def main(argv=None) -> None:
     sets = {"select": seqs[:args.select], **({"confirm": seqs[args.select:]} if args.confirm else {})}
     general = load_checkpoint(samples_dir() / "checkpoints" / "sot_teacher.pt").build().eval()
     cfg = SpecialistConfig.make("full", steps=args.steps, lr=1e-12 if args.mode == "stats" else args.lr,
-                                train_sequences=args.train_sequences, boost=args.boost,
+                                train_sequences=args.train_sequences, train_frames=args.train_frames,
+                                boost=args.boost,
                                 on_policy=args.on_policy, search_size=args.search_size)
     build = sot.build_siamfc
     if args.mode == "frozen":
@@ -71,7 +77,7 @@ def main(argv=None) -> None:
     finally:
         sot.build_siamfc = build
     candidates = {"general": general, args.mode: tuned}
-    if args.mode == "normal" and not args.on_policy:
+    if args.mode == "normal":
         candidates["restored"] = with_statistics_of(general, tuned)
     for name, model in candidates.items():
         row = {"attribute": args.attribute, "candidate": name}

@@ -235,3 +235,9 @@ def test_finetune_diagnosis_script_scores_each_way_of_fine_tuning(monkeypatch, c
     rows = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()[:-1]]
     assert [r["candidate"] for r in rows] == ["general", "normal", "restored"]
     assert all(0 <= r["select IV"] <= 100 for r in rows)
+    script.main(["--attribute", "FM", "--mode", "normal", "--steps", "2", "--train-sequences", "2", "--train-frames",
+                 "20", "--on-policy", "0.5", "--search-size", "160", "--select", "1", "--confirm", "0", "--frames", "16"])
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert [json.loads(line)["candidate"] for line in lines[:-1]] == ["general", "normal", "restored"]
+    assert {k: json.loads(lines[-1])["args"][k] for k in ("train_frames", "on_policy", "search_size")} == \
+        {"train_frames": 20, "on_policy": 0.5, "search_size": 160}
