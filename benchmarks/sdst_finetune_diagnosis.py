@@ -9,7 +9,10 @@ carrying it and of the next ``--confirm`` (one-pass success AUC, ``sdst.attribut
   the attribute-heavy training batches);
 * ``frozen``: every BatchNorm layer kept in eval mode (the running statistics tracking uses);
 * ``normal``: the shipped recipe's way, and the same weights with the general teacher's running
-  statistics put back (``restored``).
+  statistics put back (``restored``);
+* ``continued`` (session 19, the control): the same fine-tune on the first ``--train-sequences``
+  sequences of the general training split (every attribute of the cycle, drawn uniformly): does
+  the general teacher lose its tracking score to *any* further training, not only to specialising?
 
     PYTHONPATH=. OMP_NUM_THREADS=1 python benchmarks/sdst_finetune_diagnosis.py --attribute FM --mode normal \\
         --steps 400 --lr 2e-4 --train-sequences 120
@@ -28,10 +31,11 @@ import time
 import torch
 from torch import nn
 
+import kdtrack_lite.train.sdst as sdst
 import kdtrack_lite.train.sot as sot
 from kdtrack_lite.checkpoint import load_checkpoint
 from kdtrack_lite.paths import samples_dir
-from kdtrack_lite.train.sdst import SpecialistConfig, attribute_auc, attribute_sequences, train_specialist
+from kdtrack_lite.train.sdst import SpecialistConfig, attribute_auc, attribute_sequences
 from sot_frozen_bn import freeze_batchnorm  # benchmarks/ is on sys.path when run as a script
 
 STATS = ("running_mean", "running_var", "num_batches_tracked")
@@ -47,7 +51,7 @@ def with_statistics_of(source: nn.Module, model: nn.Module) -> nn.Module:
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--attribute", required=True, choices=["OCC", "FM", "IV", "SV"])
-    ap.add_argument("--mode", required=True, choices=["stats", "frozen", "normal"])
+    ap.add_argument("--mode", required=True, choices=["stats", "frozen", "normal", "continued"])
     ap.add_argument("--steps", type=int, default=400)
     ap.add_argument("--lr", type=float, default=2e-4, help="ignored by --mode stats (1e-12)")
     ap.add_argument("--train-sequences", type=int, default=120)
@@ -67,17 +71,20 @@ def main(argv=None) -> None:
     general = load_checkpoint(samples_dir() / "checkpoints" / "sot_teacher.pt").build().eval()
     cfg = SpecialistConfig.make("full", steps=args.steps, lr=1e-12 if args.mode == "stats" else args.lr,
                                 train_sequences=args.train_sequences, train_frames=args.train_frames,
-                                boost=args.boost,
+                                boost=1.0 if args.mode == "continued" else args.boost,
                                 on_policy=args.on_policy, search_size=args.search_size)
-    build = sot.build_siamfc
+    build, pick = sot.build_siamfc, sdst.attribute_sequences
     if args.mode == "frozen":
         sot.build_siamfc = lambda model_cfg: freeze_batchnorm(build(model_cfg))  # train_siamfc builds its own model
+    if args.mode == "continued":  # train_specialist picks its training sequences through attribute_sequences
+        sdst.attribute_sequences = lambda split, attribute, count, num_frames, seed=0: sot.make_sot_split(
+            split, sot.SOTDataConfig.make("full", train_sequences=count, train_frames=num_frames, seed=seed))
     try:
-        tuned, _ = train_specialist(general, args.attribute, cfg)
+        tuned, _ = sdst.train_specialist(general, args.attribute, cfg)
     finally:
-        sot.build_siamfc = build
+        sot.build_siamfc, sdst.attribute_sequences = build, pick
     candidates = {"general": general, args.mode: tuned}
-    if args.mode == "normal":
+    if args.mode in ("normal", "continued"):
         candidates["restored"] = with_statistics_of(general, tuned)
     for name, model in candidates.items():
         row = {"attribute": args.attribute, "candidate": name}

@@ -241,3 +241,17 @@ def test_finetune_diagnosis_script_scores_each_way_of_fine_tuning(monkeypatch, c
     assert [json.loads(line)["candidate"] for line in lines[:-1]] == ["general", "normal", "restored"]
     assert {k: json.loads(lines[-1])["args"][k] for k in ("train_frames", "on_policy", "search_size")} == \
         {"train_frames": 20, "on_policy": 0.5, "search_size": 160}
+    # the control: the same fine-tune on the general training split (every attribute, no boost)
+    import kdtrack_lite.train.sdst as sdst
+
+    seen = []
+    real = sdst.train_specialist
+    monkeypatch.setattr(sdst, "train_specialist", lambda general, attribute, cfg: seen.append(
+        ([s.name for s in sdst.attribute_sequences("train", attribute, cfg.train_sequences, cfg.train_frames)],
+         cfg.boost)) or real(general, attribute, cfg))
+    script.main(["--attribute", "FM", "--mode", "continued", "--steps", "2", "--train-sequences", "3", "--train-frames",
+                 "16", "--select", "1", "--confirm", "0", "--frames", "16"])
+    assert seen == [(["train-00", "train-01", "train-02"], 1.0)]  # the split's first three, whatever their slot
+    assert sdst.attribute_sequences("train", "FM", 2, 16)[1].name == "train-05"  # put back afterwards
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert [json.loads(line)["candidate"] for line in lines[:-1]] == ["general", "continued", "restored"]
