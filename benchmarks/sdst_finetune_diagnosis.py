@@ -64,6 +64,8 @@ def main(argv=None) -> None:
                     help="share of pairs cropped where the general teacher's tracker searched (session 19)")
     ap.add_argument("--search-size", type=int, default=None, help="training search side (default: the model's)")
     args = ap.parse_args(argv)
+    if args.mode == "continued":
+        args.boost = 1.0  # uniform draws over the general split (recorded so in the printed args)
     torch.set_num_threads(1)
     start = time.perf_counter()
     seqs = attribute_sequences("val", args.attribute, args.select + args.confirm, args.frames)
@@ -71,7 +73,7 @@ def main(argv=None) -> None:
     general = load_checkpoint(samples_dir() / "checkpoints" / "sot_teacher.pt").build().eval()
     cfg = SpecialistConfig.make("full", steps=args.steps, lr=1e-12 if args.mode == "stats" else args.lr,
                                 train_sequences=args.train_sequences, train_frames=args.train_frames,
-                                boost=1.0 if args.mode == "continued" else args.boost,
+                                boost=args.boost,
                                 on_policy=args.on_policy, search_size=args.search_size)
     build, pick = sot.build_siamfc, sdst.attribute_sequences
     if args.mode == "frozen":

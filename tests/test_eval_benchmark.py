@@ -255,3 +255,4 @@ def test_finetune_diagnosis_script_scores_each_way_of_fine_tuning(monkeypatch, c
     assert sdst.attribute_sequences("train", "FM", 2, 16)[1].name == "train-05"  # put back afterwards
     lines = capsys.readouterr().out.strip().splitlines()
     assert [json.loads(line)["candidate"] for line in lines[:-1]] == ["general", "continued", "restored"]
+    assert json.loads(lines[-1])["args"]["boost"] == 1.0
