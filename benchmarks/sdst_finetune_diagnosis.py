@@ -31,11 +31,10 @@ import time
 import torch
 from torch import nn
 
-import kdtrack_lite.train.sdst as sdst
 import kdtrack_lite.train.sot as sot
 from kdtrack_lite.checkpoint import load_checkpoint
 from kdtrack_lite.paths import samples_dir
-from kdtrack_lite.train.sdst import SpecialistConfig, attribute_auc, attribute_sequences
+from kdtrack_lite.train.sdst import SpecialistConfig, attribute_auc, attribute_sequences, train_specialist
 from sot_frozen_bn import freeze_batchnorm  # benchmarks/ is on sys.path when run as a script
 
 STATS = ("running_mean", "running_var", "num_batches_tracked")
@@ -75,16 +74,17 @@ def main(argv=None) -> None:
                                 train_sequences=args.train_sequences, train_frames=args.train_frames,
                                 boost=args.boost,
                                 on_policy=args.on_policy, search_size=args.search_size)
-    build, pick = sot.build_siamfc, sdst.attribute_sequences
+    train_seqs = None  # the attribute's training sequences
+    if args.mode == "continued":
+        train_seqs = sot.make_sot_split("train", sot.SOTDataConfig.make(
+            "full", train_sequences=args.train_sequences, train_frames=args.train_frames))
+    build = sot.build_siamfc
     if args.mode == "frozen":
         sot.build_siamfc = lambda model_cfg: freeze_batchnorm(build(model_cfg))  # train_siamfc builds its own model
-    if args.mode == "continued":  # train_specialist picks its training sequences through attribute_sequences
-        sdst.attribute_sequences = lambda split, attribute, count, num_frames, seed=0: sot.make_sot_split(
-            split, sot.SOTDataConfig.make("full", train_sequences=count, train_frames=num_frames, seed=seed))
     try:
-        tuned, _ = sdst.train_specialist(general, args.attribute, cfg)
+        tuned, _ = train_specialist(general, args.attribute, cfg, sequences=train_seqs)
     finally:
-        sot.build_siamfc, sdst.attribute_sequences = build, pick
+        sot.build_siamfc = build
     candidates = {"general": general, args.mode: tuned}
     if args.mode in ("normal", "continued"):
         candidates["restored"] = with_statistics_of(general, tuned)

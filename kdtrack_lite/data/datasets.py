@@ -241,9 +241,9 @@ class SiamesePairs(Dataset):
                 raise ValueError(f"SiamesePairs: sequence {seq.name!r} has no frame where the target is visible")
         if not 0.0 <= self.cfg.on_policy_prob <= 1.0:
             raise ValueError(f"SiamesePairs: on_policy_prob must be in [0, 1], got {self.cfg.on_policy_prob}")
-        self.search_boxes = {}
+        self.search_boxes, by_name = {}, {q.name: q for q in self.sequences}
         for name, boxes in (search_boxes or {}).items():
-            seq = next((q for q in self.sequences if q.name == name), None)
+            seq = by_name.get(name)
             if seq is None:
                 raise ValueError(f"SiamesePairs: search_boxes names {name!r}, which is not one of the sequences")
             boxes = np.asarray(boxes, np.float64)

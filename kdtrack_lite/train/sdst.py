@@ -150,12 +150,15 @@ def interpolate_weights(general: nn.Module, tuned: nn.Module, alpha: float) -> n
 
 def train_specialist(general: nn.Module, attribute: str, cfg: SpecialistConfig | None = None,
                      checkpoint_path: str | Path | None = None, half: bool = True,
-                     device: torch.device | str = "cpu") -> tuple[nn.Module, History]:
+                     device: torch.device | str = "cpu",
+                     sequences: list[SOTSequence] | None = None) -> tuple[nn.Module, History]:
     """Fine-tune a copy of ``general`` into the ``attribute`` specialist (module doc), then
     interpolate it with ``general`` by ``cfg.wise`` (:func:`interpolate_weights`).
 
     ``half``: store the checkpoint's weights in float16 (half the bytes; they load back into the
-    float32 model, and the tracker's AUC is unchanged to within rounding).
+    float32 model, and the tracker's AUC is unchanged to within rounding). ``sequences``: the
+    training sequences (default: the first ``cfg.train_sequences`` training sequences carrying
+    ``attribute``, :func:`attribute_sequences`); a control may pass the general split instead.
 
     Returns:
         ``(specialist on the CPU, history)``; the checkpoint (if asked) records ``role="specialist"``,
@@ -164,7 +167,8 @@ def train_specialist(general: nn.Module, attribute: str, cfg: SpecialistConfig |
     if attribute not in SPECIALIST_ATTRIBUTES:
         raise ValueError(f"train_specialist: attribute must be one of {sorted(SPECIALIST_ATTRIBUTES)}, got {attribute!r}")
     cfg = cfg or SpecialistConfig.make()
-    seqs = attribute_sequences("train", attribute, cfg.train_sequences, cfg.train_frames, cfg.seed)
+    seqs = sequences if sequences is not None else attribute_sequences("train", attribute, cfg.train_sequences,
+                                                                       cfg.train_frames, cfg.seed)
     overrides = {k: getattr(cfg, k) for k in ("scale_jitter", "brightness", "search_size") if getattr(cfg, k) is not None}
     search_boxes = None
     if cfg.on_policy > 0:
