@@ -95,8 +95,29 @@ def test_train_mot_arch_builds_the_wide_student(tmp_path, capsys):
     for name in ("mot_student_x2", "mot_student_x2_kd"):   # the distilled 21x student of notebook 06
         assert shipped_detector(name).cfg == DetectorConfig.preset("student_x2")
     assert load_checkpoint(samples_dir() / "checkpoints" / "mot_student_x2_kd.pt").extra["distill"]["losses"] == ["kd_det"]
-    for bad, message in ((["train", "sot", "--arch", "student_x2"], "--arch is a CenterTrack (mot) option"),
+    for bad, message in ((["train", "sot", "--arch", "student_m"], "--arch student_m is not a sot preset"),
+                         (["train", "mot", "--arch", "student_x4"], "--arch student_x4 is not a mot preset"),
                          (["train", "mot", "--arch", "student", "--init", str(out)], "--arch and --init")):
         assert main([*bad[:2], "--role", "student", "--fast", *bad[2:], "--out", str(tmp_path / "x.pt")]) != 0
         assert message in capsys.readouterr().err
 
+
+
+def test_train_sot_arch_builds_the_wider_students(tmp_path):
+    """``kdtrack train sot --arch student_x4``: the student's depthwise-separable SiamFC at 4x its widths,
+    still >= 8x smaller than the teacher (issue 7's floor), recorded in the checkpoint."""
+    from kdtrack_lite.cli import main
+    from kdtrack_lite.models.backbone import count_parameters
+    from kdtrack_lite.models.siamfc import SiamFCConfig, build_siamfc
+
+    out = tmp_path / "x4.pt"
+    assert main(["train", "sot", "--role", "student", "--arch", "student_x4", "--fast", "--epochs", "1", "--steps", "1",
+                 "--threads", "1", "--train-sequences", "2", "--val-sequences", "1", "--out", str(out)]) == 0
+    model = load_checkpoint(out).build()
+    assert model.cfg == SiamFCConfig.preset("student_x4")
+    assert model.cfg.backbone.widths == (64, 192) and model.cfg.backbone.block == "dwsep"
+    sizes = {n: count_parameters(build_siamfc(SiamFCConfig.preset(n))) for n in ("teacher", "student", "student_x2",
+                                                                                  "student_x4")}
+    assert sizes["student"] < sizes["student_x2"] < sizes["student_x4"] <= sizes["teacher"] / 8
+    assert SiamFCConfig.preset("student").backbone.widths == (16, 48)   # the shipped presets did not move
+    assert SiamFCConfig.preset("teacher").backbone.block == "residual"

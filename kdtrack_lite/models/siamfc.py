@@ -67,6 +67,10 @@ class SiamFCConfig(Config):
     PRESETS: ClassVar[dict[str, dict]] = {
         "teacher": dict(backbone=dict(widths=(64, 128), blocks=(1, 3)), feature_channels=64),
         "student": dict(backbone=dict(widths=(16, 48), blocks=(1, 2)), feature_channels=32),
+        # the student at two and four times its widths (OUR CHOICE, issue 7's capacity question): about
+        # 41x and 11x fewer parameters than the teacher, against 146x for the student
+        "student_x2": dict(backbone=dict(stem_channels=16, widths=(32, 96), blocks=(1, 2)), feature_channels=64),
+        "student_x4": dict(backbone=dict(stem_channels=32, widths=(64, 192), blocks=(1, 2)), feature_channels=128),
     }
     INPUT_NORMS: ClassVar[tuple[str, ...]] = ("none", "crop")
 
@@ -79,11 +83,13 @@ class SiamFCConfig(Config):
 
     @classmethod
     def preset(cls, name: str, **overrides) -> "SiamFCConfig":
-        """``"teacher"`` or ``"student"`` SiamFC (backbone preset of that name, two stages)."""
+        """``"teacher"``, ``"student"`` or a wider student ``"student_x2"`` / ``"student_x4"`` SiamFC:
+        two stages of the teacher's residual blocks or of the student's depthwise-separable ones."""
         if name not in cls.PRESETS:
             raise ValueError(f"SiamFCConfig.preset: unknown preset {name!r}; known: {sorted(cls.PRESETS)}")
         values = dict(cls.PRESETS[name])
-        values["backbone"] = BackboneConfig.preset(name, **values["backbone"]).to_dict()
+        blocks_of = "teacher" if name == "teacher" else "student"
+        values["backbone"] = BackboneConfig.preset(blocks_of, **values["backbone"]).to_dict()
         return cls.from_dict({**values, **overrides})
 
     @property

@@ -9,14 +9,20 @@ import os
 from ..cli import add_command
 
 
+# the presets of DetectorConfig and SiamFCConfig, named here so that the CLI starts without importing torch
+MOT_ARCHS = ("teacher", "student", "student_x2", "student_x3", "student_m")
+SOT_ARCHS = ("teacher", "student", "student_x2", "student_x4")
+
+
 @add_command
 def _train(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a teacher or student baseline (MOT detector or SiamFC)")
     p.add_argument("family", choices=["mot", "sot"], help="mot = CenterTrack detector, sot = SiamFC")
     p.add_argument("--role", choices=["teacher", "student"], required=True)
-    p.add_argument("--arch", choices=["teacher", "student", "student_x2", "student_x3", "student_m"],
-                   help="mot only: the detector preset (default: the role's); student_xN = N times the student's "
-                        "widths; student_m = student_x3's backbone with student_x2's neck and head")
+    p.add_argument("--arch", choices=sorted(set(MOT_ARCHS + SOT_ARCHS)),
+                   help="the model preset (default: the role's); student_xN = N times the student's widths "
+                        "(mot: x2, x3; sot: x2, x4); mot's student_m = student_x3's backbone with student_x2's "
+                        "neck and head")
     p.add_argument("--out", required=True, help="checkpoint path (.pt), written atomically")
     p.add_argument("--fast", action="store_true", help="FAST profile (same as KDTRACK_FAST=1)")
     p.add_argument("--seed", type=int, default=0)
@@ -48,8 +54,9 @@ def _train(sub: argparse._SubParsersAction) -> None:
     def run(args: argparse.Namespace) -> None:
         if args.family == "mot" and (args.input_norm or args.shift_of_reach is not None):  # before any setup
             raise ValueError("--input-norm and --shift-of-reach are SiamFC (sot) options")
-        if args.family == "sot" and args.arch:
-            raise ValueError("--arch is a CenterTrack (mot) option")
+        known = SOT_ARCHS if args.family == "sot" else MOT_ARCHS
+        if args.arch and args.arch not in known:
+            raise ValueError(f"--arch {args.arch} is not a {args.family} preset; {args.family} has {', '.join(known)}")
         if args.arch and args.init:
             raise ValueError("--arch and --init both set the architecture; give one (--init keeps its checkpoint's)")
         import logging
@@ -87,7 +94,8 @@ def _train(sub: argparse._SubParsersAction) -> None:
 
             from ..models.siamfc import SiamFCConfig
 
-            model_cfg = SiamFCConfig.preset(args.role, **({"input_norm": args.input_norm} if args.input_norm else {}))
+            model_cfg = SiamFCConfig.preset(args.arch or args.role,
+                                            **({"input_norm": args.input_norm} if args.input_norm else {}))
             shift = {} if args.shift_of_reach is None else {"shift_of_reach": args.shift_of_reach}
             _, history = train_siamfc(args.role, SOTDataConfig.make(**data_overrides),
                                       sot_train_config(seed=args.seed, **overrides), model_cfg=model_cfg,
