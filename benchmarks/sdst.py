@@ -68,6 +68,8 @@ def main() -> None:
                     help="also score every variant under the VOT reset protocol (columns 'reset ALL', 'reset OCC', ...)")
     ap.add_argument("--student", default=None, metavar="CKPT",
                     help="student checkpoint every variant starts from (default: the shipped sot_student.pt)")
+    ap.add_argument("--student-bn", choices=["train", "frozen"], default="train",
+                    help="the student's BatchNorm while fine-tuning, every variant (SDSTStudentConfig.student_bn)")
     ap.add_argument("--device", default="cpu", help="torch device of training and tracking (speed table: CPU)")
     ap.add_argument("--out", default="benchmarks/sdst_results.json")
     args = ap.parse_args()
@@ -88,7 +90,8 @@ def main() -> None:
                                    warmup_steps=10, seed=seed)
             model, _ = train_sdst_student(variant, student, general, specialists, train_seqs, cfg, args.batch,
                                           cfg=SDSTStudentConfig(specialist_weight=args.specialist_weight,
-                                                                boost=args.boost), device=args.device)
+                                                                boost=args.boost, student_bn=args.student_bn),
+                                          device=args.device)
             rep = evaluate_siamfc(model.eval(), test_seqs)
             row = {**auc_columns(rep), "P@20": float(rep.overall.loc["ALL", "P@20"])}
             if args.reset_eval:

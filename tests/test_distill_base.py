@@ -85,6 +85,28 @@ def test_teachers_frozen_and_stay_in_eval():
     assert torch.equal(bn_before, teacher.body[1].running_mean)
 
 
+def test_student_bn_frozen_keeps_running_statistics_and_trains_the_affine_weights():
+    """``student_bn="frozen"``: the student's BN stays in eval mode through ``fit`` (running statistics
+    untouched, outputs use them), while its affine weights and the other layers train."""
+    seed_everything(0)
+    student = Net(8)
+    bn = student.body[1]
+    stats = (bn.running_mean.clone(), bn.running_var.clone())
+    weight = bn.weight.detach().clone()
+    d = Distiller(student, mse_task, teachers={"t": Net(8)}, losses=[OutputMatch()], student_bn="frozen")
+    d.train()
+    assert student.training and not bn.training   # the rest of the student trains as usual
+    fit(d, _loader(), TrainConfig.make(profile="fast", epochs=1, steps_per_epoch=4, lr=1e-2))
+    assert torch.equal(bn.running_mean, stats[0]) and torch.equal(bn.running_var, stats[1])
+    assert not torch.equal(bn.weight, weight)
+    d.train(False)
+    assert not bn.training
+    plain = Distiller(Net(8), mse_task).train()
+    assert plain.student.body[1].training   # the default is unchanged
+    with pytest.raises(ValueError, match="student_bn must be one of"):
+        Distiller(Net(), mse_task, student_bn="eval")
+
+
 def test_kd_term_without_teacher_is_an_error():
     with pytest.raises(ValueError, match="need a teacher"):
         Distiller(Net(), mse_task, losses=[OutputMatch()])

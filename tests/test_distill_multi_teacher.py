@@ -79,6 +79,31 @@ def test_per_sample_kd_matches_kd_loss_and_torch_kl():
     assert torch.allclose(per, ref, atol=1e-6)
 
 
+def test_per_sample_kd_bernoulli_form_is_the_mean_per_position_kl():
+    """``form="bernoulli"``: each position its own probability; hand-computed Bernoulli KL, 0 on equal maps,
+    and not invariant to a constant shift of the logits (the softmax form is)."""
+    g = torch.Generator().manual_seed(2)
+    zs, zt = torch.randn(3, 1, 5, 5, generator=g), torch.randn(3, 1, 5, 5, generator=g)
+    q, p = torch.sigmoid(zt / 2), torch.sigmoid(zs / 2)
+    ref = 4.0 * (q * torch.log(q / p) + (1 - q) * torch.log((1 - q) / (1 - p))).flatten(1).mean(1)
+    got = per_sample_kd(zs, zt, T=2.0, form="bernoulli")
+    assert got.shape == (3,) and torch.allclose(got, ref, atol=1e-6)
+    assert torch.allclose(per_sample_kd(zt, zt, form="bernoulli"), torch.zeros(3), atol=1e-7)
+    assert torch.allclose(per_sample_kd(zs + 3, zt, T=2.0), per_sample_kd(zs, zt, T=2.0), atol=1e-5)
+    assert (per_sample_kd(zt + 3, zt, form="bernoulli") > 0.1).all()
+    w = torch.tensor([[1.0, 0], [0, 1], [0.5, 0.5]])
+    other = torch.randn(3, 1, 5, 5, generator=g)
+    want = torch.stack([ref[0], per_sample_kd(zs, other, 2.0, "bernoulli")[1],
+                        0.5 * ref[2] + 0.5 * per_sample_kd(zs, other, 2.0, "bernoulli")[2]]).mean()
+    assert torch.allclose(multi_teacher_kd_loss(zs, [zt, other], w, T=2.0, form="bernoulli"), want, atol=1e-6)
+    with pytest.raises(ValueError, match="form must be one of"):
+        per_sample_kd(zs, zt, form="poisson")
+    with pytest.raises(ValueError, match="temperature T must be > 0"):
+        per_sample_kd(zs, zt, T=0.0, form="bernoulli")
+    with pytest.raises(ValueError, match="SDSTConfig.form"):
+        SDSTKD(form="poisson")
+
+
 def test_multi_teacher_loss_one_hot_weights_pick_each_samples_teacher():
     g = torch.Generator().manual_seed(1)
     zs = torch.randn(3, 1, 5, 5, generator=g)

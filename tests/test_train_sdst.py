@@ -258,3 +258,23 @@ def test_reset_protocol_scores_frames_after_a_failure_as_misses():
     for o, r, f in zip(ope, reset, failed):
         if np.isfinite(o) and not f:
             assert r == pytest.approx(o)  # no failure: the same run
+
+
+def test_sdst_student_bn_frozen_fine_tune_keeps_the_students_running_statistics():
+    """SDSTStudentConfig(student_bn="frozen") reaches the training loop: after a distilled fine-tune the
+    student's BN running statistics are the initial student's, its weights are not; "train" moves both."""
+    from kdtrack_lite.distill.loop import TrainConfig
+    from kdtrack_lite.train.sdst import SDSTStudentConfig, train_sdst_student
+
+    torch.manual_seed(0)
+    seqs = attribute_sequences("train", "FM", 2, 12)
+    student, teacher = build_siamfc(SiamFCConfig.preset("student")), build_siamfc(SiamFCConfig.preset("student"))
+    cfg = TrainConfig.make("fast", epochs=1, steps_per_epoch=2, seed=0, lr=1e-2)
+    start = student.state_dict()
+    tuned = {bn: train_sdst_student("general", student, teacher, {}, seqs, cfg, batch_size=4,
+                                    cfg=SDSTStudentConfig(student_bn=bn))[0].state_dict() for bn in ("frozen", "train")}
+    stats = [k for k in start if k.endswith(("running_mean", "running_var"))]
+    weights = [k for k in start if k.endswith("weight")]
+    assert stats and all(torch.equal(tuned["frozen"][k], start[k]) for k in stats)
+    assert not all(torch.equal(tuned["train"][k], start[k]) for k in stats)
+    assert not all(torch.equal(tuned["frozen"][k], start[k]) for k in weights)

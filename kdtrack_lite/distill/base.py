@@ -69,7 +69,16 @@ class Distiller(nn.Module):
         teachers: ``{name: model}``; frozen here.
         losses: distillation terms (see :class:`LossTerm`); empty = the student alone.
         forward: how a model consumes a batch (default ``model(batch)``).
+        student_bn: ``"train"`` (default): the student's BatchNorm layers normalise by batch
+            statistics while training, as usual; ``"frozen"``: they stay in eval mode, normalising by
+            the running statistics the trained model is used with (their affine weights still train,
+            the statistics stay as they were). OUR CHOICE for short fine-tunes of a trained student
+            with small batches: a teacher is always in eval mode, and a train-mode student matching
+            it learns outputs for batch statistics it will not see at test time (RESULTS.md, SDST,
+            session 20).
     """
+
+    STUDENT_BN = ("train", "frozen")
 
     def __init__(
         self,
@@ -78,8 +87,12 @@ class Distiller(nn.Module):
         teachers: Mapping[str, nn.Module] | None = None,
         losses: list[LossTerm] | None = None,
         forward: ForwardFn | None = None,
+        student_bn: str = "train",
     ):
         super().__init__()
+        if student_bn not in self.STUDENT_BN:
+            raise ValueError(f"Distiller: student_bn must be one of {self.STUDENT_BN}, got {student_bn!r}")
+        self.student_bn = student_bn
         self.student = student
         self.teachers = nn.ModuleDict(dict(teachers or {}))
         self.losses = nn.ModuleList(losses or [])
@@ -115,6 +128,10 @@ class Distiller(nn.Module):
         super().train(mode)
         for teacher in self.teachers.values():
             teacher.eval()  # teachers never switch to train mode (BN statistics stay fixed)
+        if mode and self.student_bn == "frozen":
+            for module in self.student.modules():
+                if isinstance(module, nn.modules.batchnorm._BatchNorm):
+                    module.eval()
         return self
 
     def trainable_parameters(self) -> list[nn.Parameter]:

@@ -36,25 +36,35 @@ from ..config import Config
 from ..data.sot_synth import ATTRIBUTES
 from ._shapes import check_same_shape
 from .base import DistillContext, LossTerm
+from .response import bernoulli_kl
 
 SCHEMES = ("fixed", "confidence", "loss")
+KD_FORMS = ("softmax", "bernoulli")
 # SampleLoss(logits (B, 1, H, W), batch) -> (B,) a teacher's task loss per sample ("loss" scheme)
 SampleLoss = Callable[[torch.Tensor, Mapping[str, Any]], torch.Tensor]
 
 
-def per_sample_kd(logits_s: torch.Tensor, logits_t: torch.Tensor, T: float = 4.0) -> torch.Tensor:
-    """Hinton KD per sample: ``T^2 * KL(softmax(z_T/T) || softmax(z_S/T))`` -> ``(B,)``.
+def per_sample_kd(logits_s: torch.Tensor, logits_t: torch.Tensor, T: float = 4.0,
+                  form: str = "softmax") -> torch.Tensor:
+    """Response KD per sample -> ``(B,)``, in one of two forms (:data:`KD_FORMS`):
+
+    * ``"softmax"``: Hinton KD ``T^2 * KL(softmax(z_T/T) || softmax(z_S/T))``, the map's positions
+      as one distribution; its batch mean equals :func:`~kdtrack_lite.distill.response.kd_loss`;
+    * ``"bernoulli"``: ``T^2 * mean over positions of KL(Bern(sigmoid(z_T/T)) || Bern(sigmoid(z_S/T)))``
+      (:func:`~kdtrack_lite.distill.response.bernoulli_kl`), each position its own probability, as
+      SiamFC's logistic loss trains it and its tracker reads it.
 
     Args:
-        logits_s: student logits ``(B, ...)`` (e.g. a response map ``(B, 1, H, W)``); softmax over
-            all non-batch dims.
+        logits_s: student logits ``(B, ...)`` (e.g. a response map ``(B, 1, H, W)``).
         logits_t: teacher logits, same shape; detached.
         T: temperature (> 0).
-
-    Returns:
-        ``(B,)``; its mean equals :func:`~kdtrack_lite.distill.response.kd_loss`.
+        form: ``"softmax"`` or ``"bernoulli"``.
     """
     check_same_shape("per_sample_kd", "logits_s", logits_s, "logits_t", logits_t)
+    if form not in KD_FORMS:
+        raise ValueError(f"per_sample_kd: form must be one of {KD_FORMS}, got {form!r}")
+    if form == "bernoulli":
+        return T * T * bernoulli_kl(logits_s, logits_t, T, "per_sample_kd").flatten(1).mean(dim=1)
     if T <= 0:
         raise ValueError(f"per_sample_kd: temperature T must be > 0, got {T}")
     log_p_s = F.log_softmax(logits_s.flatten(1) / T, dim=1)  # (B, N)
@@ -125,19 +135,20 @@ def peak_confidence(logits: torch.Tensor) -> torch.Tensor:
 
 
 def multi_teacher_kd_loss(logits_s: torch.Tensor, logits_teachers: Sequence[torch.Tensor], weights: torch.Tensor,
-                          T: float = 4.0) -> torch.Tensor:
-    """``mean_b sum_k w_bk * per_sample_kd(z_S, z_k, T)_b`` (the SDST response loss, module doc).
+                          T: float = 4.0, form: str = "softmax") -> torch.Tensor:
+    """``mean_b sum_k w_bk * per_sample_kd(z_S, z_k, T, form)_b`` (the SDST response loss, module doc).
 
     Args:
         logits_s: student response ``(B, 1, H, W)``.
         logits_teachers: ``1 + K`` teacher responses, each ``(B, 1, H, W)``; general first.
         weights: ``(B, 1 + K)`` per-sample teacher weights (detached).
         T: temperature.
+        form: :func:`per_sample_kd`'s ``"softmax"`` or ``"bernoulli"``.
     """
     if weights.shape != (logits_s.shape[0], len(logits_teachers)):
         raise ValueError(f"multi_teacher_kd_loss: weights must be (B, n_teachers) = "
                          f"({logits_s.shape[0]}, {len(logits_teachers)}), got {tuple(weights.shape)}")
-    per = torch.stack([per_sample_kd(logits_s, z_t, T) for z_t in logits_teachers], dim=1)  # (B, 1 + K)
+    per = torch.stack([per_sample_kd(logits_s, z_t, T, form) for z_t in logits_teachers], dim=1)  # (B, 1 + K)
     return (weights.detach() * per).sum(dim=1).mean()
 
 
@@ -150,6 +161,8 @@ class SDSTConfig(Config):
         specialists: ``{teacher key: attribute names}``, e.g. ``{"OCC": ("OCC",), "FM": ("FM",)}``.
         scheme: ``"fixed"``, ``"confidence"`` or ``"loss"``.
         temperature: response KD temperature ``T``.
+        form: ``"softmax"`` (positions as one distribution) or ``"bernoulli"`` (each position its
+            own probability), :func:`per_sample_kd`.
         weight: multiplier of ``loss_kd_sdst``.
         general_weight, specialist_weight: ``a_0`` and ``a_k`` of the fixed scheme.
         tau: softmax temperature of the adaptive schemes (confidence scores lie in (0, 1]; task
@@ -161,6 +174,7 @@ class SDSTConfig(Config):
     specialists: dict[str, tuple[str, ...]] = field(default_factory=dict)
     scheme: str = "fixed"
     temperature: float = 4.0
+    form: str = "softmax"
     weight: float = 1.0
     general_weight: float = 1.0
     specialist_weight: float = 1.0
@@ -187,6 +201,8 @@ class SDSTKD(LossTerm):
         self.cfg = cfg.replace(**overrides) if overrides else cfg
         if self.cfg.scheme not in SCHEMES:
             raise ValueError(f"SDSTConfig.scheme must be one of {SCHEMES}, got {self.cfg.scheme!r}")
+        if self.cfg.form not in KD_FORMS:
+            raise ValueError(f"SDSTConfig.form must be one of {KD_FORMS}, got {self.cfg.form!r}")
         if self.cfg.scheme == "loss" and sample_loss is None:
             raise ValueError("SDSTKD: scheme 'loss' needs sample_loss(logits, batch) -> (B,)")
         self.sample_loss = sample_loss
@@ -216,4 +232,5 @@ class SDSTKD(LossTerm):
         w = self.weights(ctx)
         self.last_weights = w.detach()
         outs = [ctx.teacher_outs[n] for n in self.teacher_names]
-        return {"loss_kd_sdst": self.cfg.weight * multi_teacher_kd_loss(ctx.student_out, outs, w, self.cfg.temperature)}
+        return {"loss_kd_sdst": self.cfg.weight * multi_teacher_kd_loss(ctx.student_out, outs, w, self.cfg.temperature,
+                                                                        self.cfg.form)}

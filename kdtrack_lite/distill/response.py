@@ -69,13 +69,18 @@ def binary_kd_loss(logits_s: torch.Tensor, logits_t: torch.Tensor, T: float = 1.
         Scalar tensor; 0 exactly when ``logits_s == logits_t``.
     """
     check_same_shape("binary_kd_loss", "logits_s", logits_s, "logits_t", logits_t)
+    return T * T * _weighted_mean(bernoulli_kl(logits_s, logits_t, T, "binary_kd_loss"), weight, "binary_kd_loss")
+
+
+def bernoulli_kl(logits_s: torch.Tensor, logits_t: torch.Tensor, T: float = 1.0,
+                 where: str = "bernoulli_kl") -> torch.Tensor:
+    """Elementwise ``KL(Bern(sigmoid(z_T/T)) || Bern(sigmoid(z_S/T)))`` (no ``T^2``), same shape as
+    the logits; the teacher's logits are detached. ``where`` names the caller in the errors."""
     if T <= 0:
-        raise ValueError(f"binary_kd_loss: temperature T must be > 0, got {T}")
+        raise ValueError(f"{where}: temperature T must be > 0, got {T}")
     zs, zt = logits_s / T, logits_t.detach() / T
     q = torch.sigmoid(zt)
-    kl = (q * (F.logsigmoid(zt) - F.logsigmoid(zs))
-          + (1 - q) * (F.logsigmoid(-zt) - F.logsigmoid(-zs)))
-    return T * T * _weighted_mean(kl, weight, "binary_kd_loss")
+    return q * (F.logsigmoid(zt) - F.logsigmoid(zs)) + (1 - q) * (F.logsigmoid(-zt) - F.logsigmoid(-zs))
 
 
 def confidence_weight(logits_s: torch.Tensor, logits_t: torch.Tensor) -> torch.Tensor:

@@ -296,21 +296,27 @@ class SDSTStudentConfig(Config):
 
     Attributes:
         temperature: response KD temperature ``T``.
+        kd_form: ``"softmax"`` or ``"bernoulli"`` response KD
+            (:func:`~kdtrack_lite.distill.multi_teacher.per_sample_kd`).
         kd_weight: weight of the (general or SDST) response KD.
         at_beta: attention-transfer ``beta`` on taps ``at_taps`` (general teacher only).
         specialist_weight: ``a_k`` of the fixed scheme (general ``a_0`` = 1).
         tau: softmax temperature of the adaptive (loss-based) scheme.
+        student_bn: the student's BatchNorm while fine-tuning, ``"train"`` or ``"frozen"``
+            (:class:`~kdtrack_lite.distill.base.Distiller`), the same in every variant.
         boost: training frames carrying a specialist's attribute are drawn ``boost`` times as often
             (:func:`~kdtrack_lite.data.datasets.attribute_sampler`), in *every* variant, so all see
             the same pairs; 1 = uniform.
     """
 
     temperature: float = 4.0
+    kd_form: str = "softmax"
     kd_weight: float = 1.0
     at_beta: float = 100.0
     at_taps: tuple[str, ...] = ("s4", "s8")
     specialist_weight: float = 1.0
     tau: float = 0.1
+    student_bn: str = "train"
     boost: float = 1.0
 
 
@@ -325,7 +331,7 @@ def sdst_terms(variant: str, specialists: dict[str, tuple[str, ...]] | None = No
     at = AttentionTransfer(teacher="general", taps=cfg.at_taps, beta=cfg.at_beta)
     specs = {} if variant == "general" else dict(specialists or SPECIALIST_ATTRIBUTES)
     scheme = {"general": "fixed", "fixed": "fixed", "adaptive": "loss"}[variant]
-    kd = SDSTKD(specialists=specs, scheme=scheme, temperature=cfg.temperature, weight=cfg.kd_weight,
+    kd = SDSTKD(specialists=specs, scheme=scheme, temperature=cfg.temperature, form=cfg.kd_form, weight=cfg.kd_weight,
                 specialist_weight=cfg.specialist_weight, tau=cfg.tau,
                 sample_loss=siamfc_sample_loss if scheme == "loss" else None)
     return [kd, at]
@@ -364,4 +370,5 @@ def train_sdst_student(variant: str, student_init: nn.Module, general: nn.Module
     return train_siamfc("student", SOTDataConfig.make(batch_size=batch_size, seed=train_cfg.seed), train_cfg,
                         model_cfg=student_init.cfg, checkpoint_path=checkpoint_path, teachers=teachers or None,
                         distiller_losses=terms, train_sequences=train_sequences,
-                        val_sequences=val_sequences or [], init_from=student_init, device=device, sampler=sampler)
+                        val_sequences=val_sequences or [], init_from=student_init, device=device, sampler=sampler,
+                        student_bn=cfg.student_bn)

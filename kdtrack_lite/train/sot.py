@@ -266,6 +266,7 @@ def train_siamfc(
     shift_of_reach: float = SOT_SHIFT_OF_REACH,
     pair_overrides: dict | None = None,
     search_boxes: dict[str, np.ndarray] | None = None,
+    student_bn: str = "train",
 ) -> tuple[nn.Module, History]:
     """Train a SiamFC (``role`` preset ``"teacher"``/``"student"``), alone or distilled.
 
@@ -273,6 +274,7 @@ def train_siamfc(
     the general one); ``sampler`` re-weights training pairs (e.g. by attribute); ``shift_of_reach``
     and ``pair_overrides`` (any other :class:`SiamPairConfig` field): see :func:`siam_pair_config`;
     ``search_boxes``: where a tracker searched, for on-policy pairs (:func:`tracker_search_boxes`).
+    ``student_bn``: ``"train"`` or ``"frozen"`` BatchNorm (:class:`~kdtrack_lite.distill.base.Distiller`).
     """
     data_cfg = data_cfg or SOTDataConfig.make()
     train_cfg = train_cfg or sot_train_config()
@@ -286,7 +288,7 @@ def train_siamfc(
                         pair_cfg=siam_pair_config(model.cfg, train_cfg.seed, shift_of_reach, **(pair_overrides or {})),
                         num_workers=num_workers, search_boxes=search_boxes)
     distiller = Distiller(model, SiamFCLoss(stride=model.cfg.stride), teachers=teachers,
-                          losses=distiller_losses, forward=siamfc_forward)
+                          losses=distiller_losses, forward=siamfc_forward, student_bn=student_bn)
 
     def validate(student: nn.Module) -> float:
         return float(evaluate_siamfc(student, val_seqs).overall.loc["ALL", "AUC"])
@@ -295,6 +297,7 @@ def train_siamfc(
     history = fit(distiller, loader, train_cfg, validate=validate if val_seqs else None, maximize=True,
                   checkpoint_path=checkpoint_path, desc=f"sot {role}",
                   checkpoint_extra={"role": role, "data_config": data_cfg.to_dict(),
-                                    "shift_of_reach": shift_of_reach, "pair_overrides": pair_overrides or {}},
+                                    "shift_of_reach": shift_of_reach, "pair_overrides": pair_overrides or {},
+                                  "student_bn": student_bn},
                   device=device, resume=resume)
     return model, history
