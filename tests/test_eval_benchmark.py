@@ -254,3 +254,17 @@ def test_finetune_diagnosis_script_scores_each_way_of_fine_tuning(monkeypatch, c
     lines = capsys.readouterr().out.strip().splitlines()
     assert [json.loads(line)["candidate"] for line in lines[:-1]] == ["general", "continued", "restored"]
     assert json.loads(lines[-1])["args"]["boost"] == 1.0
+
+
+def test_student_bn_script_fine_tunes_each_way_in_both_bn_modes(tmp_path, capsys):
+    """benchmarks/sdst_student_bn.py: the start row, then one row per (BN mode, way), all scored."""
+    import json
+
+    out = tmp_path / "bn.json"
+    _script("sdst_student_bn").main(["--steps", "1", "--batch", "2", "--test-sequences", "1", "--train-sequences", "2",
+                                     "--frames", "16", "--ways", "alone", "self KD", "--out", str(out)])
+    rows = json.loads(out.read_text())["rows"]
+    assert [(r["way"], r["bn"]) for r in rows] == [("start", "-"), ("alone", "train"), ("self KD", "train"),
+                                                   ("alone", "frozen"), ("self KD", "frozen")]
+    assert all(0 <= r["ALL"] <= 100 for r in rows)
+    assert len(capsys.readouterr().out.strip().splitlines()) == 5
