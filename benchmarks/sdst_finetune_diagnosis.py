@@ -35,7 +35,6 @@ import kdtrack_lite.train.sot as sot
 from kdtrack_lite.checkpoint import load_checkpoint
 from kdtrack_lite.paths import samples_dir
 from kdtrack_lite.train.sdst import SpecialistConfig, attribute_auc, attribute_sequences, train_specialist
-from sot_frozen_bn import freeze_batchnorm  # benchmarks/ is on sys.path when run as a script
 
 STATS = ("running_mean", "running_var", "num_batches_tracked")
 
@@ -72,19 +71,13 @@ def main(argv=None) -> None:
     general = load_checkpoint(samples_dir() / "checkpoints" / "sot_teacher.pt").build().eval()
     cfg = SpecialistConfig.make("full", steps=args.steps, lr=1e-12 if args.mode == "stats" else args.lr,
                                 train_sequences=args.train_sequences, train_frames=args.train_frames,
-                                boost=args.boost,
-                                on_policy=args.on_policy, search_size=args.search_size)
+                                boost=args.boost, on_policy=args.on_policy, search_size=args.search_size,
+                                student_bn="frozen" if args.mode == "frozen" else "train")
     train_seqs = None  # the attribute's training sequences
     if args.mode == "continued":
         train_seqs = sot.make_sot_split("train", sot.SOTDataConfig.make(
             "full", train_sequences=args.train_sequences, train_frames=args.train_frames))
-    build = sot.build_siamfc
-    if args.mode == "frozen":
-        sot.build_siamfc = lambda model_cfg: freeze_batchnorm(build(model_cfg))  # train_siamfc builds its own model
-    try:
-        tuned, _ = train_specialist(general, args.attribute, cfg, sequences=train_seqs)
-    finally:
-        sot.build_siamfc = build
+    tuned, _ = train_specialist(general, args.attribute, cfg, sequences=train_seqs)
     candidates = {"general": general, args.mode: tuned}
     if args.mode in ("normal", "continued"):
         candidates["restored"] = with_statistics_of(general, tuned)

@@ -16,19 +16,9 @@ from __future__ import annotations
 import argparse
 
 import torch
-from torch import nn
 
 import kdtrack_lite.train.sot as sot
 from kdtrack_lite.checkpoint import load_checkpoint
-
-
-def freeze_batchnorm(model: nn.Module) -> nn.Module:
-    """Keep every BatchNorm2d of ``model`` in eval mode, whatever ``model.train()`` later says."""
-    for module in model.modules():
-        if isinstance(module, nn.BatchNorm2d):
-            module.eval()
-            module.train = lambda mode=True, m=module: m  # train() / eval() calls leave it in eval mode
-    return model
 
 
 def main(argv=None) -> None:
@@ -45,13 +35,8 @@ def main(argv=None) -> None:
     data_cfg = sot.SOTDataConfig.make(val_sequences=args.val_sequences)
     train_cfg = sot.sot_train_config(epochs=args.epochs, steps_per_epoch=args.steps, lr=args.lr, patience=0,
                                      min_epochs=0, seed=0)
-    build = sot.build_siamfc
-    sot.build_siamfc = lambda cfg: freeze_batchnorm(build(cfg))  # train_siamfc builds its own model
-    try:
-        _, hist = sot.train_siamfc("teacher", data_cfg, train_cfg, model_cfg=teacher.cfg, init_from=teacher,
-                                   checkpoint_path=args.out)
-    finally:
-        sot.build_siamfc = build
+    _, hist = sot.train_siamfc("teacher", data_cfg, train_cfg, model_cfg=teacher.cfg, init_from=teacher,
+                               checkpoint_path=args.out, student_bn="frozen")
     print(f"validation AUC ({args.val_sequences} sequences) per epoch: "
           f"{[round(e.get('val'), 2) for e in hist.epochs]}; best epoch {hist.best_epoch}")
 

@@ -278,3 +278,18 @@ def test_sdst_student_bn_frozen_fine_tune_keeps_the_students_running_statistics(
     assert stats and all(torch.equal(tuned["frozen"][k], start[k]) for k in stats)
     assert not all(torch.equal(tuned["train"][k], start[k]) for k in stats)
     assert not all(torch.equal(tuned["frozen"][k], start[k]) for k in weights)
+
+
+def test_specialist_with_frozen_bn_keeps_the_general_teachers_statistics():
+    """SpecialistConfig(student_bn="frozen") reaches the fine-tune: the specialist keeps the general teacher's
+    BatchNorm statistics (the diagnosis script's ``--mode frozen``), and the config records it."""
+    from kdtrack_lite.train.sdst import SpecialistConfig, train_specialist
+
+    torch.manual_seed(0)
+    general = build_siamfc(SiamFCConfig.preset("student")).eval()
+    cfg = SpecialistConfig.make("fast", steps=2, train_sequences=2, student_bn="frozen")
+    tuned, _ = train_specialist(general, "IV", cfg)
+    start, end = general.state_dict(), tuned.state_dict()
+    assert all(torch.equal(end[k], start[k]) for k in start if k.endswith(("running_mean", "running_var")))
+    assert not all(torch.equal(end[k], start[k]) for k in start if k.endswith("weight"))
+    assert cfg.to_dict()["student_bn"] == "frozen"

@@ -80,6 +80,8 @@ class SpecialistConfig(Config):
             0 (default) crops every pair around the true box.
         search_size: the training search crop's side (``None``: the model's); the tracker searches a
             1.25x wider crop than the 128-px training one, so on-policy pairs may want that side.
+        student_bn: the fine-tuned model's BatchNorm, ``"train"`` (batch statistics, the shipped
+            specialists') or ``"frozen"`` (:class:`~kdtrack_lite.distill.base.Distiller`).
     """
 
     steps: int = 100
@@ -97,6 +99,7 @@ class SpecialistConfig(Config):
     wise: float = 1.0
     on_policy: float = 0.0
     search_size: int | None = None
+    student_bn: str = "train"
     FAST: ClassVar[dict] = {"steps": 6, "batch_size": 8, "train_sequences": 6, "train_frames": 30,
                             "check_sequences": 2, "check_frames": 40}
 
@@ -185,7 +188,7 @@ def train_specialist(general: nn.Module, attribute: str, cfg: SpecialistConfig |
     model, history = train_siamfc("teacher", data_cfg, train_cfg, model_cfg=general.cfg, checkpoint_path=None,
                                   train_sequences=seqs, val_sequences=[], sampler=sampler, init_from=general,
                                   device=device, shift_of_reach=cfg.shift_of_reach, pair_overrides=overrides,
-                                  search_boxes=search_boxes)
+                                  search_boxes=search_boxes, student_bn=cfg.student_bn)
     model = model.cpu()
     if cfg.wise != 1.0:
         model = interpolate_weights(general, model, cfg.wise)
