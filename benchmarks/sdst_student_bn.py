@@ -31,6 +31,7 @@ from kdtrack_lite.fileio import write_text_atomic
 from kdtrack_lite.paths import samples_dir
 from kdtrack_lite.train.sdst import SDSTStudentConfig, train_sdst_student
 from kdtrack_lite.train.sot import SOTDataConfig, evaluate_siamfc, make_sot_split
+from sdst import auc_columns  # benchmarks/ is on sys.path when run as a script
 
 # row -> (SDST variant, teacher: "general" or "self", SDSTStudentConfig overrides)
 WAYS: dict[str, tuple[str, str, dict]] = {
@@ -64,9 +65,7 @@ def main(argv: list[str] | None = None) -> None:
     train_seqs, test_seqs = make_sot_split("train", data_cfg), make_sot_split("test", data_cfg)
 
     def score(model) -> dict[str, float]:
-        rep = evaluate_siamfc(model.eval(), test_seqs)
-        return {"ALL": round(float(rep.overall.loc["ALL", "AUC"]), 2),
-                **{a: round(float(rep.per_attribute["AUC"].get(a, float("nan"))), 2) for a in ("OCC", "FM", "IV", "SV")}}
+        return {k: round(v, 2) for k, v in auc_columns(evaluate_siamfc(model.eval(), test_seqs)).items()}
 
     rows = [{"way": "start", "bn": "-", **score(student)}]
     print(json.dumps(rows[-1]), flush=True)

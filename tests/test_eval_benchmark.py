@@ -256,10 +256,12 @@ def test_finetune_diagnosis_script_scores_each_way_of_fine_tuning(monkeypatch, c
     assert json.loads(lines[-1])["args"]["boost"] == 1.0
 
 
-def test_student_bn_script_fine_tunes_each_way_in_both_bn_modes(tmp_path, capsys):
+def test_student_bn_script_fine_tunes_each_way_in_both_bn_modes(tmp_path, capsys, monkeypatch):
     """benchmarks/sdst_student_bn.py: the start row, then one row per (BN mode, way), all scored."""
     import json
+    from pathlib import Path
 
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks"))
     out = tmp_path / "bn.json"
     _script("sdst_student_bn").main(["--steps", "1", "--batch", "2", "--test-sequences", "1", "--train-sequences", "2",
                                      "--frames", "16", "--ways", "alone", "self KD", "--out", str(out)])

@@ -334,8 +334,8 @@ def sdst_terms(variant: str, specialists: dict[str, tuple[str, ...]] | None = No
     at = AttentionTransfer(teacher="general", taps=cfg.at_taps, beta=cfg.at_beta)
     specs = {} if variant == "general" else dict(specialists or SPECIALIST_ATTRIBUTES)
     scheme = {"general": "fixed", "fixed": "fixed", "adaptive": "loss"}[variant]
-    kd = SDSTKD(specialists=specs, scheme=scheme, temperature=cfg.temperature, form=cfg.kd_form, weight=cfg.kd_weight,
-                specialist_weight=cfg.specialist_weight, tau=cfg.tau,
+    kd = SDSTKD(specialists=specs, scheme=scheme, temperature=cfg.temperature, form=cfg.kd_form,
+                weight=cfg.kd_weight, specialist_weight=cfg.specialist_weight, tau=cfg.tau,
                 sample_loss=siamfc_sample_loss if scheme == "loss" else None)
     return [kd, at]
 

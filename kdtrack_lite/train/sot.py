@@ -298,6 +298,6 @@ def train_siamfc(
                   checkpoint_path=checkpoint_path, desc=f"sot {role}",
                   checkpoint_extra={"role": role, "data_config": data_cfg.to_dict(),
                                     "shift_of_reach": shift_of_reach, "pair_overrides": pair_overrides or {},
-                                  "student_bn": student_bn},
+                                    "student_bn": student_bn},
                   device=device, resume=resume)
     return model, history
