@@ -29,6 +29,7 @@ from kdtrack_lite.train.sdst import (SpecialistConfig, attribute_auc, attribute_
 
 # SpecialistConfig overrides per recipe (the shipped one: 100 steps, SV 200, lr 5e-4, 60 sequences).
 RECIPES: dict[str, dict] = {
+    "base": {},  # SpecialistConfig's defaults, the shipped OCC and FM recipe (100 steps, lr 5e-4, 60 sequences)
     "mid": {"steps": 400, "lr": 2e-4, "train_sequences": 120},
     "long": {"steps": 1000, "lr": 2e-4, "train_sequences": 240},
     "long_aug": {"steps": 1000, "lr": 2e-4, "train_sequences": 240},  # + AUGMENT[attribute]
@@ -53,6 +54,8 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=120)
     ap.add_argument("--steps", type=int, help="override the recipe's steps (a smoke run)")
     ap.add_argument("--seed", type=int, default=0, help="fine-tuning seed (data order, pair sampling)")
+    ap.add_argument("--protocol", default="ope", choices=["ope", "reset"],
+                    help="tracking protocol of the scores (sdst.attribute_auc; session 20 chose steps under reset)")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", required=True, help="folder; writes <attribute>_<recipe>.json")
@@ -79,11 +82,12 @@ def main() -> None:
     for name, model in candidates.items():
         row = {"attribute": args.attribute, "candidate": name}
         for set_name, set_seqs in sets.items():
-            scores = attribute_auc(model.to(args.device), args.attribute, set_seqs)
+            scores = attribute_auc(model.to(args.device), args.attribute, set_seqs, args.protocol)
             row.update({f"{set_name} {k}": round(scores[k], 2) for k in ("ALL", args.attribute)})
         rows.append(row)
         print(json.dumps(row), flush=True)
-    out = Path(args.out) / f"{args.attribute}_{args.recipe}{f'_seed{args.seed}' if args.seed else ''}.json"
+    out = Path(args.out) / (f"{args.attribute}_{args.recipe}{f'_seed{args.seed}' if args.seed else ''}"
+                            f"{'_reset' if args.protocol == 'reset' else ''}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     write_text_atomic(out, json.dumps({"rows": rows, "seconds": round(time.perf_counter() - start, 1),
                                        "device": args.device, "args": vars(args)}, indent=1))

@@ -189,6 +189,14 @@ def test_specialist_sweep_script_scores_each_candidate_on_both_sets(monkeypatch,
     _script("sdst_specialist_sweep").main()
     general = json.loads((tmp_path / "IV_general.json").read_text())["rows"][0]
     assert general["select IV"] == rows[0]["select IV"] and general["confirm ALL"] == rows[0]["confirm ALL"]
+    # --recipe base (the shipped OCC/FM recipe) scored under the reset protocol, written beside the one-pass files
+    monkeypatch.setattr("sys.argv", ["sdst_specialist_sweep.py", "--attribute", "IV", "--recipe", "base", "--steps", "1",
+                                     "--alphas", "1", "--select", "1", "--frames", "16", "--protocol", "reset",
+                                     "--out", str(tmp_path)])
+    _script("sdst_specialist_sweep").main()
+    reset = json.loads((tmp_path / "IV_base_reset.json").read_text())
+    assert reset["args"]["protocol"] == "reset" and [r["candidate"] for r in reset["rows"]] == ["base a=1.0"]
+    assert 0 <= reset["rows"][0]["select IV"] <= 100
 
 
 def test_sdst_script_trains_the_asked_variants_and_scores_both_protocols(monkeypatch, capsys, tmp_path):
