@@ -39,13 +39,17 @@ WAYS: dict[str, tuple[str, str, dict]] = {
     "response KD": ("general", "general", {"at_beta": 0.0}),
     "general KD": ("general", "general", {}),
     "self KD": ("general", "self", {"at_beta": 0.0}),
+    # the per-position Bernoulli form of response KD (SDSTConfig.form), not in the default rows
+    "response KD, Bernoulli T=1": ("general", "general", {"at_beta": 0.0, "kd_form": "bernoulli", "temperature": 1.0}),
+    "response KD, Bernoulli T=2": ("general", "general", {"at_beta": 0.0, "kd_form": "bernoulli", "temperature": 2.0}),
 }
+DEFAULT_WAYS = ("alone", "response KD", "general KD", "self KD")
 
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--student", default=str(samples_dir() / "checkpoints" / "sot_student.pt"))
-    ap.add_argument("--ways", nargs="+", choices=list(WAYS), default=list(WAYS))
+    ap.add_argument("--ways", nargs="+", choices=list(WAYS), default=list(DEFAULT_WAYS))
     ap.add_argument("--bn", nargs="+", choices=["train", "frozen"], default=["train", "frozen"])
     ap.add_argument("--steps", type=int, default=400)
     ap.add_argument("--batch", type=int, default=8)

@@ -120,4 +120,7 @@ def test_train_sot_arch_builds_the_wider_students(tmp_path):
                                                                                   "student_x4")}
     assert sizes["student"] < sizes["student_x2"] < sizes["student_x4"] <= sizes["teacher"] / 8
     assert SiamFCConfig.preset("student").backbone.widths == (16, 48)   # the shipped presets did not move
+    from kdtrack_lite.models.centertrack import DetectorConfig
+    from kdtrack_lite.train.commands import MOT_ARCHS, SOT_ARCHS   # the CLI's copies of the preset names
+    assert set(SOT_ARCHS) == set(SiamFCConfig.PRESETS) and set(MOT_ARCHS) == set(DetectorConfig.PRESETS)
     assert SiamFCConfig.preset("teacher").backbone.block == "residual"
