@@ -49,7 +49,9 @@ DEFAULT_WAYS = ("alone", "response KD", "general KD", "self KD")
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--student", default=str(samples_dir() / "checkpoints" / "sot_student.pt"))
-    ap.add_argument("--ways", nargs="+", choices=list(WAYS), default=list(DEFAULT_WAYS))
+    ap.add_argument("--ways", nargs="*", choices=list(WAYS), default=list(DEFAULT_WAYS),
+                    help="none: only score --student as it is (any SiamFC checkpoint, the teacher too)")
+    ap.add_argument("--reset-eval", action="store_true", help="also score every row under the VOT reset protocol")
     ap.add_argument("--bn", nargs="+", choices=["train", "frozen"], default=["train", "frozen"])
     ap.add_argument("--steps", type=int, default=400)
     ap.add_argument("--batch", type=int, default=8)
@@ -69,7 +71,10 @@ def main(argv: list[str] | None = None) -> None:
     train_seqs, test_seqs = make_sot_split("train", data_cfg), make_sot_split("test", data_cfg)
 
     def score(model) -> dict[str, float]:
-        return {k: round(v, 2) for k, v in auc_columns(evaluate_siamfc(model.eval(), test_seqs)).items()}
+        row = auc_columns(evaluate_siamfc(model.eval(), test_seqs))
+        if args.reset_eval:
+            row.update(auc_columns(evaluate_siamfc(model.eval(), test_seqs, protocol="reset"), "reset "))
+        return {k: round(v, 2) for k, v in row.items()}
 
     rows = [{"way": "start", "bn": "-", **score(student)}]
     print(json.dumps(rows[-1]), flush=True)

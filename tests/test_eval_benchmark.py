@@ -278,3 +278,7 @@ def test_student_bn_script_fine_tunes_each_way_in_both_bn_modes(tmp_path, capsys
                                                    ("alone", "frozen"), ("self KD", "frozen")]
     assert all(0 <= r["ALL"] <= 100 for r in rows)
     assert len(capsys.readouterr().out.strip().splitlines()) == 5
+    _script("sdst_student_bn").main(["--test-sequences", "1", "--frames", "16", "--ways", "--reset-eval",
+                                     "--out", str(out)])   # only the checkpoint as it is, both protocols
+    rows = json.loads(out.read_text())["rows"]
+    assert len(rows) == 1 and rows[0]["way"] == "start" and 0 <= rows[0]["reset ALL"] <= 100
