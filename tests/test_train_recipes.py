@@ -55,20 +55,25 @@ def test_tiny_sot_training_and_evaluation(tmp_path):
 
 
 def test_train_command_overrides_reach_the_recipe(tmp_path, capsys):
-    """``kdtrack train --val-sequences/--lr/--input-norm/--shift-of-reach`` end up in the checkpoint's data and train configs."""
+    """``kdtrack train --val-sequences/--lr/--input-norm/--search-size/--shift-of-reach`` end up in the
+    checkpoint's model, data and train configs."""
     from kdtrack_lite.cli import main
 
     out = tmp_path / "s.pt"
     assert main(["train", "sot", "--role", "student", "--fast", "--epochs", "1", "--steps", "2", "--threads", "1",
                  "--train-sequences", "4", "--val-sequences", "2", "--lr", "1e-3", "--input-norm", "crop",
-                 "--shift-of-reach", "1.0", "--out", str(out)]) == 0
+                 "--search-size", "160", "--shift-of-reach", "1.0", "--out", str(out)]) == 0
     ckpt = load_checkpoint(out)
     assert ckpt.config["input_norm"] == "crop" and ckpt.build().cfg.input_norm == "crop"
+    model = ckpt.build()
+    assert model.cfg.search_size == 160 and model.cfg.response_size == 13  # (160 - 64) / 8 + 1
     extra = ckpt.extra
     assert extra["data_config"]["val_sequences"] == 2 and extra["data_config"]["train_sequences"] == 4
     assert extra["train_config"]["lr"] == pytest.approx(1e-3) and extra["shift_of_reach"] == 1.0
     assert main(["train", "mot", "--role", "student", "--fast", "--input-norm", "crop", "--out", str(tmp_path / "m.pt")]) != 0
-    assert "--input-norm and --shift-of-reach are SiamFC (sot) options" in capsys.readouterr().err
+    assert "--input-norm, --shift-of-reach and --search-size are SiamFC (sot) options" in capsys.readouterr().err
+    assert main(["train", "sot", "--role", "student", "--fast", "--search-size", "150", "--out", str(out)]) != 0
+    assert "search_size - template_size = 86" in capsys.readouterr().err  # not a multiple of the stride
 
 
 def test_train_mot_arch_builds_the_wide_student(tmp_path, capsys):

@@ -39,6 +39,10 @@ def _train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--shift-of-reach", type=float,
                    help="sot only: largest training shift of the target, as a share of the response map's reach "
                         "(default 0.5)")
+    p.add_argument("--search-size", type=int,
+                   help="sot only: SiamFCConfig.search_size, the training search crop's side in pixels (default: "
+                        "the preset's 128; the tracker searches 1.25x it); search - template must be a multiple "
+                        "of the stride (8)")
     p.add_argument("--resume", action="store_true",
                    help="keep <out>.resume after every epoch and continue from it if it exists")
     p.add_argument("--device", help="cpu, cuda, cuda:1, mps (default: $KDTRACK_DEVICE, else the best available)")
@@ -52,8 +56,8 @@ def _train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-frames", type=int, help="with --data-root: only the first N frames of each sequence")
 
     def run(args: argparse.Namespace) -> None:
-        if args.family == "mot" and (args.input_norm or args.shift_of_reach is not None):  # before any setup
-            raise ValueError("--input-norm and --shift-of-reach are SiamFC (sot) options")
+        if args.family == "mot" and (args.input_norm or args.shift_of_reach is not None or args.search_size):
+            raise ValueError("--input-norm, --shift-of-reach and --search-size are SiamFC (sot) options")
         known = SOT_ARCHS if args.family == "sot" else MOT_ARCHS
         if args.arch and args.arch not in known:
             raise ValueError(f"--arch {args.arch} is not a {args.family} preset; {args.family} has {', '.join(known)}")
@@ -94,8 +98,8 @@ def _train(sub: argparse._SubParsersAction) -> None:
 
             from ..models.siamfc import SiamFCConfig
 
-            model_cfg = SiamFCConfig.preset(args.arch or args.role,
-                                            **({"input_norm": args.input_norm} if args.input_norm else {}))
+            model_cfg = SiamFCConfig.preset(args.arch or args.role, **{
+                k: v for k, v in (("input_norm", args.input_norm), ("search_size", args.search_size)) if v})
             shift = {} if args.shift_of_reach is None else {"shift_of_reach": args.shift_of_reach}
             _, history = train_siamfc(args.role, SOTDataConfig.make(**data_overrides),
                                       sot_train_config(seed=args.seed, **overrides), model_cfg=model_cfg,
@@ -154,5 +158,6 @@ def _register_if_shipped(args: argparse.Namespace) -> None:
                         [("--seed", args.seed), ("--epochs", args.epochs), ("--steps", args.steps),
                          ("--threads", args.threads), ("--train-sequences", args.train_sequences),
                          ("--val-sequences", args.val_sequences), ("--lr", args.lr), ("--input-norm", args.input_norm),
-                         ("--shift-of-reach", args.shift_of_reach), ("--init", args.init), ("--arch", args.arch)],
+                         ("--search-size", args.search_size), ("--shift-of-reach", args.shift_of_reach),
+                         ("--init", args.init), ("--arch", args.arch)],
                         fast=args.fast)
