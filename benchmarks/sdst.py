@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from pathlib import Path
 
 import pandas as pd
 import torch
@@ -31,10 +32,13 @@ from kdtrack_lite.train.sot import SOTDataConfig, evaluate_siamfc, make_sot_spli
 ATTRS = ("OCC", "FM", "IV", "SV")
 
 
-def load_models(attributes=tuple(SPECIALIST_ATTRIBUTES)):
+def load_models(attributes=tuple(SPECIALIST_ATTRIBUTES), general_path=None, specialist_dir=None):
+    """The general teacher, the ``attributes``' specialists (``sot_specialist_<A>.pt``) and the student;
+    shipped ones unless ``general_path`` / ``specialist_dir`` name others."""
     ck = samples_dir() / "checkpoints"
-    general = load_checkpoint(ck / "sot_teacher.pt").build().eval()
-    specialists = {a: load_checkpoint(ck / f"sot_specialist_{a}.pt").build().float().eval() for a in attributes}
+    general = load_checkpoint(general_path or ck / "sot_teacher.pt").build().eval()
+    spec_dir = Path(specialist_dir) if specialist_dir else ck
+    specialists = {a: load_checkpoint(spec_dir / f"sot_specialist_{a}.pt").build().float().eval() for a in attributes}
     student = load_checkpoint(ck / "sot_student.pt").build().eval()
     return general, specialists, student
 
@@ -70,11 +74,14 @@ def main() -> None:
                     help="student checkpoint every variant starts from (default: the shipped sot_student.pt)")
     ap.add_argument("--student-bn", choices=["train", "frozen"], default="train",
                     help="the student's BatchNorm while fine-tuning, every variant (SDSTStudentConfig.student_bn)")
+    ap.add_argument("--general", metavar="CKPT", help="general teacher (default: the shipped sot_teacher.pt)")
+    ap.add_argument("--specialist-dir", metavar="DIR",
+                    help="folder of sot_specialist_<A>.pt (default: the shipped ones in data_samples/checkpoints)")
     ap.add_argument("--device", default="cpu", help="torch device of training and tracking (speed table: CPU)")
     ap.add_argument("--out", default="benchmarks/sdst_results.json")
     args = ap.parse_args()
     torch.set_num_threads(1)
-    general, specialists, student = load_models(args.specialists)
+    general, specialists, student = load_models(args.specialists, args.general, args.specialist_dir)
     if args.student:
         student = load_checkpoint(args.student).build().eval()
     data_cfg = SOTDataConfig.make("full", **({"test_sequences": args.test_sequences} if args.test_sequences else {}))

@@ -56,6 +56,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0, help="fine-tuning seed (data order, pair sampling)")
     ap.add_argument("--protocol", default="ope", choices=["ope", "reset"],
                     help="tracking protocol of the scores (sdst.attribute_auc; session 20 chose steps under reset)")
+    ap.add_argument("--general", metavar="CKPT", help="the general teacher to fine-tune and compare with "
+                    "(default: the shipped sot_teacher.pt; session 21 tried GPU-trained ones)")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", required=True, help="folder; writes <attribute>_<recipe>.json")
@@ -65,7 +67,9 @@ def main() -> None:
     seqs = attribute_sequences("val", args.attribute, args.select + args.confirm, args.frames)
     sets = {"select": seqs[:args.select], **({"confirm": seqs[args.select:]} if args.confirm else {})}
     ck = samples_dir() / "checkpoints"
-    general = load_checkpoint(ck / "sot_teacher.pt").build().eval()
+    general = load_checkpoint(args.general or ck / "sot_teacher.pt").build().eval()
+    if args.recipe == "shipped" and args.general:
+        ap.error("--recipe shipped interpolates the shipped specialist with the shipped teacher; drop --general")
     if args.recipe == "general":
         candidates = {"general": general}
     elif args.recipe == "shipped":

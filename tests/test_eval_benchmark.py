@@ -1,5 +1,7 @@
 """The shared benchmark table: accuracy + speed rows for several trackers (tiny inputs)."""
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -189,6 +191,18 @@ def test_specialist_sweep_script_scores_each_candidate_on_both_sets(monkeypatch,
     _script("sdst_specialist_sweep").main()
     general = json.loads((tmp_path / "IV_general.json").read_text())["rows"][0]
     assert general["select IV"] == rows[0]["select IV"] and general["confirm ALL"] == rows[0]["confirm ALL"]
+    # --general names the teacher to start from and compare with (here the shipped one, by path: the same row)
+    teacher = Path(__file__).resolve().parents[1] / "data_samples" / "checkpoints" / "sot_teacher.pt"
+    monkeypatch.setattr("sys.argv", ["sdst_specialist_sweep.py", "--attribute", "IV", "--recipe", "general",
+                                     "--general", str(teacher), "--select", "1", "--confirm", "1", "--frames", "16",
+                                     "--out", str(tmp_path / "by_path")])
+    _script("sdst_specialist_sweep").main()
+    assert json.loads((tmp_path / "by_path" / "IV_general.json").read_text())["rows"][0] == general
+    monkeypatch.setattr("sys.argv", ["sdst_specialist_sweep.py", "--attribute", "IV", "--recipe", "shipped",
+                                     "--general", str(teacher), "--out", str(tmp_path)])
+    with pytest.raises(SystemExit):
+        _script("sdst_specialist_sweep").main()
+    assert "drop --general" in capsys.readouterr().err
     # --recipe base (the shipped OCC/FM recipe) scored under the reset protocol, written beside the one-pass files
     monkeypatch.setattr("sys.argv", ["sdst_specialist_sweep.py", "--attribute", "IV", "--recipe", "base", "--steps", "1",
                                      "--alphas", "1", "--select", "1", "--frames", "16", "--protocol", "reset",
@@ -204,9 +218,14 @@ def test_sdst_script_trains_the_asked_variants_and_scores_both_protocols(monkeyp
     has the reset-protocol columns, and the printed tables pair them under both protocols."""
     import json
 
+    import shutil
+
     out = tmp_path / "sdst.json"
+    ck = Path(__file__).resolve().parents[1] / "data_samples" / "checkpoints"
+    shutil.copy(ck / "sot_specialist_IV.pt", tmp_path / "sot_specialist_IV.pt")  # --specialist-dir: another folder
     monkeypatch.setattr("sys.argv", ["sdst.py", "--seeds", "0", "--steps", "1", "--batch", "2", "--test-sequences", "3",
                                      "--specialists", "IV", "--variants", "general", "fixed", "--reset-eval",
+                                     "--general", str(ck / "sot_teacher.pt"), "--specialist-dir", str(tmp_path),
                                      "--out", str(out)])
     _script("sdst").main()
     runs = json.loads(out.read_text())["runs"]
@@ -215,6 +234,10 @@ def test_sdst_script_trains_the_asked_variants_and_scores_both_protocols(monkeyp
     assert all(0 <= row[k] <= 100 for k in ("ALL", "IV", "reset ALL", "reset IV"))
     printed = capsys.readouterr().out
     assert "reset protocol" in printed and "**fixed**" in printed and "**adaptive**" not in printed
+    monkeypatch.setattr("sys.argv", ["sdst.py", "--specialists", "SV", "--specialist-dir", str(tmp_path),
+                                     "--out", str(out)])
+    with pytest.raises(Exception, match="sot_specialist_SV.pt"):  # a missing specialist is named
+        _script("sdst").main()
 
 
 def test_finetune_diagnosis_script_scores_each_way_of_fine_tuning(monkeypatch, capsys):
