@@ -62,14 +62,14 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", required=True, help="folder; writes <attribute>_<recipe>.json")
     args = ap.parse_args()
+    if args.recipe == "shipped" and args.general:
+        ap.error("--recipe shipped interpolates the shipped specialist with the shipped teacher; drop --general")
     torch.set_num_threads(args.threads)
     start = time.perf_counter()
     seqs = attribute_sequences("val", args.attribute, args.select + args.confirm, args.frames)
     sets = {"select": seqs[:args.select], **({"confirm": seqs[args.select:]} if args.confirm else {})}
     ck = samples_dir() / "checkpoints"
     general = load_checkpoint(args.general or ck / "sot_teacher.pt").build().eval()
-    if args.recipe == "shipped" and args.general:
-        ap.error("--recipe shipped interpolates the shipped specialist with the shipped teacher; drop --general")
     if args.recipe == "general":
         candidates = {"general": general}
     elif args.recipe == "shipped":
