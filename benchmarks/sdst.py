@@ -32,14 +32,14 @@ from kdtrack_lite.train.sot import SOTDataConfig, evaluate_siamfc, make_sot_spli
 ATTRS = ("OCC", "FM", "IV", "SV")
 
 
-def load_models(attributes=tuple(SPECIALIST_ATTRIBUTES), general_path=None, specialist_dir=None):
+def load_models(attributes=tuple(SPECIALIST_ATTRIBUTES), general_path=None, specialist_dir=None, student_path=None):
     """The general teacher, the ``attributes``' specialists (``sot_specialist_<A>.pt``) and the student;
-    shipped ones unless ``general_path`` / ``specialist_dir`` name others."""
+    shipped ones unless ``general_path`` / ``specialist_dir`` / ``student_path`` name others."""
     ck = samples_dir() / "checkpoints"
     general = load_checkpoint(general_path or ck / "sot_teacher.pt").build().eval()
     spec_dir = Path(specialist_dir) if specialist_dir else ck
     specialists = {a: load_checkpoint(spec_dir / f"sot_specialist_{a}.pt").build().float().eval() for a in attributes}
-    student = load_checkpoint(ck / "sot_student.pt").build().eval()
+    student = load_checkpoint(student_path or ck / "sot_student.pt").build().eval()
     return general, specialists, student
 
 
@@ -81,9 +81,7 @@ def main() -> None:
     ap.add_argument("--out", default="benchmarks/sdst_results.json")
     args = ap.parse_args()
     torch.set_num_threads(1)
-    general, specialists, student = load_models(args.specialists, args.general, args.specialist_dir)
-    if args.student:
-        student = load_checkpoint(args.student).build().eval()
+    general, specialists, student = load_models(args.specialists, args.general, args.specialist_dir, args.student)
     data_cfg = SOTDataConfig.make("full", **({"test_sequences": args.test_sequences} if args.test_sequences else {}))
     train_seqs, test_seqs = make_sot_split("train", data_cfg), make_sot_split("test", data_cfg)
     results: dict = {"args": vars(args), "runs": {}, "speed": speed_table(general, specialists, student).to_dict()}

@@ -22,6 +22,6 @@ for a in ${ATTRIBUTES:-OCC FM IV SV}; do
 done
 wait
 tar -C "$out" -czf "$out/sweep.tgz" $(cd "$out" && ls ./*.json ./*.log 2>/dev/null)
-cat "$out"/*.json | grep -h '"candidate"' || true
-grep -L '"rows"' "$out"/*.json 2>/dev/null; grep -c . "$out"/*.log | grep -v ':0$' | head -0
+grep -h '"candidate"' "$out"/*.json || true
+grep -L '"rows"' "$out"/*.json 2>/dev/null  # a process cut off by LIMIT before it wrote its rows
 for f in "$out"/*.log; do grep -q Traceback "$f" && { echo "== $f"; tail -3 "$f"; }; done; true

@@ -217,7 +217,6 @@ def test_sdst_script_trains_the_asked_variants_and_scores_both_protocols(monkeyp
     """benchmarks/sdst.py --variants general fixed --reset-eval: only those two are trained, each row
     has the reset-protocol columns, and the printed tables pair them under both protocols."""
     import json
-
     import shutil
 
     out = tmp_path / "sdst.json"
@@ -226,6 +225,7 @@ def test_sdst_script_trains_the_asked_variants_and_scores_both_protocols(monkeyp
     monkeypatch.setattr("sys.argv", ["sdst.py", "--seeds", "0", "--steps", "1", "--batch", "2", "--test-sequences", "3",
                                      "--specialists", "IV", "--variants", "general", "fixed", "--reset-eval",
                                      "--general", str(ck / "sot_teacher.pt"), "--specialist-dir", str(tmp_path),
+                                     "--student", str(ck / "sot_student.pt"),
                                      "--out", str(out)])
     _script("sdst").main()
     runs = json.loads(out.read_text())["runs"]
