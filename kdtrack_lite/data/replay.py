@@ -6,6 +6,11 @@ motion statistics without the real images. Visibility is re-measured from the re
 
 Rows left out (conf 0, or a class not in ``ReplayConfig.classes``) are counted in
 ``meta["left_out_rows"]``; MOT17 classes 1, 2, 7 are pedestrian, person on vehicle, static person.
+
+The source frame size comes from ``seqinfo.ini`` next to ``gt/``; a gt file without one (motmetrics
+ships MOT15's TUD-Campus and TUD-Stadtmitte that way) is taken as MOT15's 640x480 unless
+``source_size`` says otherwise. Output sides are multiples of ``ReplayConfig.divisor`` so that every
+detector of the family (stride 16) accepts the frames.
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ class ReplayConfig(Config):
     """How a ground-truth file is rendered."""
 
     width: int = 256                 # output width when image_size is not given (height keeps the aspect)
+    divisor: int = 16                # output sides are multiples of this (the detectors' stride)
+    source_size: tuple[int, int] = (640, 480)  # (W, H) of a gt file without seqinfo.ini (MOT15's size)
     classes: tuple[int, ...] = (1, 2, 7)
     clutter: float = 1.0
     noise_std: float = 2.0
@@ -38,12 +45,15 @@ class ReplayConfig(Config):
 
 
 def replay_mot_gt(gt_path: str | Path, cfg: ReplayConfig | None = None, seed: int = 0,
-                  image_size: tuple[int, int] | None = None) -> MOTSequence:
+                  image_size: tuple[int, int] | None = None,
+                  source_size: tuple[int, int] | None = None) -> MOTSequence:
     """Render ``gt_path`` (MOTChallenge gt.txt, 9 or 10 columns) as a ``MOTSequence``.
 
     Args:
-        image_size: output ``(W, H)``; default: the real size (``seqinfo.ini`` next to ``gt/``,
-            else the boxes' extent) scaled to ``cfg.width``.
+        image_size: output ``(W, H)``, each a multiple of ``cfg.divisor``; default: the source
+            size scaled to ``cfg.width``, the height rounded to a multiple of ``cfg.divisor``.
+        source_size: the real frame size ``(W, H)`` when no ``seqinfo.ini`` lies next to ``gt/``
+            (default ``cfg.source_size``, MOT15's 640x480); ignored when ``seqinfo.ini`` exists.
 
     Returns:
         A sequence whose gt keeps the file's frame numbers and ids, boxes scaled to the output
@@ -63,13 +73,18 @@ def replay_mot_gt(gt_path: str | Path, cfg: ReplayConfig | None = None, seed: in
         info = read_seqinfo(info_path)
         W0, H0, fps, T = info["imWidth"], info["imHeight"], info["frameRate"], info["seqLength"]
     else:
-        W0 = int(np.ceil((rows[:, 2] + rows[:, 4]).max()))
-        H0 = int(np.ceil((rows[:, 3] + rows[:, 5]).max()))
+        W0, H0 = _check_size(source_size or cfg.source_size, "source_size", 1)
+        right, bottom = (rows[:, 2] + rows[:, 4]).max(), (rows[:, 3] + rows[:, 5]).max()
+        if right > 1.5 * W0 or bottom > 1.5 * H0:
+            raise ValueError(
+                f"{gt_path}: boxes reach ({right:.0f}, {bottom:.0f}) px, far outside the assumed "
+                f"{W0}x{H0} frame (no seqinfo.ini next to gt/); pass source_size=(W, H)")
     if image_size is None:
         W = cfg.width
-        H = int(round(H0 * W / W0 / 4)) * 4
+        H = max(1, int(round(H0 * W / W0 / cfg.divisor))) * cfg.divisor
     else:
         W, H = image_size
+    _check_size((W, H), "image_size", cfg.divisor)
     sx, sy = W / W0, H / H0
     rng = np.random.default_rng(seed)
     bg = street_background(rng, H, W, 0.3, cfg.clutter)
@@ -111,3 +126,14 @@ def replay_mot_gt(gt_path: str | Path, cfg: ReplayConfig | None = None, seed: in
     return MOTSequence(f"replay-{name}", frames, gt, fps, {}, {
         "seed": seed, "config": cfg.to_dict(), "generator": "kdtrack_lite.data.replay", "source": str(gt_path),
         "source_size": [W0, H0], "scale": [sx, sy], "left_out_rows": left_out})
+
+
+def _check_size(size, name: str, divisor: int) -> tuple[int, int]:
+    """``(W, H)`` as two positive ints, each a multiple of ``divisor``; else a ValueError naming ``name``."""
+    try:
+        w, h = (int(v) for v in size)
+    except (TypeError, ValueError):
+        raise ValueError(f"replay_mot_gt: {name} must be (W, H), got {size!r}") from None
+    if w <= 0 or h <= 0 or w % divisor or h % divisor:
+        raise ValueError(f"replay_mot_gt: {name} must be two positive sides, multiples of {divisor}; got {size!r}")
+    return w, h
