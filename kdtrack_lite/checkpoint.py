@@ -14,14 +14,18 @@ A checkpoint is one ``torch.save`` file holding everything needed to rebuild and
 ``library_version``   ``kdtrack_lite.__version__`` that wrote it
 ====================  ===========================================================
 
-Writes are atomic (temporary file, then rename). Loading into the wrong architecture raises
+Writes are atomic (temporary file, then rename). Files are read with ``weights_only=True``: a
+pickle that would run code is refused, never executed. Loading into the wrong architecture raises
 :class:`CheckpointError` naming the file, the builder it was written by and the mismatching
-tensors, instead of torch's long generic message.
+tensors, instead of torch's long generic message; ``load_checkpoint(path, builder=..., arg=...)``
+refuses a checkpoint of another model family (a SiamFC given where a detector is expected) before
+it reaches code that would fail on it with an unrelated message.
 """
 
 from __future__ import annotations
 
 import os
+import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,15 +35,25 @@ from torch import nn
 
 from . import __version__
 from .config import Config
-from .fileio import atomic_path
+from .fileio import UserInputError, atomic_path
 from .registry import build
 
 FORMAT = "kdtrack_lite.checkpoint"
 FORMAT_VERSION = 1
 
 
-class CheckpointError(RuntimeError):
+# what each builder's checkpoints hold, for messages about a checkpoint of the wrong family
+FAMILIES = {"centertrack": "MOT detector", "siamfc": "SOT tracker (SiamFC)", "semantic_encoder": "semantic encoder"}
+# the builder of each command-line family (``kdtrack train mot|sot``, ``kdtrack track mot|sot``)
+FAMILY_BUILDERS = {"mot": "centertrack", "sot": "siamfc"}
+
+
+class CheckpointError(UserInputError, RuntimeError):
     """A checkpoint file is missing, malformed, or does not fit the model it is loaded into."""
+
+
+def _family(builder: str) -> str:
+    return f"{FAMILIES.get(builder, 'model')} checkpoint (builder {builder!r})"
 
 
 @dataclass
@@ -55,7 +69,10 @@ class Checkpoint:
 
     def build(self) -> nn.Module:
         """Rebuild the model and load the weights into it."""
-        model = build(self.builder, self.config)
+        try:
+            model = build(self.builder, self.config)
+        except KeyError as err:  # an unknown builder name: a file from elsewhere or a newer library
+            raise CheckpointError(f"{self.path or 'checkpoint'}: {err.args[0]}") from err
         load_weights(model, self)
         return model
 
@@ -110,29 +127,63 @@ def save_checkpoint(
     return path
 
 
-def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
-    """Read a checkpoint written by :func:`save_checkpoint` (weights on the CPU)."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint file not found: {path}")
+def load_plain(path: Path, where: str, kind: str, map_location: Any = "cpu") -> Any:
+    """``torch.load(path, weights_only=True)``: tensors and plain values only, never arbitrary objects.
+
+    Raises:
+        CheckpointError: naming ``where`` (the argument and file), when the file holds other
+            objects (a pickle that could run code is refused unread) or is truncated or corrupt.
+    """
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 - any unpickling failure means "not ours"
-        raise CheckpointError(f"{path} is not a readable torch checkpoint: {err}") from err
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as err:
+        # torch's own message suggests weights_only=False, which is what must not happen here
+        raise CheckpointError(f"{where} is not a readable {kind}: it holds objects other than tensors and plain "
+                              "values, refused unread (unpickling them could run code)") from err
+    except Exception as err:  # noqa: BLE001 - a truncated zip, a bad magic number, ...: "not ours"
+        raise CheckpointError(f"{where} is not a readable {kind} (truncated or corrupt?): "
+                              f"{_first_sentence(err)}") from err
+
+
+def _first_sentence(err: Exception) -> str:
+    text = str(err).strip() or type(err).__name__
+    return text.splitlines()[0].split(". ")[0]
+
+
+def load_checkpoint(path: str | os.PathLike, *, builder: str | None = None, arg: str | None = None) -> Checkpoint:
+    """Read a checkpoint written by :func:`save_checkpoint` (weights on the CPU).
+
+    Args:
+        path: the ``.pt`` file.
+        builder: when given, the registry name the checkpoint must have been written by
+            (``"centertrack"`` for a MOT detector, ``"siamfc"`` for a SOT tracker).
+        arg: the command-line argument the path came from (``"--checkpoint"``), named in errors.
+
+    Raises:
+        CheckpointError: the file is missing, unreadable, not a kdtrack_lite checkpoint, or of
+            another family than ``builder``; the message names ``arg`` and the file.
+    """
+    path = Path(path)
+    where = f"{arg} {path}" if arg else str(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint file not found: {where}")
+    payload = load_plain(path, where, "torch checkpoint")
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(
-            f"{path} is not a kdtrack_lite checkpoint (expected a dict with format={FORMAT!r}); "
+            f"{where} is not a kdtrack_lite checkpoint (expected a dict with format={FORMAT!r}); "
             "plain state_dicts can be loaded with torch.load"
         )
     version = payload.get("format_version")
     if version != FORMAT_VERSION:
         raise CheckpointError(
-            f"{path} has checkpoint format_version {version}; this kdtrack_lite "
+            f"{where} has checkpoint format_version {version}; this kdtrack_lite "
             f"({__version__}) reads version {FORMAT_VERSION}"
         )
     missing = [k for k in ("builder", "config", "state_dict") if k not in payload]
     if missing:
-        raise CheckpointError(f"{path} lacks the field(s) {missing}")
+        raise CheckpointError(f"{where} lacks the field(s) {missing}")
+    if builder is not None and payload["builder"] != builder:
+        raise CheckpointError(f"{where}: expected a {_family(builder)}, found a {_family(payload['builder'])}")
     return Checkpoint(
         builder=payload["builder"],
         config=payload["config"],

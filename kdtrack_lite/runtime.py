@@ -11,7 +11,13 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from .fileio import UserInputError
+
 DEVICE_ENV = "KDTRACK_DEVICE"
+
+
+class DeviceError(UserInputError, RuntimeError):
+    """The asked-for device (``--device``, ``$KDTRACK_DEVICE``) is not a device name, or not here."""
 
 
 def seed_everything(seed: int, deterministic: bool = True) -> int:
@@ -40,7 +46,8 @@ def pick_device(prefer: str | None = None) -> torch.device:
     """The device to run on: ``prefer``, else ``$KDTRACK_DEVICE``, else cuda > mps > cpu.
 
     Raises:
-        RuntimeError: when the asked-for device is not available here.
+        DeviceError: (a ``RuntimeError``) when the asked-for device is not a device name or not
+            available here.
     """
     name = prefer or os.environ.get(DEVICE_ENV) or None
     if name is None:
@@ -49,11 +56,17 @@ def pick_device(prefer: str | None = None) -> torch.device:
         if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
             return torch.device("mps")
         return torch.device("cpu")
-    device = torch.device(name)
+    asked = f"device {name!r}" if prefer else f"${DEVICE_ENV}={name!r}"
+    try:
+        device = torch.device(name)
+    except RuntimeError as err:
+        raise DeviceError(f"{asked} is not a device name; expected cpu, cuda, cuda:N or mps") from err
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(f"device {name!r} was asked for, but torch sees no CUDA GPU here")
+        raise DeviceError(f"{asked} was asked for, but torch sees no CUDA GPU here")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise DeviceError(f"{asked} was asked for, but torch sees {torch.cuda.device_count()} CUDA GPU(s) here")
     if device.type == "mps" and not torch.backends.mps.is_available():
-        raise RuntimeError(f"device {name!r} was asked for, but MPS is not available here")
+        raise DeviceError(f"{asked} was asked for, but MPS is not available here")
     return device
 
 

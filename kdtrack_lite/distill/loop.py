@@ -12,36 +12,49 @@ broadcast so every rank stops at the same epoch, and only rank 0 logs and writes
 
 Resumable: with ``resume=True`` and a checkpoint path, the loop writes ``<checkpoint>.resume``
 after every epoch (student, adapters, optimiser, scheduler, epoch, history, best weights so far,
-RNG states including the loader's generator) and, when that file exists at start, continues from
-it; a killed run thus loses at most the epoch in progress, and the resumed run ends with the same
-weights as an uninterrupted one (``tests/test_distributed.py``). The file is removed when the
-run finishes.
+RNG states of torch, the loader's generator, NumPy and Python) and, when that file exists at
+start, continues from it; a killed run thus loses at most the epoch in progress, and the resumed
+run ends with the same weights as an uninterrupted one (``tests/test_distributed.py``). The file
+holds only tensors and plain values and is read with ``weights_only=True``, so a planted pickle
+cannot run code; it also records the run's settings (train config, checkpoint extras, the
+student's builder and config) and every tensor's shape, and a file written by another
+configuration, another architecture, or cut short is refused with a :class:`CheckpointError`
+naming it and what differs. When the run finishes, the file and any temporary files left by
+killed writes are removed.
 """
 
 from __future__ import annotations
 
 import copy
+import json
 import logging
 import math
+import random
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+import numpy as np
 import torch
 import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from ..checkpoint import save_checkpoint
+from ..checkpoint import CheckpointError, load_plain, save_checkpoint
 from ..config import Config
 from ..distributed import is_distributed, is_main_process
-from ..fileio import atomic_path
+from ..fileio import atomic_path, check_writable_file, remove_stale_temps
 from ..runtime import progress
 from .base import Distiller, total_loss
 
 _log = logging.getLogger(__name__)
+
+RESUME_FORMAT = "kdtrack_lite.resume"
+RESUME_VERSION = 1
+_RESUME_FIELDS = ("run", "shapes", "epoch", "distiller", "optimizer", "scheduler", "scaler", "history",
+                  "best_state", "bad_epochs", "rng")
 
 
 @dataclass
@@ -128,9 +141,15 @@ class _TrainStep(nn.Module):
 
 
 def _rng_state(loader: Iterable) -> dict[str, Any]:
+    """Every RNG a training step may draw from, as tensors and plain values (``weights_only`` loads it)."""
     generator = getattr(loader, "generator", None)
+    py_version, py_state, py_gauss = random.getstate()
+    np_name, np_keys, np_pos, np_has_gauss, np_gauss = np.random.get_state()
     return {"torch": torch.get_rng_state(), "loader": generator.get_state() if generator is not None else None,
-            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+            "python": {"version": py_version, "state": torch.tensor(py_state, dtype=torch.int64), "gauss": py_gauss},
+            "numpy": {"name": np_name, "keys": torch.from_numpy(np_keys.astype(np.int64)), "pos": int(np_pos),
+                      "has_gauss": int(np_has_gauss), "gauss": float(np_gauss)}}
 
 
 def _set_rng_state(state: dict[str, Any], loader: Iterable) -> None:
@@ -140,6 +159,71 @@ def _set_rng_state(state: dict[str, Any], loader: Iterable) -> None:
         generator.set_state(state["loader"])
     if state["cuda"] is not None and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
+    py = state["python"]
+    random.setstate((py["version"], tuple(py["state"].tolist()), py["gauss"]))
+    np_state = state["numpy"]
+    np.random.set_state((np_state["name"], np_state["keys"].numpy().astype(np.uint32), np_state["pos"],
+                         np_state["has_gauss"], np_state["gauss"]))
+
+
+def _run_description(distiller: Distiller, cfg: TrainConfig, extra: dict[str, Any] | None) -> dict[str, Any]:
+    """What must match for a resume file to continue this run: settings, as JSON-plain values."""
+    model_cfg = getattr(distiller.student, "kdtrack_config", None)
+    run = {"train_config": cfg.to_dict(), "extra": extra or {},
+           "builder": getattr(distiller.student, "kdtrack_builder", None),
+           "model_config": model_cfg.to_dict() if isinstance(model_cfg, Config) else model_cfg}
+    return json.loads(json.dumps(run, sort_keys=True, default=str))  # tuples -> lists, as read back
+
+
+def _flat(d: Any, prefix: str = "") -> dict[str, Any]:
+    if not isinstance(d, dict):
+        return {prefix: d}
+    out: dict[str, Any] = {}
+    for key, value in d.items():
+        out.update(_flat(value, f"{prefix}.{key}" if prefix else str(key)))
+    return out
+
+
+def _head(items: list[str], n: int = 4) -> str:
+    return ", ".join(items[:n]) + (f" (+{len(items) - n} more)" if len(items) > n else "")
+
+
+def _load_resume(state_file: Path, run: dict[str, Any], shapes: dict[str, list[int]]) -> dict[str, Any]:
+    """Read ``state_file`` (tensors and plain values only) and check that it belongs to this run.
+
+    Raises:
+        CheckpointError: the file is unreadable (truncated, or a pickle of other objects), or was
+            written by another configuration or architecture; the message says what differs.
+    """
+    afresh = "delete it to start the run afresh"
+    try:
+        state = load_plain(state_file, f"resume file {state_file}", "kdtrack_lite resume file")
+    except CheckpointError as err:
+        raise CheckpointError(f"{err}; {afresh}") from err.__cause__
+    if not isinstance(state, dict) or state.get("format") != RESUME_FORMAT:
+        raise CheckpointError(f"resume file {state_file} is not a kdtrack_lite resume file "
+                              f"(expected a dict with format={RESUME_FORMAT!r}); {afresh}")
+    if state.get("format_version") != RESUME_VERSION:
+        raise CheckpointError(f"resume file {state_file} has format_version {state.get('format_version')}; this "
+                              f"kdtrack_lite reads version {RESUME_VERSION}; {afresh}")
+    missing = [k for k in _RESUME_FIELDS if k not in state]
+    if missing:
+        raise CheckpointError(f"resume file {state_file} lacks the field(s) {missing}; {afresh}")
+    theirs, ours = _flat(json.loads(state["run"])), _flat(run)
+    differ = [f"{k}: {theirs.get(k, '(unset)')!r} in the file, {ours.get(k, '(unset)')!r} now"
+              for k in sorted(set(theirs) | set(ours)) if theirs.get(k, "(unset)") != ours.get(k, "(unset)")]
+    if differ:
+        raise CheckpointError(f"resume file {state_file} was written by a run with other settings ({_head(differ)}); "
+                              f"rerun with the settings that wrote it, or {afresh}")
+    saved = {k: list(v) for k, v in state["shapes"].items()}
+    wrong = ([f"{k} missing from the file" for k in sorted(set(shapes) - set(saved))]
+             + [f"{k} not in this model" for k in sorted(set(saved) - set(shapes))]
+             + [f"{k}: {saved[k]} in the file, {shapes[k]} now" for k in sorted(set(saved) & set(shapes))
+                if saved[k] != shapes[k]])
+    if wrong:
+        raise CheckpointError(f"resume file {state_file} was written for another architecture ({_head(wrong)}); "
+                              f"{afresh}")
+    return state
 
 
 def _autocast(device: torch.device, amp: str):
@@ -191,13 +275,20 @@ def _fit(distiller: Distiller, train_loader: Iterable, cfg: TrainConfig, validat
          checkpoint_path, checkpoint_extra, desc: str, resume: bool) -> History:
     if resume and checkpoint_path is None:
         raise ValueError("fit(resume=True) needs a checkpoint_path (the resume file sits beside it)")
+    if cfg.epochs < 1 or (cfg.steps_per_epoch is not None and cfg.steps_per_epoch < 1):
+        raise ValueError(f"TrainConfig.epochs and steps_per_epoch must be >= 1, got {cfg.epochs} and "
+                         f"{cfg.steps_per_epoch}")
+    if checkpoint_path is not None and is_main_process():
+        check_writable_file(checkpoint_path, "checkpoint_path")  # now, not after the first epoch
     device = torch.device(device)
     distiller.to(device)
     if cfg.compile:
         distiller.student.compile()  # in place: state_dict keys (and checkpoints) are unchanged
     params = distiller.trainable_parameters()
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    steps = cfg.steps_per_epoch or len(train_loader)  # type: ignore[arg-type]
+    steps = cfg.steps_per_epoch if cfg.steps_per_epoch is not None else len(train_loader)  # type: ignore[arg-type]
+    if steps < 1:
+        raise ValueError(f"{desc}: the training loader is empty (no batch to take a step on)")
     total_steps = steps * cfg.epochs
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: _lr_factor(s, total_steps, cfg))
     scaler = torch.amp.GradScaler(device.type, enabled=cfg.amp == "fp16")
@@ -206,8 +297,11 @@ def _fit(distiller: Distiller, train_loader: Iterable, cfg: TrainConfig, validat
         step_module = DistributedDataParallel(step_module, device_ids=[device.index] if device.type == "cuda" else None)
     history, best_state, bad_epochs, first_epoch = History(), None, 0, 0
     state_file = resume_path(checkpoint_path) if resume else None
+    run = _run_description(distiller, cfg, checkpoint_extra)
+    shapes = {k: list(v.shape) for k, v in distiller.state_dict().items()}
     if state_file is not None and state_file.exists():
-        state = torch.load(state_file, map_location=device, weights_only=False)
+        # on the CPU: RNG states must stay there; load_state_dict moves the rest to the parameters' device
+        state = _load_resume(state_file, run, shapes)
         distiller.load_state_dict(state["distiller"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
@@ -279,7 +373,9 @@ def _fit(distiller: Distiller, train_loader: Iterable, cfg: TrainConfig, validat
         history.seconds = time.perf_counter() - start
         if state_file is not None and main:
             with atomic_path(state_file) as tmp:
-                torch.save({"epoch": epoch + 1, "distiller": distiller.state_dict(),
+                torch.save({"format": RESUME_FORMAT, "format_version": RESUME_VERSION,
+                            "run": json.dumps(run, sort_keys=True), "shapes": shapes,
+                            "epoch": epoch + 1, "distiller": distiller.state_dict(),
                             "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
                             "scaler": scaler.state_dict(), "history": history.to_dict(), "best_state": best_state,
                             "bad_epochs": bad_epochs, "rng": _rng_state(train_loader)}, tmp)
@@ -294,6 +390,7 @@ def _fit(distiller: Distiller, train_loader: Iterable, cfg: TrainConfig, validat
         _save(checkpoint_path, distiller.student, cfg, history, checkpoint_extra)
         if state_file is not None:
             state_file.unlink(missing_ok=True)  # finished: the checkpoint holds the result
+        remove_stale_temps(checkpoint_path)  # left by writes of a killed earlier attempt
     if is_distributed():
         dist.barrier()
     return history

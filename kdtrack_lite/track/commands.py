@@ -3,6 +3,10 @@
 MOT: MOTChallenge result files ``<out>/<seq>.txt`` at the resolution on disk, ready for
 ``kdtrack eval --gt <root> --results <out>``. SOT: one ``<out>/<seq>.txt`` of ``x,y,w,h`` rows
 per sequence (the LaSOT/GOT-10k toolkits' format), and the success/precision table printed.
+
+``--out`` is a folder: it is created if missing, and a ``<seq>.txt`` already in it is replaced
+atomically (as ``cp`` or ``>`` would); an existing *file* given as ``--out`` is refused before any
+tracking, and so is a checkpoint of the other family (a SiamFC given to ``track mot``).
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..cli import add_command
+from ..cli import add_command, positive_int
 
 
 @add_command
@@ -19,20 +23,22 @@ def _track(sub: argparse._SubParsersAction) -> None:
     p.add_argument("family", choices=["mot", "sot"])
     p.add_argument("--checkpoint", required=True, help="a detector (mot) or SiamFC (sot) checkpoint")
     p.add_argument("--data-root", required=True, help="benchmark folder (sequences found below it)")
-    p.add_argument("--out", required=True, type=Path, help="folder for <seq>.txt results")
+    p.add_argument("--out", required=True, type=Path,
+                   help="folder for <seq>.txt results (created if missing; existing <seq>.txt files are replaced)")
     p.add_argument("--preset", default="mot17", help="MOT input size preset (kdtrack_lite.data.real.MOT_PRESETS)")
-    p.add_argument("--max-frames", type=int, help="only the first N frames of each sequence")
+    p.add_argument("--max-frames", type=positive_int, help="only the first N frames of each sequence")
     p.add_argument("--device", help="cpu, cuda, mps (default: the best available)")
 
     def run(args: argparse.Namespace) -> None:
-        from ..checkpoint import load_checkpoint
+        from ..checkpoint import FAMILY_BUILDERS, load_checkpoint
         from ..data import real
         from ..data.motchallenge import write_mot_results
-        from ..fileio import write_text_atomic
+        from ..fileio import check_writable_folder, write_text_atomic
         from ..runtime import pick_device
 
-        model = load_checkpoint(args.checkpoint).build().to(pick_device(args.device)).eval()
-        args.out.mkdir(parents=True, exist_ok=True)
+        check_writable_folder(args.out, "--out")
+        model = load_checkpoint(args.checkpoint, builder=FAMILY_BUILDERS[args.family], arg="--checkpoint").build()
+        model = model.to(pick_device(args.device)).eval()
         if args.family == "mot":
             from ..train.mot import track_sequences
 

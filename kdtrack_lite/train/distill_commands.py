@@ -6,7 +6,7 @@ import argparse
 import json
 import os
 
-from ..cli import add_command
+from ..cli import add_command, nonneg_float, nonneg_int, positive_float, positive_int
 
 
 @add_command
@@ -15,60 +15,67 @@ def _distill(sub: argparse._SubParsersAction) -> None:
     p.add_argument("family", choices=["mot"], help="mot = CenterTrack detector (AttTrack feature learning)")
     p.add_argument("--losses", required=True,
                    help="comma list of hint, at, kd, or 'none' (the student alone, at the same budget)")
-    p.add_argument("--out", required=True, help="checkpoint path (.pt), written atomically")
+    p.add_argument("--out", required=True,
+                   help="checkpoint path (.pt), written atomically (an existing file is replaced)")
     p.add_argument("--teacher", help="teacher checkpoint (default: data_samples/checkpoints/mot_teacher.pt)")
     p.add_argument("--student", help="starting student checkpoint (default: data_samples/checkpoints/mot_student.pt)")
     p.add_argument("--fast", action="store_true", help="FAST profile (same as KDTRACK_FAST=1)")
-    p.add_argument("--seed", type=int, default=0, help="training seed (batch order, adapter init)")
-    p.add_argument("--epochs", type=int, help="override the profile's number of epochs")
-    p.add_argument("--steps", type=int, help="override the profile's steps per epoch")
-    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
-    p.add_argument("--lr", type=float, help="override the profile's learning rate (5e-4 fine-tunes gently)")
-    p.add_argument("--train-sequences", type=int, help="override the profile's training scenes")
-    p.add_argument("--val-sequences", type=int, help="override the profile's validation scenes (early stopping)")
-    p.add_argument("--at-beta", type=float, help="override MOTDistillConfig.at_beta")
-    p.add_argument("--hint-weight", type=float, help="override MOTDistillConfig.hint_weight")
-    p.add_argument("--kd-weight", type=float, help="override MOTDistillConfig.kd_weight (heatmap KD)")
-    p.add_argument("--kd-temperature", type=float, help="override MOTDistillConfig.kd_temperature")
-    p.add_argument("--kd-reg-weight", type=float, help="override MOTDistillConfig.kd_reg_weight (wh/reg/tracking KD)")
+    p.add_argument("--seed", type=nonneg_int, default=0, help="training seed (batch order, adapter init)")
+    p.add_argument("--epochs", type=positive_int, help="override the profile's number of epochs")
+    p.add_argument("--steps", type=positive_int, help="override the profile's steps per epoch")
+    p.add_argument("--threads", type=positive_int, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--lr", type=positive_float, help="override the profile's learning rate (5e-4 fine-tunes gently)")
+    p.add_argument("--train-sequences", type=positive_int, help="override the profile's training scenes")
+    p.add_argument("--val-sequences", type=positive_int,
+                   help="override the profile's validation scenes (early stopping)")
+    p.add_argument("--at-beta", type=nonneg_float, help="override MOTDistillConfig.at_beta")
+    p.add_argument("--hint-weight", type=nonneg_float, help="override MOTDistillConfig.hint_weight")
+    p.add_argument("--kd-weight", type=nonneg_float, help="override MOTDistillConfig.kd_weight (heatmap KD)")
+    p.add_argument("--kd-temperature", type=positive_float, help="override MOTDistillConfig.kd_temperature")
+    p.add_argument("--kd-reg-weight", type=nonneg_float,
+                   help="override MOTDistillConfig.kd_reg_weight (wh/reg/tracking KD)")
     p.add_argument("--resume", action="store_true",
                    help="keep <out>.resume after every epoch and continue from it if it exists")
     p.add_argument("--device", help="cpu, cuda, cuda:1, mps (default: $KDTRACK_DEVICE, else the best available)")
-    p.add_argument("--workers", type=int, default=0, help="DataLoader worker processes")
+    p.add_argument("--workers", type=nonneg_int, default=0, help="DataLoader worker processes")
     p.add_argument("--data-root", help="distil on a real MOTChallenge folder instead of the synthetic split")
     p.add_argument("--val-root", help="validation folder (default: the last sequence of --data-root)")
     p.add_argument("--preset", default="mot17", help="MOT input size preset for --data-root (mot15, mot17, mot20)")
-    p.add_argument("--max-frames", type=int, help="with --data-root: only the first N frames of each sequence")
+    p.add_argument("--max-frames", type=positive_int,
+                   help="with --data-root: only the first N frames of each sequence")
 
     def run(args: argparse.Namespace) -> None:
         import torch
 
-        from ..checkpoint import load_checkpoint
         from ..distributed import device_for_rank, init_from_env, is_main_process, shutdown
+        from ..fileio import check_writable_file
         from ..runtime import pick_device, seed_everything
-        from .commands import sequences_from_args
+        from .commands import load_family_model, sequences_from_args
         from .distill_mot import (MOTDistillConfig, distill_mot_student, loss_label, parse_losses,
                                   shipped_mot_pair)
         from .mot import MOTDataConfig, mot_train_config
 
+        names = parse_losses(args.losses)
+        check_writable_file(args.out, "--out")  # now, not after the first epoch
         init_from_env()  # several processes under torchrun (DDP), else a no-op
         if args.fast:
             os.environ["KDTRACK_FAST"] = "1"
-        if args.threads:
+        if args.threads is not None:
             torch.set_num_threads(args.threads)
         seed_everything(args.seed)
-        names = parse_losses(args.losses)
-        teacher, student = shipped_mot_pair() if not (args.teacher and args.student) else (None, None)
-        if args.teacher:
-            teacher = load_checkpoint(args.teacher).build().eval()
-        if args.student:
-            student = load_checkpoint(args.student).build().eval()
-        overrides = {k: v for k, v in (("epochs", args.epochs), ("steps_per_epoch", args.steps), ("lr", args.lr)) if v}
+        teacher = None if args.teacher is None else load_family_model(args.teacher, "mot", "--teacher").eval()
+        student = None if args.student is None else load_family_model(args.student, "mot", "--student").eval()
+        if teacher is None or student is None:
+            shipped = shipped_mot_pair()
+            teacher = shipped[0] if teacher is None else teacher
+            student = shipped[1] if student is None else student
+        overrides = {k: v for k, v in (("epochs", args.epochs), ("steps_per_epoch", args.steps), ("lr", args.lr))
+                     if v is not None}
         cfg = MOTDistillConfig.make(**{k: v for k, v in (
             ("at_beta", args.at_beta), ("hint_weight", args.hint_weight), ("kd_weight", args.kd_weight),
             ("kd_temperature", args.kd_temperature), ("kd_reg_weight", args.kd_reg_weight)) if v is not None})
         sizes = {k: v for k, v in (("train_sequences", args.train_sequences),
-                                   ("val_sequences", args.val_sequences)) if v}
+                                   ("val_sequences", args.val_sequences)) if v is not None}
         _, history = distill_mot_student(names, teacher, student, MOTDataConfig.make(**sizes),
                                          mot_train_config(seed=args.seed, **overrides), cfg, checkpoint_path=args.out,
                                          device=device_for_rank() or pick_device(args.device), resume=args.resume,
