@@ -9,6 +9,12 @@ OUR DESIGN CHOICE (a teaching stand-in for MOT17, which cannot be downloaded her
   (at the far end) to ``max_height`` (at the bottom); lower = closer = bigger = drawn later;
 * static occluders (poles, boxes) take part in the same depth order;
 * people enter at the left/right borders and leave when they have walked out;
+* ``crossing_pairs`` look-alike pairs (the second dressed like the first) walk towards each
+  other along nearly the same foot row and meet at staggered times, so that at the crossing
+  only appearance -- and only a fine-grained one -- tells them apart;
+* named presets (:data:`SCENE_PRESETS`) span the sizes of replayed real pedestrians: ``street``
+  (14-56 px people in 256x192 frames), ``near`` (48-100 px, the sizes of MOT15's TUD sequences
+  replayed at this frame size), ``crossing`` (look-alike pairs crossing among occluders);
 * ``visibility`` is the share of a person's own pixels left visible in the frame after
   everything in front of it was drawn (an identity buffer), as MOT17's visibility ratio.
 """
@@ -51,8 +57,45 @@ class MOTSceneConfig(Config):
     clutter: float = 1.0            # background clutter amount
     camera_jitter: float = 1.5      # std (px) of per-frame camera shake
     noise_std: float = 2.0          # sensor noise std (levels)
+    crossing_pairs: int = 0         # look-alike pairs that walk across each other
+    crossing_jitter: float = 6.0    # colour difference inside a crossing pair (0..255 levels)
 
     FAST: ClassVar[dict] = {"num_frames": 40}
+
+    @classmethod
+    def preset(cls, name: str, profile: str | None = None, **overrides) -> "MOTSceneConfig":
+        """The named scene preset of :data:`SCENE_PRESETS` with ``overrides`` applied."""
+        if name not in SCENE_PRESETS:
+            raise ValueError(f"MOTSceneConfig.preset: unknown preset {name!r}; known: {sorted(SCENE_PRESETS)}")
+        return cls.make(profile, **{**SCENE_PRESETS[name], **overrides})
+
+
+# OUR CHOICE: three kinds of scene. "near" puts the camera closer (people 48-100 px at 256x192,
+# as MOT15's TUD-Campus/Stadtmitte replayed at that size: 49-99 px); "crossing" makes association
+# depend on appearance (look-alike pairs meeting behind occluders).
+SCENE_PRESETS: dict[str, dict] = {
+    "street": {},
+    "near": dict(min_height=48.0, max_height=100.0, far_row=0.5, density=5.0, num_occluders=2),
+    "crossing": dict(min_height=28.0, max_height=80.0, density=6.0, crossing_pairs=3, num_occluders=6,
+                     lookalike_rate=0.4),
+}
+# Seeds of the train / val / test scenes start here; the ranges never overlap, so a test scene is
+# never trained on.
+SPLIT_SEED_BASE = {"train": 10_000, "val": 20_000, "test": 30_000}
+
+# A world is the cycle of presets the scenes of a split are drawn from (scene i: preset i mod n).
+WORLDS: dict[str, tuple[str, ...]] = {
+    "street": ("street",),
+    "mixed": ("street", "near", "crossing"),
+}
+
+
+def world_scene(world: str, index: int, profile: str | None = None, **overrides) -> MOTSceneConfig:
+    """The scene config of scene ``index`` of ``world`` (``"street"`` or ``"mixed"``)."""
+    if world not in WORLDS:
+        raise ValueError(f"world: unknown name {world!r}; known: {sorted(WORLDS)}")
+    presets = WORLDS[world]
+    return MOTSceneConfig.preset(presets[index % len(presets)], profile, **overrides)
 
 
 def _height_at(cfg: MOTSceneConfig, foot_y: float) -> float:
@@ -62,9 +105,9 @@ def _height_at(cfg: MOTSceneConfig, foot_y: float) -> float:
 
 class _Walker:
     def __init__(self, pid: int, look: PedestrianLook, x: float, y: float, vx: float, vy: float, scale: float,
-                 phase: float):
+                 phase: float, crossing: bool = False):
         self.id, self.look, self.x, self.y, self.vx, self.vy = pid, look, x, y, vx, vy
-        self.scale, self.phase, self.pause = scale, phase, 0
+        self.scale, self.phase, self.pause, self.crossing = scale, phase, 0, crossing
 
 
 def _make_occluders(cfg: MOTSceneConfig, rng: np.random.Generator, margin: int) -> list[tuple]:
@@ -125,8 +168,23 @@ def generate_mot_sequence(cfg: MOTSceneConfig, seed: int, name: str | None = Non
         walkers.append(_Walker(pid, look, x, y, direction * speed * math.cos(angle), speed * math.sin(angle),
                                rng.uniform(0.85, 1.1), rng.uniform(0, 2 * math.pi)))
 
+    def spawn_crossing(meet_frame: int) -> None:
+        """Two look-alikes on one foot row, placed so that they meet at ``meet_frame``."""
+        y = rng.uniform(far + 0.2 * (near - far), near - 0.1 * (near - far))
+        x_meet = rng.uniform(0.3, 0.7) * W
+        first = PedestrianLook.random(rng)
+        for direction, look in ((1, first), (-1, first.lookalike(rng, cfg.crossing_jitter))):
+            pid = len(looks) + 1
+            looks.append(look)
+            vx = direction * cfg.speed
+            yy = y + rng.uniform(-0.04, 0.04) * (near - far)
+            x = x_meet - vx * _height_at(cfg, yy) / cfg.fps * meet_frame
+            walkers.append(_Walker(pid, look, x, yy, vx, 0.0, 1.0, rng.uniform(0, 2 * math.pi), crossing=True))
+
     for _ in range(int(round(cfg.density))):
         spawn(inside=True)
+    for k in range(cfg.crossing_pairs):
+        spawn_crossing(int(T * (k + 1) / (cfg.crossing_pairs + 1)))
     frames = np.empty((T, H, W, 3), np.uint8)
     rows = []
     cam = np.zeros(2)
@@ -164,7 +222,7 @@ def generate_mot_sequence(cfg: MOTSceneConfig, seed: int, name: str | None = Non
             if wk.pause > 0:
                 wk.pause -= 1
                 continue
-            if rng.random() < cfg.stop_prob:
+            if not wk.crossing and rng.random() < cfg.stop_prob:
                 wk.pause = int(rng.integers(10, 40))
             wk.x += wk.vx * hgt / cfg.fps
             wk.y += wk.vy * hgt / cfg.fps
@@ -172,7 +230,9 @@ def generate_mot_sequence(cfg: MOTSceneConfig, seed: int, name: str | None = Non
                 wk.vy = -wk.vy
                 wk.y = float(np.clip(wk.y, far, near))
             wk.phase += 2 * math.pi * 1.8 * math.hypot(wk.vx, wk.vy) / cfg.speed / cfg.fps
-        walkers = [wk for wk in walkers if -0.6 * cfg.max_height < wk.x < W + 0.6 * cfg.max_height]
+        # leave once out of the frame and walking away (crossing pairs may start outside, walking in)
+        walkers = [wk for wk in walkers if not (wk.x <= -0.6 * cfg.max_height and wk.vx <= 0
+                                                or wk.x >= W + 0.6 * cfg.max_height and wk.vx >= 0)]
         if len(walkers) < cfg.density and rng.random() < cfg.entry_prob:
             spawn(inside=False)
     gt = np.array(rows, np.float64).reshape(-1, 9)

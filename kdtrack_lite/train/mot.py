@@ -18,7 +18,7 @@ from torch.utils.data import DataLoader
 
 from ..config import Config
 from ..data.datasets import CenterTrackPairs, PairConfig
-from ..data.mot_synth import MOTSceneConfig, generate_mot_sequence
+from ..data.mot_synth import SPLIT_SEED_BASE, MOTSceneConfig, generate_mot_sequence, world_scene
 from ..data.sequence import MOTSequence
 from ..distill.base import Distiller
 from ..distributed import make_loader
@@ -28,8 +28,6 @@ from ..models.centertrack import DecodeConfig, DetectorConfig, build_centertrack
 from ..models.centertrack_loss import CenterTrackLoss, CenterTrackLossConfig
 from ..track.mot_tracker import TrackerConfig
 from ..track.pipeline import MOTPipeline
-
-SPLIT_SEED_BASE = {"train": 10_000, "val": 20_000, "test": 30_000}
 
 
 @dataclass
@@ -42,6 +40,7 @@ class MOTDataConfig(Config):
     num_frames: int = 150
     batch_size: int = 8
     seed: int = 0  # shifts every split's seeds together (another draw of the same benchmark)
+    world: str = "street"  # scene presets the splits cycle through (data.mot_synth.WORLDS)
     FAST: ClassVar[dict] = {"train_sequences": 3, "val_sequences": 1, "test_sequences": 2, "num_frames": 40}
 
 
@@ -56,15 +55,16 @@ def mot_train_config(profile: str | None = None, **overrides) -> TrainConfig:
 def make_mot_split(split: str, cfg: MOTDataConfig, scene: MOTSceneConfig | None = None) -> list[MOTSequence]:
     """The sequences of ``split`` ("train", "val" or "test"), generated deterministically.
 
-    Scene ``i`` of a split uses seed ``SPLIT_SEED_BASE[split] + 100 * cfg.seed + i``; the ranges
-    never overlap, so test scenes are never trained on.
+    Scene ``i`` of a split uses seed ``SPLIT_SEED_BASE[split] + 100 * cfg.seed + i`` and, unless
+    ``scene`` is given, the preset ``i mod n`` of ``cfg.world``; the seed ranges never overlap, so
+    test scenes are never trained on.
     """
     if split not in SPLIT_SEED_BASE:
         raise ValueError(f"split must be one of {sorted(SPLIT_SEED_BASE)}, got {split!r}")
     count = getattr(cfg, f"{split}_sequences")
-    scene = scene or MOTSceneConfig.make(num_frames=cfg.num_frames)
     base = SPLIT_SEED_BASE[split] + 100 * cfg.seed
-    return [generate_mot_sequence(scene, seed=base + i, name=f"{split}-{i:02d}") for i in range(count)]
+    return [generate_mot_sequence(scene or world_scene(cfg.world, i, num_frames=cfg.num_frames),
+                                  seed=base + i, name=f"{split}-{i:02d}") for i in range(count)]
 
 
 def detector_forward(model: nn.Module, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
