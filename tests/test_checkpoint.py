@@ -78,3 +78,41 @@ def test_failed_save_leaves_previous_checkpoint(tmp_path, monkeypatch):
     monkeypatch.undo()
     assert load_checkpoint(path).metrics == {"v": 1}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.pt"]
+
+
+class _Planted:
+    """Unpickling it runs ``open(marker, "w")``: what a malicious checkpoint would do."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_planted_pickle_checkpoint_runs_nothing(tmp_path):
+    marker = tmp_path / "pwned"
+    torch.save({"format": "kdtrack_lite.checkpoint", "builder": _Planted(marker)}, tmp_path / "evil.pt")
+    with pytest.raises(CheckpointError, match=r"evil\.pt is not a readable torch checkpoint: it holds objects other "
+                                              r"than tensors and plain values, refused unread"):
+        load_checkpoint(tmp_path / "evil.pt")
+    assert not marker.exists()
+
+
+def test_truncated_checkpoint_and_unknown_builder(tmp_path):
+    path = save_checkpoint(tmp_path / "m.pt", build("test_tiny", TinyCfg()))
+    (tmp_path / "cut.pt").write_bytes(path.read_bytes()[:500])
+    with pytest.raises(CheckpointError, match=r"cut\.pt is not a readable torch checkpoint \(truncated or corrupt\?\)"):
+        load_checkpoint(tmp_path / "cut.pt")
+    ckpt = load_checkpoint(path)
+    ckpt.builder = "gone_builder"
+    with pytest.raises(CheckpointError, match=r"m\.pt: unknown model builder 'gone_builder'"):
+        ckpt.build()
+
+
+def test_checkpoint_of_another_family_names_argument_file_and_both_families(tmp_path):
+    path = save_checkpoint(tmp_path / "m.pt", build("test_tiny", TinyCfg()))
+    with pytest.raises(CheckpointError, match=r"--init .*m\.pt: expected a SOT tracker \(SiamFC\) checkpoint "
+                                              r"\(builder 'siamfc'\), found a model checkpoint \(builder 'test_tiny'\)"):
+        load_checkpoint(path, builder="siamfc", arg="--init")
+    assert load_checkpoint(path, builder="test_tiny").builder == "test_tiny"
