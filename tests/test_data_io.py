@@ -91,7 +91,7 @@ def test_malformed_mot_folders(tmp_path, mot):
     d3 = write_mot_sequence(mot, tmp_path / "c")
     with open(d3 / "gt" / "gt.txt", "a") as f:
         f.write("99,1,1,1,1,1,1,1,1\n")
-    with pytest.raises(DataFormatError, match=r"gt\.txt: frame 99 is beyond seqLength=6"):
+    with pytest.raises(DataFormatError, match=r"gt\.txt:\d+: frame 99 is beyond seqLength=6"):
         read_mot_sequence(d3, load_frames=False)
 
 

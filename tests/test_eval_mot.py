@@ -135,12 +135,11 @@ def test_empty_results_are_defined():
     assert np.isnan(row["MOTP"]) and np.isnan(row["LocA"])  # no matches: undefined, documented
 
 
-def test_empty_ground_truth_is_documented_not_silent():
+def test_empty_ground_truth_is_an_error_not_silent():
     gt, res = _toy()
-    gt[:, 6] = 0  # every gt row ignored
-    row = evaluate_mot({"a": gt}, {"a": res}).per_sequence.loc["a"]
-    assert row["FP"] == 4 and row["FN"] == 0 and row["MOTA"] == -np.inf
-    assert row["HOTA"] == 0 and np.isnan(row["LocA"])
+    gt[:, 6] = 0  # every gt row ignored: motmetrics alone would score MOTA -inf
+    with pytest.raises(ValueError, match=r"ground-truth sequence 'a' has no box to evaluate against"):
+        evaluate_mot({"a": gt}, {"a": res})
 
 
 def test_perfect_results_score_100():

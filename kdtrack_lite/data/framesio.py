@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -88,19 +89,53 @@ def placeholder_frames(num: int, width: int, height: int) -> np.ndarray:
     return np.broadcast_to(np.zeros((1, 1, 1, 3), np.uint8), (num, height, width, 3))
 
 
+def read_text(path: str | Path, what: str) -> str:
+    """The text of a UTF-8 file (dataset text files are UTF-8 whatever the machine's locale).
+
+    Raises:
+        DataFormatError: the file is missing, or naming ``path:line`` where it is not UTF-8.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataFormatError(f"{path}: file not found (expected {what})")
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data[:err.start].count(b"\n") + 1
+        raise DataFormatError(f"{path}:{line}: byte {data[err.start]:#04x} is not valid UTF-8 "
+                              f"(expected a UTF-8 text file: {what})") from None
+
+
+def read_json_object(path: str | Path) -> dict:
+    """A JSON file holding one object (``kdtrack_meta.json``).
+
+    Raises:
+        DataFormatError: naming ``path:line`` for invalid JSON or UTF-8, or the file when the
+            JSON is not an object.
+    """
+    text = read_text(path, "a JSON object")
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise DataFormatError(f"{path}:{err.lineno}: not valid JSON ({err.msg} at column {err.colno})") from None
+    if not isinstance(value, dict):
+        raise DataFormatError(f"{path}: expected a JSON object {{...}}, got a {type(value).__name__}")
+    return value
+
+
 def parse_numeric_lines(path: str | Path, allowed_columns: tuple[int, ...], what: str,
                         sep: str = ",") -> list[tuple[int, list[float]]]:
     """Parse a text table of numbers; returns ``[(line_number, values), ...]`` (blank lines skipped).
 
     Raises:
         DataFormatError: naming ``path:line``, when a row has a column count not in
-            ``allowed_columns`` or a field that is not a number.
+            ``allowed_columns``, a field that is not a finite number (``nan``/``inf`` included),
+            or a byte that is not UTF-8.
     """
     path = Path(path)
-    if not path.is_file():
-        raise DataFormatError(f"{path}: file not found (expected {what})")
     out = []
-    for lineno, line in enumerate(path.read_text().splitlines(), start=1):
+    for lineno, line in enumerate(read_text(path, what).splitlines(), start=1):
         line = line.strip()
         if not line:
             continue
@@ -109,22 +144,22 @@ def parse_numeric_lines(path: str | Path, allowed_columns: tuple[int, ...], what
             cols = " or ".join(str(c) for c in allowed_columns)
             raise DataFormatError(f"{path}:{lineno}: expected {cols} comma-separated columns ({what}), "
                                   f"got {len(fields)}: {line[:80]!r}")
-        try:
-            values = [float(f) for f in fields]
-        except ValueError:
-            bad = next(i for i, f in enumerate(fields) if not _is_number(f))
+        values = [finite_number(f) for f in fields]
+        if None in values:
+            bad = values.index(None)
             raise DataFormatError(f"{path}:{lineno}: column {bad + 1} is {fields[bad]!r}, expected a number "
-                                  f"({what})") from None
+                                  f"(finite: no nan or inf; {what})")
         out.append((lineno, values))
     return out
 
 
-def _is_number(text: str) -> bool:
+def finite_number(text: str) -> float | None:
+    """``float(text)`` when it is a finite number, else None (``nan``/``inf`` are never valid data)."""
     try:
-        float(text)
-        return True
+        v = float(text)
     except ValueError:
-        return False
+        return None
+    return v if np.isfinite(v) else None
 
 
 def format_number(v: float) -> str:

@@ -19,11 +19,18 @@ Both layouts also get ``attributes.txt`` (LaSOT toolkit style: one line of 0/1 i
 order) and ``frame_attributes.csv`` (header of names, one 0/1 row per frame). A real GOT-10k
 folder has no per-frame attributes: ``absence`` becomes ``full_occlusion`` (GOT-10k does not
 tell occlusion from out-of-view), the other attributes are all False.
+
+Flags read back (``full_occlusion.txt``, ``out_of_view.txt``, ``absence.label``, ``attributes.txt``,
+``frame_attributes.csv``) must be 0 or 1: any other value is an error naming
+the file and line. A LaSOT folder without ``full_occlusion.txt`` / ``out_of_view.txt`` (and no
+``FOC`` / ``OV`` column in ``frame_attributes.csv``) is read with every frame visible, with a
+warning naming the missing file, since a tracker is then scored on frames it could not see.
 """
 
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import cv2
@@ -31,8 +38,8 @@ import numpy as np
 
 from ..fileio import write_text_atomic
 from .framesio import (DataFormatError, format_number, list_frames, parse_numeric_lines, placeholder_frames,
-                       read_frames, write_frames)
-from .motchallenge import parse_numeric_lines_from, read_degradation_csv, write_degradation_csv
+                       read_frames, read_json_object, write_frames)
+from .motchallenge import parse_numeric_lines_from, read_csv_header, read_degradation_csv, write_degradation_csv
 from .sequence import SOTSequence
 from .sot_synth import ATTRIBUTES
 
@@ -90,15 +97,28 @@ def detect_layout(seq_dir: str | Path) -> str:
 
 
 def _read_flags(path: Path, T: int, one_line: bool) -> np.ndarray:
+    """0/1 flags ``(T,)`` bool: one comma-separated line (LaSOT) or one flag per line (GOT-10k)."""
     if one_line:
-        rows = parse_numeric_lines(path, (T,), f"{T} comma-separated 0/1 flags, one per frame")
-        vals = np.array(rows[0][1] if rows else [])
+        what = f"{T} comma-separated 0/1 flags, one per frame"
+        rows = parse_numeric_lines(path, (T,), what)
+        if len(rows) != 1:
+            raise DataFormatError(f"{path}: {len(rows)} non-empty lines, expected one line of {what}")
+        rows = [(rows[0][0], [v]) for v in rows[0][1]]
     else:
-        rows = parse_numeric_lines(path, (1,), "one number per line")
-        vals = np.array([v[0] for _, v in rows])
-        if len(vals) != T:
-            raise DataFormatError(f"{path}: {len(vals)} lines, expected one per frame ({T})")
-    return vals
+        rows = parse_numeric_lines(path, (1,), "one 0/1 flag per line")
+        if len(rows) != T:
+            raise DataFormatError(f"{path}: {len(rows)} lines, expected one per frame ({T})")
+    for i, (lineno, (v,)) in enumerate(rows):
+        if v not in (0.0, 1.0):
+            where = f"{path}:{lineno}" + (f", value {i + 1}" if one_line else "")
+            raise DataFormatError(f"{where}: flag is {v:g}, expected 0 or 1")
+    return np.array([v for _, (v,) in rows], np.float64).astype(bool)
+
+
+def _missing_flags(path: Path, T: int) -> np.ndarray:
+    """No flag file and no column to fall back on: every frame unflagged, said out loud."""
+    warnings.warn(f"{path}: missing; every frame is read as 0 (target visible)", UserWarning, stacklevel=3)
+    return np.zeros(T, bool)
 
 
 def read_sot_sequence(seq_dir: str | Path, load_frames: bool = True) -> SOTSequence:
@@ -126,19 +146,23 @@ def read_sot_sequence(seq_dir: str | Path, load_frames: bool = True) -> SOTSeque
     fa_path = d / "frame_attributes.csv"
     fa: dict[str, np.ndarray] = {}
     if fa_path.is_file():
-        lines = fa_path.read_text().splitlines()
-        names = lines[0].split(",")
-        vals = np.array(parse_numeric_lines_from(fa_path, lines[1:], len(names))).reshape(-1, len(names))
+        names, lines = read_csv_header(fa_path, "a header of attribute names and one 0/1 row per frame")
+        vals = np.array(parse_numeric_lines_from(fa_path, lines, len(names))).reshape(-1, len(names))
         if len(vals) != T:
             raise DataFormatError(f"{fa_path}: {len(vals)} rows, expected one per frame ({T})")
+        bad = np.argwhere((vals != 0) & (vals != 1))
+        if len(bad):
+            (r, c) = bad[0]
+            raise DataFormatError(f"{fa_path}:{r + 2}: {names[c]} is {vals[r, c]:g}, expected 0 or 1")
         fa = {n: vals[:, i].astype(bool) for i, n in enumerate(names)}
     if layout == "lasot":
-        foc = _read_flags(d / "full_occlusion.txt", T, True).astype(bool) if (d / "full_occlusion.txt").is_file() \
-            else fa.get("FOC", np.zeros(T, bool))
-        ov = _read_flags(d / "out_of_view.txt", T, True).astype(bool) if (d / "out_of_view.txt").is_file() \
-            else fa.get("OV", np.zeros(T, bool))
+        foc_path, ov_path = d / "full_occlusion.txt", d / "out_of_view.txt"
+        foc = _read_flags(foc_path, T, True) if foc_path.is_file() else \
+            fa["FOC"] if "FOC" in fa else _missing_flags(foc_path, T)
+        ov = _read_flags(ov_path, T, True) if ov_path.is_file() else \
+            fa["OV"] if "OV" in fa else _missing_flags(ov_path, T)
     else:
-        absent = _read_flags(d / "absence.label", T, False).astype(bool) if (d / "absence.label").is_file() \
+        absent = _read_flags(d / "absence.label", T, False) if (d / "absence.label").is_file() \
             else np.zeros(T, bool)
         foc = fa.get("FOC", absent)
         ov = fa.get("OV", np.zeros(T, bool))
@@ -147,12 +171,12 @@ def read_sot_sequence(seq_dir: str | Path, load_frames: bool = True) -> SOTSeque
     attributes = [a for a in ATTRIBUTES if fa[a].any()]
     att_path = d / "attributes.txt"
     if att_path.is_file():
-        flags = _read_flags(att_path, len(ATTRIBUTES), True)
+        flags = _read_flags(att_path, len(ATTRIBUTES), True)  # (A,) bool
         attributes = [a for a, f in zip(ATTRIBUTES, flags) if f]
     deg_path = d / "degradation.csv"
     degradation = {}
     if deg_path.is_file():
         degradation = read_degradation_csv(deg_path, T)
     meta_path = d / "kdtrack_meta.json"
-    meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {"source": str(d), "layout": layout}
+    meta = read_json_object(meta_path) if meta_path.is_file() else {"source": str(d), "layout": layout}
     return SOTSequence(d.name, frames, boxes, foc, ov, fa, attributes, degradation, meta)

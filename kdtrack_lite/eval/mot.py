@@ -18,14 +18,18 @@ Conventions (OUR DESIGN CHOICES, each mirrors the reference):
   tracker boxes matched to distractor classes (that preprocessing is MOT16/17/20 only).
 * Frames run from 1 to the sequence length (``seq_lengths``, a ``seqinfo.ini``, or else the last
   ground-truth frame). A result row outside that range is an **error** (trackeval raises too;
-  motmetrics would silently count it as a false positive).
+  motmetrics would silently count it as a false positive); so is a ground-truth row outside it
+  (trackeval would leave it out of HOTA while motmetrics counts it as a miss). Read from disk,
+  the error names the file and line (:func:`~kdtrack_lite.data.motchallenge.load_mot_gt`).
+* The work is bounded by the data, not by the frame numbers: both libraries see only the frames
+  that hold a ground-truth or result row (empty frames add nothing to either), so a long
+  declared sequence with few boxes is cheap.
 * A sequence in the results but not in the ground truth is an error listing the names; a ground
   truth sequence with no results is an error too -- pass an empty ``(0, 7)`` array to evaluate
   an empty tracker: then FN = GT, MOTA = 1 - FN/GT = 0, IDF1 = HOTA = DetA = AssA = 0, and the
   ratios with an empty denominator are NaN (MOTP, LocA, IDP: no match, no prediction).
-* A sequence whose ground truth is empty (no ``conf != 0`` box) keeps motmetrics' values:
-  MOTA = -inf with false positives (NaN without), IDR NaN; HOTA = 0. Its FP still count in the
-  combined row.
+* A sequence whose ground truth is empty (no ``conf != 0`` box) is an **error**: motmetrics
+  would score it MOTA = -inf (NaN without false positives), and there is nothing to measure.
 * NaN / inf box values, negative widths or heights, non-integer frames or ids and duplicate
   ``(frame, id)`` pairs are errors naming the sequence and row.
 * ``combined`` is computed the proper way: motmetrics' ``generate_overall`` (events of all
@@ -117,14 +121,16 @@ def _relabel(ids: np.ndarray) -> np.ndarray:
     return np.unique(ids, return_inverse=True)[1].reshape(-1)
 
 
-def _trackeval_data(gt: np.ndarray, res: np.ndarray, n_frames: int, seq: str) -> dict:
-    """The per-sequence dict trackeval metrics consume (what MotChallenge2DBox preprocessing yields)."""
+def _trackeval_data(gt: np.ndarray, res: np.ndarray, seq: str) -> dict:
+    """The per-sequence dict trackeval metrics consume (what MotChallenge2DBox preprocessing yields),
+    over the frames that hold a row: HOTA sums over frames and an empty frame adds nothing."""
     gt_ids, res_ids = _relabel(gt[:, 1]), _relabel(res[:, 1])
     gt_f, res_f = gt[:, 0].astype(int), res[:, 0].astype(int)
-    data = {"gt_ids": [], "tracker_ids": [], "similarity_scores": [], "num_timesteps": n_frames,
+    frames = np.union1d(gt_f, res_f)
+    data = {"gt_ids": [], "tracker_ids": [], "similarity_scores": [], "num_timesteps": len(frames),
             "num_gt_dets": len(gt), "num_tracker_dets": len(res), "seq": seq,
             "num_gt_ids": len(np.unique(gt[:, 1])), "num_tracker_ids": len(np.unique(res[:, 1]))}
-    for f in range(1, n_frames + 1):
+    for f in frames:
         g, r = gt_f == f, res_f == f
         data["gt_ids"].append(gt_ids[g])
         data["tracker_ids"].append(res_ids[r])
@@ -186,7 +192,7 @@ def evaluate_mot(gt: dict[str, np.ndarray] | str | Path, results: dict[str, np.n
 
     Raises:
         ValueError: unknown/missing sequences, frames outside the sequence, NaN or negative boxes,
-            duplicate ``(frame, id)`` (see module docstring).
+            duplicate ``(frame, id)``, a sequence without a ground-truth box (see module docstring).
     """
     if not 0.0 < iou_threshold <= 1.0:
         raise ValueError(f"iou_threshold must be in (0, 1], got {iou_threshold}")
@@ -205,15 +211,22 @@ def evaluate_mot(gt: dict[str, np.ndarray] | str | Path, results: dict[str, np.n
         g = _check_rows(gt[seq], seq, "ground-truth", 6)
         r = _check_rows(results[seq], seq, "results", 6)
         n_frames = int(lengths.get(seq, g[:, 0].max() if len(g) else 0))
+        if len(g) and g[:, 0].max() > n_frames:
+            i = int(np.argmax(g[:, 0]))
+            raise ValueError(f"ground-truth sequence {seq!r}, row {i}: frame {int(g[i, 0])} is beyond the sequence "
+                             f"(frames 1..{n_frames}); fix the row or seq_lengths")
         if len(r) and r[:, 0].max() > n_frames:
             i = int(np.argmax(r[:, 0]))
             raise ValueError(f"results sequence {seq!r}, row {i}: frame {int(r[i, 0])} is beyond the sequence "
                              f"(frames 1..{n_frames}); trim the results or pass seq_lengths")
         if g.shape[1] >= 7:
             g = g[g[:, 6] != 0]  # conf == 0: ignored by MOTChallenge
+        if not len(g):
+            raise ValueError(f"ground-truth sequence {seq!r} has no box to evaluate against (no row with "
+                             f"conf != 0): MOTA would be -inf; leave it out of the ground truth and the results")
         names.append(seq)
         accs.append(_accumulate(mm, g, r, iou_threshold))
-        hota_raw[seq] = hota.eval_sequence(_trackeval_data(g, r, n_frames, seq))
+        hota_raw[seq] = hota.eval_sequence(_trackeval_data(g, r, seq))
     hota_raw[COMBINED] = hota.combine_sequences({s: hota_raw[s] for s in names})
 
     mh = mm.metrics.create()
