@@ -244,7 +244,7 @@ def decode_detections(outputs: dict[str, torch.Tensor], k: int = 100, score_thre
 
     A peak is a heatmap pixel equal to the 3x3 max-pool of its neighbourhood (PAPER FACT); the top
     ``k`` peaks per image with score >= ``score_threshold`` become boxes
-    ``centre = (x + reg_x, y + reg_y) * stride``, size ``wh``; ``torchvision.ops.nms`` with
+    ``centre = (x + reg_x, y + reg_y) * stride``, size ``max(wh, 0)``; ``torchvision.ops.nms`` with
     ``nms_iou`` removes duplicates (OUR CHOICE).
 
     Args:
@@ -268,7 +268,7 @@ def decode_detections(outputs: dict[str, torch.Tensor], k: int = 100, score_thre
     scores, ind = peaks.reshape(b, -1).topk(min(k, h * w), dim=1)  # (B, k)
     xs, ys = (ind % w).float(), (ind // w).float()
     reg = gather_at(outputs["reg"], ind)  # (B, k, 2)
-    wh = gather_at(outputs["wh"], ind)
+    wh = gather_at(outputs["wh"], ind).clamp_min(0)  # a size: an (untrained) negative one is an empty box
     trk = gather_at(outputs["tracking"], ind)  # previous centre minus the integer peak (output px)
     emb = gather_at(outputs["embedding"], ind) if "embedding" in outputs else heat.new_zeros(b, ind.shape[1], 0)
     cx, cy = (xs + reg[..., 0]) * stride, (ys + reg[..., 1]) * stride

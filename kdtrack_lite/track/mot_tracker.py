@@ -142,6 +142,10 @@ class MOTTracker:
         Returns:
             ``(M, 6)`` ``[x1, y1, x2, y2, track_id, score]`` of the confirmed tracks matched in
             this frame.
+
+        Raises:
+            ValueError: naming the row, for a detection or embedding with NaN/inf or a box with
+                ``x2 < x1`` or ``y2 < y1`` (the tracker state is left unchanged).
         """
         dets, embs = _check_detections(detections, embeddings)
         cfg = self.cfg
@@ -350,6 +354,18 @@ def _check_detections(detections, embeddings) -> tuple[np.ndarray, np.ndarray | 
         raise ValueError(
             f"MOTTracker.update: detections must be (N, 6) [x1, y1, x2, y2, score, class], got shape {dets.shape}"
         )
+    # a NaN box never matches and an inverted one has a negative area: either would live on as a
+    # hidden track, so they are refused here rather than tracked
+    bad = ~np.isfinite(dets).all(axis=1)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"MOTTracker.update: detection row {i} {dets[i].tolist()} holds NaN or inf; "
+                         f"expected finite [x1, y1, x2, y2, score, class]")
+    bad = (dets[:, 2] < dets[:, 0]) | (dets[:, 3] < dets[:, 1])
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"MOTTracker.update: detection row {i} {dets[i, :4].tolist()} is not an [x1, y1, x2, y2] "
+                         f"box (x2 >= x1 and y2 >= y1 expected)")
     if embeddings is None:
         return dets, None
     embs = np.asarray(embeddings, np.float64)
@@ -357,4 +373,8 @@ def _check_detections(detections, embeddings) -> tuple[np.ndarray, np.ndarray | 
         raise ValueError(
             f"MOTTracker.update: embeddings must be (N, D) with N = {len(dets)} detections, got shape {embs.shape}"
         )
+    bad = ~np.isfinite(embs).all(axis=1)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"MOTTracker.update: embedding row {i} holds NaN or inf")
     return dets, embs

@@ -122,11 +122,21 @@ class SiamFCTracker:
 
     @torch.no_grad()
     def init(self, frame: np.ndarray, box_xywh) -> None:
-        """Start tracking ``box_xywh`` = ``[left, top, w, h]`` in ``frame (H, W, 3)`` uint8 RGB."""
+        """Start tracking ``box_xywh`` = ``[left, top, w, h]`` in ``frame (H, W, 3)`` uint8 RGB.
+
+        Raises:
+            ValueError: a frame that is not ``(H, W, 3)`` uint8, a box that is not four finite
+                numbers with ``w, h > 0``, or a box entirely outside the frame.
+        """
         frame = _check_frame(frame, "init")
         box = np.asarray(box_xywh, np.float64).reshape(-1)
-        if box.shape != (4,) or box[2] <= 0 or box[3] <= 0:
-            raise ValueError(f"SiamFCTracker.init: box_xywh must be [left, top, w, h] with w, h > 0, got {box_xywh}")
+        if box.shape != (4,) or not np.isfinite(box).all() or box[2] <= 0 or box[3] <= 0:
+            raise ValueError(f"SiamFCTracker.init: box_xywh must be [left, top, w, h], four finite numbers with "
+                             f"w, h > 0, got {box_xywh}")
+        h, w = frame.shape[:2]
+        if box[0] >= w or box[1] >= h or box[0] + box[2] <= 0 or box[1] + box[3] <= 0:
+            raise ValueError(f"SiamFCTracker.init: box_xywh {box.tolist()} lies entirely outside the {w}x{h} frame; "
+                             f"the template must show the target")
         cfg = self.cfg
         self.center = box[:2] + box[2:] / 2  # (cx, cy)
         self.size = box[2:].copy()  # (w, h)
@@ -202,7 +212,13 @@ class SiamFCTracker:
 
 
 def _check_frame(frame: np.ndarray, where: str) -> np.ndarray:
+    """An ``(H, W, 3)`` uint8 frame. Floats are refused, not rescaled: a float frame in [0, 1]
+    read as 0..255 is nearly black and the tracker loses the target without a word."""
     frame = np.asarray(frame)
     if frame.ndim != 3 or frame.shape[2] != 3:
         raise ValueError(f"SiamFCTracker.{where}: frame must be (H, W, 3) RGB, got shape {frame.shape}")
+    if frame.dtype != np.uint8:
+        raise ValueError(f"SiamFCTracker.{where}: frame must be uint8 RGB in 0..255, got dtype {frame.dtype}"
+                         + ("; for a float frame in [0, 1] pass (frame * 255).round().astype(np.uint8)"
+                            if frame.dtype.kind == "f" else ""))
     return frame
