@@ -7,8 +7,9 @@ OUR DESIGN CHOICES:
 
 * only the image tower is kept (``model.visual``), frozen (``requires_grad=False``, eval mode);
 * weights, in this order: ``checkpoint=`` a local file; the pretrained tag's file already in the
-  local cache; the hub when :mod:`~kdtrack_lite.teachers.hub` finds it reachable (about a second,
-  never a minute of retries); else the **offline fallback**;
+  local cache; the hub when :mod:`~kdtrack_lite.teachers.hub` finds it answering (about a second,
+  never a minute of retries), downloaded within ``download_timeout`` seconds; else the
+  **offline fallback**;
 * the offline fallback is the *same architecture, randomly initialised* with a fixed seed. It is
   honest: random convolutional/attention features keep some colour and texture similarity, so
   the code paths (distillation, fusion, caching) run and give numbers, but the features carry no
@@ -246,7 +247,8 @@ def _fallback(model_name: str, tag_cfg: dict, seed: int, device: str) -> tuple[n
 
 def load_clip_teacher(model_name: str = "RN50", pretrained: str | None = "openai", checkpoint: str | None = None,
                       device: str | torch.device = "cpu", allow_fallback: bool = True, probe_timeout: float = 1.0,
-                      fallback_seed: int = 0, cache_dir: str | None = None) -> ClipTeacher:
+                      fallback_seed: int = 0, cache_dir: str | None = None,
+                      download_timeout: float = 300.0) -> ClipTeacher:
     """Load a frozen open_clip image encoder: local file, cached/pretrained tag, or labelled fallback.
 
     Args:
@@ -258,9 +260,12 @@ def load_clip_teacher(model_name: str = "RN50", pretrained: str | None = "openai
         device: where the encoder runs.
         allow_fallback: without real weights, return the labelled random stand-in (True) or
             raise :class:`TeacherUnavailable` (False).
-        probe_timeout: seconds allowed to find out whether the hub is reachable.
+        probe_timeout: seconds allowed to find out whether the hub answers (an HTTP request, so
+            a host that accepts connections but never answers fails it).
         fallback_seed: seed of the fallback's random initialisation.
         cache_dir: open_clip / Hugging Face cache folder (default: theirs).
+        download_timeout: seconds the download from an answering hub may take before the load
+            gives up on it (the offline fallback or :class:`TeacherUnavailable` follows).
     Returns:
         A frozen :class:`ClipTeacher` in eval mode.
     """
@@ -282,12 +287,18 @@ def load_clip_teacher(model_name: str = "RN50", pretrained: str | None = "openai
         if reason is None:
             import open_clip
 
+            def download() -> nn.Module:
+                return open_clip.create_model(model_name, pretrained=pretrained, device=str(device),
+                                              force_quick_gelu=bool(tag_cfg.get("quick_gelu", False)),
+                                              cache_dir=cache_dir)
+
             try:
-                model = open_clip.create_model(model_name, pretrained=pretrained, device=str(device),
-                                               force_quick_gelu=bool(tag_cfg.get("quick_gelu", False)),
-                                               cache_dir=cache_dir)
+                model = hub.run_with_deadline(download, download_timeout,
+                                              f"the download of {model_name!r}/{pretrained!r}")
                 return ClipTeacher(model.visual, model_name, f"pretrained:{pretrained}", label,
                                    dict(model.visual.preprocess_cfg))
+            except TimeoutError as err:  # the hub answered the probe, then stalled
+                reason = f"{err} (download_timeout={download_timeout:g})"
             except Exception as err:  # the hub answered but the download failed
                 reason = f"the download failed ({type(err).__name__}: {err})"
         hint = hub.download_hint(model_name, pretrained, tag_cfg)
