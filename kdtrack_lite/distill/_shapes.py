@@ -1,4 +1,13 @@
-"""Shape checks and spatial matching shared by the feature-level distillation losses."""
+"""Checks and spatial matching shared by the distillation losses.
+
+The input rule every loss function follows (OUR DESIGN CHOICE, one rule for all):
+
+* a NaN or inf in any input is a ``ValueError`` naming the argument (:func:`check_finite`): a
+  non-finite loss would otherwise poison the weights a few steps later, far from its cause;
+* a loss over nothing (an empty batch, ``B = 0``, or no element to compare) is a zero that keeps
+  the autograd graph (:func:`zero_loss`): ``backward()`` runs and gives zero gradients, so a
+  training step on an empty batch changes nothing instead of writing NaN into the weights.
+"""
 
 from __future__ import annotations
 
@@ -34,3 +43,26 @@ def match_spatial(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch
     if tuple(b.shape[-2:]) != size:
         b = F.adaptive_avg_pool2d(b, size)
     return a, b
+
+
+def check_finite(where: str, **tensors: torch.Tensor | None) -> None:
+    """Raise ``ValueError`` naming the first argument that holds NaN or inf (``None`` skipped).
+
+    One host-device sync for all the arguments together.
+    """
+    named = [(name, t) for name, t in tensors.items() if isinstance(t, torch.Tensor) and t.numel()]
+    if not named:
+        return
+    finite = torch.stack([torch.isfinite(t).all() for _, t in named])
+    if bool(finite.all()):
+        return
+    name, t = named[int((~finite).nonzero()[0, 0])]
+    bad = int((~torch.isfinite(t)).sum())
+    raise ValueError(f"{where}: argument {name!r} holds {bad} NaN/inf value(s) out of {t.numel()}; "
+                     f"a loss needs finite inputs")
+
+
+def zero_loss(like: torch.Tensor) -> torch.Tensor:
+    """A scalar 0 that keeps the graph of ``like`` (``backward`` gives zero gradients): the loss of
+    an empty batch."""
+    return like.sum() * 0.0

@@ -26,7 +26,7 @@ import torch
 from torch.nn import functional as F
 
 from ..config import Config
-from ._shapes import check_4d, match_spatial
+from ._shapes import check_4d, check_finite, match_spatial, zero_loss
 from .base import DistillContext, LossTerm
 
 
@@ -56,12 +56,19 @@ def at_loss(feat_s: torch.Tensor, feat_t: torch.Tensor, p: float = 2) -> torch.T
         p: attention power.
 
     Returns:
-        Scalar tensor, mean over batch and positions (without the ``beta / 2`` factor).
+        Scalar tensor, mean over batch and positions (without the ``beta / 2`` factor); 0 that
+        keeps the graph for an empty batch.
+
+    Raises:
+        ValueError: NaN/inf in an argument (named), shapes that are not ``(B, C, H, W)``.
     """
     check_4d("at_loss", "feat_s", feat_s)
     check_4d("at_loss", "feat_t", feat_t)
     if feat_s.shape[0] != feat_t.shape[0]:
         raise ValueError(f"at_loss: batch sizes differ: feat_s {tuple(feat_s.shape)}, feat_t {tuple(feat_t.shape)}")
+    check_finite("at_loss", feat_s=feat_s, feat_t=feat_t)
+    if feat_s.numel() == 0 or feat_t.numel() == 0:
+        return zero_loss(feat_s)
     feat_s, feat_t = match_spatial(feat_s, feat_t.detach())
     return (attention_map(feat_s, p) - attention_map(feat_t, p)).pow(2).mean()
 

@@ -26,6 +26,10 @@ Cosine rather than MSE because CLIP embeddings are compared by cosine. Option (O
 *privileged* variant): the teacher embeds the **clean** frame and crops while the student sees the
 **degraded** frame, so the student learns degradation-robust semantics; that is decided where the
 targets are computed (:mod:`kdtrack_lite.train.semantic`), the losses are the same.
+
+The losses follow the input rule of :mod:`kdtrack_lite.distill._shapes`: NaN/inf input ->
+``ValueError`` naming the argument; nothing to compare (an empty batch, no valid object,
+fewer than two rows for a relation) -> 0 that keeps the graph.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ import torch
 import torch.nn.functional as F
 
 from ..config import Config
+from ._shapes import check_finite, zero_loss
 from .base import DistillContext, LossTerm
 
 
@@ -57,9 +62,10 @@ def dcsd_local_loss(tokens_s: torch.Tensor, crops_t: torch.Tensor, valid: torch.
         Scalar; 0 when nothing is valid.
     """
     _check_pair(tokens_s, crops_t, "dcsd_local_loss")
+    check_finite("dcsd_local_loss", tokens_s=tokens_s, crops_t=crops_t)
     cos = F.cosine_similarity(tokens_s, crops_t, dim=-1)  # (B, N)
     if valid is None:
-        return (1 - cos).mean() if cos.numel() else cos.sum()
+        return (1 - cos).mean() if cos.numel() else zero_loss(tokens_s)
     if valid.shape != cos.shape:
         raise ValueError(f"dcsd_local_loss: valid must be {tuple(cos.shape)}, got {tuple(valid.shape)}")
     valid = valid.bool()
@@ -67,8 +73,12 @@ def dcsd_local_loss(tokens_s: torch.Tensor, crops_t: torch.Tensor, valid: torch.
 
 
 def dcsd_frame_loss(frame_s: torch.Tensor, frame_t: torch.Tensor) -> torch.Tensor:
-    """Frame term: ``mean_b (1 - cos(g_b, G_b))`` for ``(B, E)`` student / teacher frame vectors."""
+    """Frame term: ``mean_b (1 - cos(g_b, G_b))`` for ``(B, E)`` student / teacher frame vectors
+    (0 for an empty batch)."""
     _check_pair(frame_s, frame_t, "dcsd_frame_loss")
+    check_finite("dcsd_frame_loss", frame_s=frame_s, frame_t=frame_t)
+    if frame_s.shape[0] == 0:
+        return zero_loss(frame_s)
     return (1 - F.cosine_similarity(frame_s, frame_t, dim=-1)).mean()
 
 
@@ -84,9 +94,10 @@ def relation_loss(feats_s: torch.Tensor, feats_t: torch.Tensor, tau: float = 0.1
                          f"{tuple(feats_s.shape)} and {tuple(feats_t.shape)}")
     if tau <= 0:
         raise ValueError(f"relation_loss: tau must be > 0, got {tau}")
+    check_finite("relation_loss", feats_s=feats_s, feats_t=feats_t)
     m = len(feats_s)
     if m < 2:
-        return feats_s.sum() * 0
+        return zero_loss(feats_s)
     s = F.normalize(feats_s, dim=-1)
     t = F.normalize(feats_t, dim=-1)
     off = ~torch.eye(m, dtype=torch.bool, device=s.device)

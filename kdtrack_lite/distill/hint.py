@@ -31,7 +31,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..config import Config
-from ._shapes import check_4d, check_same_shape
+from ._shapes import check_4d, check_finite, check_same_shape, zero_loss
 from .base import DistillContext, LossTerm
 from .hooks import FeatureTaps
 
@@ -47,9 +47,16 @@ def hint_loss(feat_s_adapted: torch.Tensor, feat_t: torch.Tensor) -> torch.Tenso
         feat_t: teacher hint ``u_T(x)``, ``(B, C_t, H, W)``; treated as a constant target.
 
     Returns:
-        Scalar tensor: the mean squared error over every element.
+        Scalar tensor: the mean squared error over every element; 0 that keeps the graph for an
+        empty batch.
+
+    Raises:
+        ValueError: NaN/inf in an argument (named), shapes that differ.
     """
     check_same_shape("hint_loss", "feat_s_adapted", feat_s_adapted, "feat_t", feat_t)
+    check_finite("hint_loss", feat_s_adapted=feat_s_adapted, feat_t=feat_t)
+    if feat_s_adapted.numel() == 0:
+        return zero_loss(feat_s_adapted)
     return F.mse_loss(feat_s_adapted, feat_t.detach())
 
 

@@ -21,6 +21,12 @@ OUR DESIGN CHOICES (the paper's exact weighting is not in our sources):
   - ``"loss"`` (adaptive): ``w_b = softmax_k(-e_bk / tau)`` over the gated teachers, where ``e_bk``
     is teacher ``k``'s own task loss on sample ``b`` against the ground truth (a teacher that is
     wrong on this sample teaches it less), after the adaptive multi-teacher KD of Liu et al. 2020.
+
+A sample with no teacher gated in (a gate row of zeros; :func:`attribute_gate` never makes one,
+column 0 is always 1) has no weights to normalise: both schemes refuse it with a ``ValueError``
+naming the row, rather than give it NaN weights. The losses follow the input rule of
+:mod:`kdtrack_lite.distill._shapes` (NaN/inf input -> ``ValueError`` naming the argument; empty
+batch -> 0 that keeps the graph).
 """
 
 from __future__ import annotations
@@ -34,7 +40,7 @@ from torch.nn import functional as F
 
 from ..config import Config
 from ..data.sot_synth import ATTRIBUTES
-from ._shapes import check_same_shape
+from ._shapes import check_finite, check_same_shape, zero_loss
 from .base import DistillContext, LossTerm
 from .response import bernoulli_kl
 
@@ -60,6 +66,12 @@ def per_sample_kd(logits_s: torch.Tensor, logits_t: torch.Tensor, T: float = 4.0
         T: temperature (> 0).
         form: ``"softmax"`` or ``"bernoulli"``.
     """
+    check_finite("per_sample_kd", logits_s=logits_s, logits_t=logits_t)
+    return _per_sample_kd(logits_s, logits_t, T, form)
+
+
+def _per_sample_kd(logits_s: torch.Tensor, logits_t: torch.Tensor, T: float, form: str) -> torch.Tensor:
+    """:func:`per_sample_kd` without the finiteness check (the caller has made it)."""
     check_same_shape("per_sample_kd", "logits_s", logits_s, "logits_t", logits_t)
     if form not in KD_FORMS:
         raise ValueError(f"per_sample_kd: form must be one of {KD_FORMS}, got {form!r}")
@@ -101,14 +113,29 @@ def fixed_weights(gate: torch.Tensor, general_weight: float = 1.0, specialist_we
 
     A sample with no attribute of any specialist is taught by the general teacher alone (weight 1);
     one with an occlusion frame by general and occlusion teacher, ``a_0 : a_k``.
+
+    Raises:
+        ValueError: a gate row with no teacher gated in (its weights would be 0 / 0), named.
     """
     if general_weight <= 0 or specialist_weight < 0:
         raise ValueError(f"fixed_weights: need general_weight > 0 and specialist_weight >= 0, "
                          f"got {general_weight}, {specialist_weight}")
+    if gate.dim() != 2 or gate.shape[1] < 1:
+        raise ValueError(f"fixed_weights: gate must be (B, 1 + K) 0/1, got {tuple(gate.shape)}")
     scale = torch.full((gate.shape[1],), float(specialist_weight), device=gate.device)
     scale[0] = general_weight
     raw = gate * scale  # (B, 1 + K)
-    return raw / raw.sum(dim=1, keepdim=True)
+    total = raw.sum(dim=1, keepdim=True)  # (B, 1)
+    _check_rows_gated("fixed_weights", total[:, 0])
+    return raw / total
+
+
+def _check_rows_gated(where: str, gated: torch.Tensor) -> None:
+    """``gated (B,)``: the gated weight (or teacher count) of each sample; none may be 0."""
+    empty = (gated <= 0).nonzero()
+    if len(empty):
+        raise ValueError(f"{where}: sample {int(empty[0, 0])} has no teacher gated in (its gate row is all 0; "
+                         f"column 0, the general teacher, must be 1)")
 
 
 def adaptive_weights(scores: torch.Tensor, gate: torch.Tensor, tau: float = 1.0) -> torch.Tensor:
@@ -123,8 +150,7 @@ def adaptive_weights(scores: torch.Tensor, gate: torch.Tensor, tau: float = 1.0)
     check_same_shape("adaptive_weights", "scores", scores, "gate", gate)
     if tau <= 0:
         raise ValueError(f"adaptive_weights: tau must be > 0, got {tau}")
-    if (gate.sum(dim=1) < 0.5).any():
-        raise ValueError("adaptive_weights: a sample has no teacher gated in (column 0, the general teacher, must be 1)")
+    _check_rows_gated("adaptive_weights", (gate >= 0.5).sum(dim=1))
     masked = (scores.detach() / tau).masked_fill(gate < 0.5, float("-inf"))
     return torch.softmax(masked, dim=1)
 
@@ -144,11 +170,26 @@ def multi_teacher_kd_loss(logits_s: torch.Tensor, logits_teachers: Sequence[torc
         weights: ``(B, 1 + K)`` per-sample teacher weights (detached).
         T: temperature.
         form: :func:`per_sample_kd`'s ``"softmax"`` or ``"bernoulli"``.
+
+    Returns:
+        Scalar; 0 that keeps the graph for an empty batch.
+
+    Raises:
+        ValueError: no teacher, NaN/inf in an argument (named, e.g. ``logits_teachers[1]``),
+            ``weights`` not ``(B, 1 + K)``.
     """
+    logits_teachers = list(logits_teachers)
+    if not logits_teachers:
+        raise ValueError("multi_teacher_kd_loss: logits_teachers is empty; give at least the general "
+                         "teacher's logits (general first, then the specialists)")
     if weights.shape != (logits_s.shape[0], len(logits_teachers)):
         raise ValueError(f"multi_teacher_kd_loss: weights must be (B, n_teachers) = "
                          f"({logits_s.shape[0]}, {len(logits_teachers)}), got {tuple(weights.shape)}")
-    per = torch.stack([per_sample_kd(logits_s, z_t, T, form) for z_t in logits_teachers], dim=1)  # (B, 1 + K)
+    check_finite("multi_teacher_kd_loss", logits_s=logits_s, weights=weights,
+                 **{f"logits_teachers[{k}]": z for k, z in enumerate(logits_teachers)})
+    if logits_s.shape[0] == 0:
+        return zero_loss(logits_s)
+    per = torch.stack([_per_sample_kd(logits_s, z_t, T, form) for z_t in logits_teachers], dim=1)  # (B, 1 + K)
     return (weights.detach() * per).sum(dim=1).mean()
 
 

@@ -21,6 +21,9 @@ OUR DESIGN CHOICES for the CenterNet-style detector heads (DESIGN §1.1), in :cl
   the teacher heatmap ``sigmoid(z_T)``, pixels with probability below ``reg_min_teacher_prob``
   weighted 0, so only (teacher-believed) object centres count, as in CenterNet's own
   regression losses.
+
+Every loss here follows the input rule of :mod:`kdtrack_lite.distill._shapes`: NaN/inf input ->
+``ValueError`` naming the argument; empty batch -> 0 that keeps the graph.
 """
 
 from __future__ import annotations
@@ -33,13 +36,15 @@ import torch
 from torch.nn import functional as F
 
 from ..config import Config
-from ._shapes import check_same_shape
+from ._shapes import check_finite, check_same_shape, zero_loss
 from .base import DistillContext, LossTerm
 
 WEIGHTINGS = ("confidence", "uniform")
 
 
 def _weighted_mean(values: torch.Tensor, weight: torch.Tensor | None, where: str) -> torch.Tensor:
+    if values.numel() == 0:
+        return zero_loss(values)  # an empty batch: nothing to match
     if weight is None:
         return values.mean()
     try:
@@ -66,9 +71,13 @@ def binary_kd_loss(logits_s: torch.Tensor, logits_t: torch.Tensor, T: float = 1.
             ``sum(w * KL) / sum(w)`` (0 when every weight is 0), else the plain mean.
 
     Returns:
-        Scalar tensor; 0 exactly when ``logits_s == logits_t``.
+        Scalar tensor; 0 exactly when ``logits_s == logits_t``, and for an empty batch.
+
+    Raises:
+        ValueError: NaN/inf in an argument (named), shapes that differ, ``T <= 0``.
     """
     check_same_shape("binary_kd_loss", "logits_s", logits_s, "logits_t", logits_t)
+    check_finite("binary_kd_loss", logits_s=logits_s, logits_t=logits_t, weight=weight)
     return T * T * _weighted_mean(bernoulli_kl(logits_s, logits_t, T, "binary_kd_loss"), weight, "binary_kd_loss")
 
 
@@ -98,13 +107,20 @@ def kd_loss(logits_s: torch.Tensor, logits_t: torch.Tensor, T: float = 4.0) -> t
         T: temperature (> 0).
 
     Returns:
-        Scalar tensor (sum over the distribution, mean over the batch: ``batchmean``).
+        Scalar tensor (sum over the distribution, mean over the batch: ``batchmean``); 0 for an
+        empty batch.
+
+    Raises:
+        ValueError: NaN/inf in an argument (named), shapes that differ, ``T <= 0``.
     """
     check_same_shape("kd_loss", "logits_s", logits_s, "logits_t", logits_t)
     if T <= 0:
         raise ValueError(f"kd_loss: temperature T must be > 0, got {T}")
     if logits_s.dim() < 2:
         raise ValueError(f"kd_loss: logits must be (B, ...) with at least 2 dims, got {tuple(logits_s.shape)}")
+    check_finite("kd_loss", logits_s=logits_s, logits_t=logits_t)
+    if logits_s.numel() == 0:
+        return zero_loss(logits_s)
     log_p_s = F.log_softmax(logits_s.flatten(1) / T, dim=1)  # (B, N)
     log_p_t = F.log_softmax(logits_t.detach().flatten(1) / T, dim=1)  # (B, N)
     kl = (log_p_t.exp() * (log_p_t - log_p_s)).sum(dim=1)  # (B,)
@@ -118,8 +134,12 @@ def weighted_l1_loss(pred_s: torch.Tensor, pred_t: torch.Tensor, weight: torch.T
         pred_s: student regression map ``(B, C, H, W)`` (e.g. ``wh``).
         pred_t: teacher regression map, same shape; detached.
         weight: ``(B, 1, H, W)`` pixel weights (e.g. the teacher heatmap probability).
+
+    Raises:
+        ValueError: NaN/inf in an argument (named), shapes that differ.
     """
     check_same_shape("weighted_l1_loss", "pred_s", pred_s, "pred_t", pred_t)
+    check_finite("weighted_l1_loss", pred_s=pred_s, pred_t=pred_t, weight=weight)
     return _weighted_mean((pred_s - pred_t.detach()).abs(), weight, "weighted_l1_loss")
 
 

@@ -103,6 +103,7 @@ class DSWRRegulator(nn.Module):
         if quality.ndim != 2 or quality.shape[1] != len(METRICS) or len(quality) < 2:
             raise ValueError(f"DSWRRegulator.fit_input: need (F >= 2, {len(METRICS)}) scores {METRICS}, "
                              f"got shape {tuple(quality.shape)}")
+        _check_finite_rows("DSWRRegulator.fit_input", quality)
         if self.cfg.standardize:
             self.input_mean.copy_(quality.mean(0))
             self.input_std.copy_(quality.std(0).clamp_min(min_std))
@@ -117,9 +118,19 @@ class DSWRRegulator(nn.Module):
         if quality.shape[-1:] != (len(METRICS),) or quality.ndim not in (1, 2):
             raise ValueError(f"DSWRRegulator: quality must be (B, {len(METRICS)}) or ({len(METRICS)},) "
                              f"scores {METRICS}, got shape {tuple(quality.shape)}")
+        _check_finite_rows("DSWRRegulator", quality.reshape(-1, len(METRICS)))
         x = (quality.float() - self.input_mean) / self.input_std
         return torch.sigmoid(self.mlp(x))
 
     def fuse(self, query: torch.Tensor, semantic: torch.Tensor, quality: torch.Tensor) -> torch.Tensor:
         """One frame: ``quality (3,)`` -> weight -> :func:`fuse` of ``query (N, D)`` and ``semantic``."""
         return fuse(query, semantic, self(quality.reshape(len(METRICS))))
+
+
+def _check_finite_rows(where: str, quality: torch.Tensor) -> None:
+    """A NaN score would give a NaN weight and a NaN fused query: refuse it, naming the frame."""
+    bad = (~torch.isfinite(quality)).any(dim=1).nonzero()
+    if len(bad):
+        i = int(bad[0, 0])
+        raise ValueError(f"{where}: quality row {i} {quality[i].tolist()} holds NaN or inf; expected finite "
+                         f"scores {METRICS}")
