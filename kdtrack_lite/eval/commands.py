@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from ..cli import add_command
-from ..fileio import write_text_atomic
+from ..fileio import check_writable_file, write_text_atomic
 
 
 @add_command
@@ -20,6 +20,8 @@ def _eval(sub: argparse._SubParsersAction) -> None:
     def run(args: argparse.Namespace) -> None:
         from .mot import evaluate_mot
 
+        if args.out is not None:
+            check_writable_file(args.out, "--out")  # before the evaluation, not after it
         report = evaluate_mot(args.gt, args.results, iou_threshold=args.iou)
         text = report.to_markdown()
         print(text)
