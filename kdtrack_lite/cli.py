@@ -3,9 +3,10 @@
 Errors: a numeric argument out of its range is refused by argparse, naming the argument (the
 types below: ``positive_int``, ``nonneg_float``, ...). During a command, a mistake in what the
 user gave (:class:`~kdtrack_lite.fileio.UserInputError`, a file system error, or a ``ValueError`` /
-``KeyError`` / ``RuntimeError`` the package raised with its own message) is printed as one line
-``kdtrack <command>: error: ...`` with exit code 2. Anything else is a bug and keeps its
-traceback; ``KDTRACK_TRACEBACK=1`` shows the traceback of every error.
+``KeyError`` / ``RuntimeError`` that a ``raise`` statement of the package raised with its own
+message) is printed as one line ``kdtrack <command>: error: ...`` with exit code 2. Anything else
+(the same types raised inside torch or numpy included) is a bug and keeps its traceback;
+``KDTRACK_TRACEBACK=1`` shows the traceback of every error.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import linecache
 import math
 import os
 import sys
@@ -132,12 +134,16 @@ def _is_user_error(err: Exception) -> bool:
     if isinstance(err, (UserInputError, OSError)):
         return True
     if isinstance(err, (ValueError, KeyError, RuntimeError)):
-        # the package's own checks raise these with a message for the user; the same types raised
-        # inside torch or numpy mean a bug in how the package called them
+        # the package's own checks `raise` these with a message for the user; the same types raised
+        # by torch or numpy (even on a package line) mean a bug in how the package called them
         tb = err.__traceback__
         while tb is not None and tb.tb_next is not None:
             tb = tb.tb_next
-        return tb is not None and Path(tb.tb_frame.f_code.co_filename).resolve().is_relative_to(_PACKAGE)
+        if tb is None:
+            return False
+        source = tb.tb_frame.f_code.co_filename
+        return (Path(source).resolve().is_relative_to(_PACKAGE)
+                and linecache.getline(source, tb.tb_lineno).lstrip().startswith("raise"))
     return False
 
 

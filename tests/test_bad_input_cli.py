@@ -18,6 +18,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from kdtrack_lite import cli
+from kdtrack_lite.boxes import _cat
 from kdtrack_lite.checkpoint import CheckpointError, load_checkpoint
 from kdtrack_lite.cli import main
 from kdtrack_lite.data.samples import samples_dir
@@ -380,6 +381,7 @@ def test_cli_main_reports_user_errors_in_one_line_and_keeps_bug_tracebacks(probe
     for bug, kind in ((TypeError("unsupported operand"), TypeError),
                       (AttributeError("'NoneType' has no attribute 'shape'"), AttributeError),
                       (lambda: torch.zeros(2) @ torch.zeros(3), RuntimeError),   # raised inside torch
+                      (lambda: _cat(torch.zeros(2, 3), torch.zeros(3, 2)), RuntimeError),  # by torch, package line
                       (lambda: {}["missing"], KeyError)):                         # raised outside the package
         probe[:] = [bug]
         with pytest.raises(kind):

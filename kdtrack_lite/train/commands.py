@@ -45,7 +45,8 @@ def _train(sub: argparse._SubParsersAction) -> None:
                         "the preset's 128; the tracker searches 1.25x it); search - template must be a multiple "
                         "of the stride (8)")
     p.add_argument("--resume", action="store_true",
-                   help="keep <out>.resume after every epoch and continue from it if it exists")
+                   help="keep <out>.resume after every epoch and continue from it if it exists (a resume file "
+                        "written with other options or another architecture is refused, naming what differs)")
     p.add_argument("--device", help="cpu, cuda, cuda:1, mps (default: $KDTRACK_DEVICE, else the best available)")
     p.add_argument("--amp", choices=["off", "bf16", "fp16"], default="off", help="mixed precision (GPU path)")
     p.add_argument("--compile", action="store_true", help="torch.compile the student")

@@ -35,7 +35,8 @@ def _distill(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--kd-reg-weight", type=nonneg_float,
                    help="override MOTDistillConfig.kd_reg_weight (wh/reg/tracking KD)")
     p.add_argument("--resume", action="store_true",
-                   help="keep <out>.resume after every epoch and continue from it if it exists")
+                   help="keep <out>.resume after every epoch and continue from it if it exists (a resume file "
+                        "written with other options or another architecture is refused, naming what differs)")
     p.add_argument("--device", help="cpu, cuda, cuda:1, mps (default: $KDTRACK_DEVICE, else the best available)")
     p.add_argument("--workers", type=nonneg_int, default=0, help="DataLoader worker processes")
     p.add_argument("--data-root", help="distil on a real MOTChallenge folder instead of the synthetic split")
