@@ -187,10 +187,9 @@ def load_mot_gt(path: str | Path) -> tuple[dict[str, np.ndarray], dict[str, int]
         (p / marker).exists() for marker in ("gt", "seqinfo.ini", "img1")))
     missing = [p for p in seq_dirs if not (p / "gt" / "gt.txt").is_file()]
     if missing:
+        names = ", ".join(p.name for p in missing)
         raise FileNotFoundError(f"{missing[0] / 'gt' / 'gt.txt'}: missing; sequence folder {missing[0].name!r} has no "
-                                f"ground truth" + (f" (nor {len(missing) - 1} other(s): "
-                                                   f"{', '.join(p.name for p in missing[1:4])}"
-                                                   f"{' ...' if len(missing) > 4 else ''})" if len(missing) > 1 else ""))
+                                f"ground truth (folders without gt/gt.txt: {names})")
     gt, lengths = {}, {}
     for seq_dir in seq_dirs:
         g, n = load_mot_gt(seq_dir / "gt" / "gt.txt")
