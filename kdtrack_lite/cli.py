@@ -55,6 +55,7 @@ nonneg_int = int_at_least(0)     # --seed, --workers
 positive_float = _checked(float, lambda v: math.isfinite(v) and v > 0, "a number > 0")     # --lr, temperatures
 nonneg_float = _checked(float, lambda v: math.isfinite(v) and v >= 0, "a number >= 0")    # loss weights
 fraction = _checked(float, lambda v: 0 <= v <= 1, "a number in [0, 1]")                  # shares, probabilities
+open_fraction = _checked(float, lambda v: 0 < v <= 1, "a number in (0, 1]")              # IoU thresholds
 
 # Each sub-command adds itself with ``add_command``; modules holding sub-commands are listed
 # here and imported when the parser is built (so ``kdtrack --help`` stays quick to import).

@@ -28,7 +28,7 @@ from pathlib import Path
 import pandas as pd
 
 from .capstone import COLUMNS, MOT_ROWS, SOT_ROWS
-from .cli import add_command
+from .cli import add_command, nonneg_int, positive_int
 from .fileio import atomic_path, write_text_atomic
 from .runtime import machine_summary
 
@@ -277,8 +277,8 @@ def _tour(sub: argparse._SubParsersAction) -> None:
                         "full: FULL data sizes and longer budgets")
     p.add_argument("--out", default=None, help="report folder (default: runs/tour/<profile>)")
     p.add_argument("--sections", default="mot,interleaved,sot,lowq", help="comma list of mot, interleaved, sot, lowq")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--seed", type=nonneg_int, default=0)
+    p.add_argument("--threads", type=positive_int, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--update-readme", metavar="README", help="also rewrite the results block of this README.md")
     p.add_argument("--rerender", metavar="DIR", help="only rewrite the report in DIR from its results.json (no run)")
 
@@ -294,7 +294,7 @@ def _tour(sub: argparse._SubParsersAction) -> None:
             if args.update_readme:  # the report just written holds the command, machine and time
                 _update_readme_from(args.update_readme, Path(args.rerender))
             return
-        if args.threads:
+        if args.threads is not None:
             torch.set_num_threads(args.threads)
         cfg = CapstoneConfig.profile(args.profile, seed=args.seed)
         out = Path(args.out) if args.out else runs_dir() / "tour" / args.profile

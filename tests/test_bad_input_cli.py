@@ -238,6 +238,11 @@ TRACK = ["track", "mot", "--checkpoint", "c.pt", "--data-root", "d", "--out", "o
     (SPECIALIST + ["--boost", "0"], "--boost", "a number > 0, got 0"),
     (TRACK + ["--max-frames", "-3"], "--max-frames", "an integer >= 1, got -3"),
     (["env", "--seed", "-2"], "--seed", "an integer >= 0, got -2"),
+    (["data", "mot", "--seed", "1", "--name", "n", "--out", "o", "--frames", "0"], "--frames", "an integer >= 1, got 0"),
+    (["data", "mot", "--seed", "-1", "--name", "n", "--out", "o"], "--seed", "an integer >= 0, got -1"),
+    (["tour", "--threads", "0"], "--threads", "an integer >= 1, got 0"),
+    (["eval", "--gt", "g", "--results", "r", "--iou", "0"], "--iou", "a number in (0, 1], got 0"),
+    (["eval", "--gt", "g", "--results", "r", "--iou", "1.5"], "--iou", "a number in (0, 1], got 1.5"),
 ])
 def test_numeric_arguments_out_of_range_are_refused(argv, arg, expected, capsys):
     """Cases: numbers the CLI used to reinterpret (negative steps trained nothing and exited 0;

@@ -19,7 +19,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from ..cli import add_command
+from ..cli import add_command, nonneg_int, positive_int
 from ..fileio import write_text_atomic
 from ..paths import samples_dir
 
@@ -37,12 +37,12 @@ def _generate(args: argparse.Namespace) -> Path:
     """Run one ``kdtrack data mot|sot`` request; returns the sequence folder."""
     from .degrade import DegradationConfig, degrade_sequence
     profile = "fast" if args.fast else "full"
-    overrides = {"num_frames": args.frames} if args.frames else {}
+    overrides = {"num_frames": args.frames} if args.frames is not None else {}
     if args.kind == "mot":
         from .mot_synth import MOTSceneConfig, generate_mot_sequence
         from .motchallenge import write_mot_sequence
         from .detections import simulate_detections
-        seq = generate_mot_sequence(MOTSceneConfig.make(profile, **overrides), args.seed, args.name)
+        seq = generate_mot_sequence(MOTSceneConfig.preset(args.preset, profile, **overrides), args.seed, args.name)
         seq.det = simulate_detections(seq, seed=args.seed)
     else:
         from .sot_synth import SOTConfig, generate_sot_sequence
@@ -59,8 +59,10 @@ def _generate(args: argparse.Namespace) -> Path:
 
 def _command_of(args: argparse.Namespace) -> str:
     parts = ["kdtrack", "data", args.kind, "--seed", str(args.seed), "--name", args.name]
-    if args.frames:
+    if args.frames is not None:
         parts += ["--frames", str(args.frames)]
+    if getattr(args, "preset", "street") != "street":
+        parts += ["--preset", args.preset]
     if args.degrade:
         parts += ["--degrade", args.degrade]
     if getattr(args, "attributes", None):
@@ -227,12 +229,16 @@ def check_samples(root: Path | None = None, regenerate: bool = False) -> list[st
 
 
 def _add_generate_args(p: argparse.ArgumentParser, kind: str) -> None:
-    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--seed", type=nonneg_int, required=True)
     p.add_argument("--name", required=True)
     p.add_argument("--out", required=True, help="parent folder; the sequence goes to OUT/NAME")
-    p.add_argument("--frames", type=int, default=None, help="number of frames (default: the profile's)")
+    p.add_argument("--frames", type=positive_int, default=None, help="number of frames (default: the profile's)")
     p.add_argument("--degrade", default=None, help="degradation preset or spec, e.g. 'noise:ramp:0:0.8'")
     p.add_argument("--fast", action="store_true", help="FAST profile (fewer frames)")
+    if kind == "mot":
+        p.add_argument("--preset", choices=("street", "near", "crossing"), default="street",
+                       help="scene preset (data.mot_synth.SCENE_PRESETS): street = small far people, near = a "
+                            "closer camera (48-100 px people), crossing = look-alike pairs meeting behind kiosks")
     if kind == "sot":
         p.add_argument("--attributes", default=None, help="comma-separated attributes the sequence must carry")
         p.add_argument("--layout", choices=("lasot", "got10k"), default="lasot")

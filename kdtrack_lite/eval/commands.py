@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..cli import add_command
+from ..cli import add_command, open_fraction
 from ..fileio import check_writable_file, write_text_atomic
 
 
@@ -14,7 +14,8 @@ def _eval(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("eval", help="MOT metrics (HOTA, MOTA, IDF1, ...) of MOTChallenge result files")
     p.add_argument("--gt", required=True, help="gt.txt, a <seq>/ folder or a benchmark folder of <seq>/gt/gt.txt")
     p.add_argument("--results", required=True, help="<seq>.txt or a folder of them")
-    p.add_argument("--iou", type=float, default=0.5, help="IoU threshold for CLEAR/ID metrics (default 0.5)")
+    p.add_argument("--iou", type=open_fraction, default=0.5, help="IoU threshold for CLEAR/ID metrics, in (0, 1] "
+                   "(default 0.5)")
     p.add_argument("--out", type=Path, default=None, help="also write the table (.md or .csv)")
 
     def run(args: argparse.Namespace) -> None:
