@@ -396,3 +396,10 @@ def test_cli_main_reports_user_errors_in_one_line_and_keeps_bug_tracebacks(probe
     with pytest.raises(UserInputError):
         main(["probe"])
 
+
+
+def test_world_is_a_mot_option(capsys):
+    from kdtrack_lite.cli import main
+
+    assert main(["train", "sot", "--role", "student", "--world", "mixed", "--out", "never.pt"]) == 2
+    assert "--world is a MOT option" in capsys.readouterr().err

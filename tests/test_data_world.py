@@ -28,11 +28,11 @@ def test_street_preset_is_the_default_scene():
 
 
 def test_near_preset_spans_replayed_real_pedestrian_sizes():
-    # MOT15's TUD sequences replayed at 256x192 hold people 49-99 px tall; "street" 14-56 px
+    # MOT15's TUD sequences replayed at 256x192 hold people 49-124 px tall; "street" 14-56 px
     near = np.concatenate([_scene("near", seed=s).gt for s in range(3)])
     street = np.concatenate([_scene("street", seed=s).gt for s in range(3)])
     h_near, h_street = near[near[:, 8] > 0.5, 5], street[street[:, 8] > 0.5, 5]
-    assert np.percentile(h_near, 5) >= 40 and h_near.max() >= 90 and h_near.max() <= 192 / 2 + 12
+    assert np.percentile(h_near, 5) >= 40 and h_near.max() >= 90 and h_near.max() <= 130
     assert h_street.max() <= 60 and np.median(h_near) > 2 * np.median(h_street)
 
 
@@ -48,7 +48,7 @@ def test_crossing_preset_makes_lookalike_pairs_meet():
     assert crossings >= 10  # frames where two people overlap heavily
     # each pair walks towards each other: one id moves right, the next id (its look-alike) left
     cfg = MOTSceneConfig.preset("crossing", "full")
-    assert cfg.crossing_pairs >= 2 and cfg.crossing_jitter < cfg.lookalike_jitter
+    assert cfg.crossing_pairs >= 2 and 0 < cfg.crossing_turn < 1 and cfg.crossing_cover
 
 
 def test_worlds_cycle_presets_and_reject_unknown_names():
@@ -60,3 +60,12 @@ def test_worlds_cycle_presets_and_reject_unknown_names():
     with pytest.raises(ValueError, match="unknown preset 'moon'"):
         MOTSceneConfig.preset("moon")
     assert SPLIT_SEED_BASE["test"] > SPLIT_SEED_BASE["val"] > SPLIT_SEED_BASE["train"]
+
+
+def test_mot_splits_follow_the_world():
+    from kdtrack_lite.train.mot import MOTDataConfig, make_mot_split
+
+    mixed = make_mot_split("val", MOTDataConfig.make("fast", val_sequences=3, world="mixed", num_frames=10))
+    street = make_mot_split("val", MOTDataConfig.make("fast", val_sequences=3, num_frames=10))
+    np.testing.assert_array_equal(mixed[0].frames, street[0].frames)  # scene 0 of each: the street preset
+    assert np.median(mixed[1].gt[:, 5]) > 1.5 * np.median(street[1].gt[:, 5])  # scene 1 of mixed: near

@@ -10,10 +10,12 @@ OUR DESIGN CHOICE (a teaching stand-in for MOT17, which cannot be downloaded her
 * static occluders (poles, boxes) take part in the same depth order;
 * people enter at the left/right borders and leave when they have walked out;
 * ``crossing_pairs`` look-alike pairs (the second dressed like the first) walk towards each
-  other along nearly the same foot row and meet at staggered times, so that at the crossing
-  only appearance -- and only a fine-grained one -- tells them apart;
+  other along nearly the same foot row and meet at staggered times behind a tall occluder
+  (a kiosk); a ``crossing_turn`` share of pairs turn back where they meet, so the motion model
+  predicts each one where the other reappears and only appearance -- a fine-grained one --
+  tells them apart;
 * named presets (:data:`SCENE_PRESETS`) span the sizes of replayed real pedestrians: ``street``
-  (14-56 px people in 256x192 frames), ``near`` (48-100 px, the sizes of MOT15's TUD sequences
+  (14-56 px people in 256x192 frames), ``near`` (48-120 px, the sizes of MOT15's TUD sequences
   replayed at this frame size), ``crossing`` (look-alike pairs crossing among occluders);
 * ``visibility`` is the share of a person's own pixels left visible in the frame after
   everything in front of it was drawn (an identity buffer), as MOT17's visibility ratio.
@@ -58,7 +60,9 @@ class MOTSceneConfig(Config):
     camera_jitter: float = 1.5      # std (px) of per-frame camera shake
     noise_std: float = 2.0          # sensor noise std (levels)
     crossing_pairs: int = 0         # look-alike pairs that walk across each other
-    crossing_jitter: float = 6.0    # colour difference inside a crossing pair (0..255 levels)
+    crossing_jitter: float = 12.0   # colour difference inside a crossing pair (0..255 levels)
+    crossing_turn: float = 0.5      # share of crossing pairs that turn back where they meet
+    crossing_cover: bool = True     # a kiosk in front of each meeting point hides the crossing
 
     FAST: ClassVar[dict] = {"num_frames": 40}
 
@@ -70,12 +74,12 @@ class MOTSceneConfig(Config):
         return cls.make(profile, **{**SCENE_PRESETS[name], **overrides})
 
 
-# OUR CHOICE: three kinds of scene. "near" puts the camera closer (people 48-100 px at 256x192,
-# as MOT15's TUD-Campus/Stadtmitte replayed at that size: 49-99 px); "crossing" makes association
+# OUR CHOICE: three kinds of scene. "near" puts the camera closer (people 48-120 px at 256x192,
+# as MOT15's TUD-Campus/Stadtmitte replayed at that size: 49-124 px); "crossing" makes association
 # depend on appearance (look-alike pairs meeting behind occluders).
 SCENE_PRESETS: dict[str, dict] = {
     "street": {},
-    "near": dict(min_height=48.0, max_height=100.0, far_row=0.5, density=5.0, num_occluders=2),
+    "near": dict(min_height=48.0, max_height=120.0, far_row=0.5, density=5.0, num_occluders=2),
     "crossing": dict(min_height=28.0, max_height=80.0, density=6.0, crossing_pairs=3, num_occluders=6,
                      lookalike_rate=0.4),
 }
@@ -105,9 +109,9 @@ def _height_at(cfg: MOTSceneConfig, foot_y: float) -> float:
 
 class _Walker:
     def __init__(self, pid: int, look: PedestrianLook, x: float, y: float, vx: float, vy: float, scale: float,
-                 phase: float, crossing: bool = False):
+                 phase: float, crossing: bool = False, turn_at: int = -1):
         self.id, self.look, self.x, self.y, self.vx, self.vy = pid, look, x, y, vx, vy
-        self.scale, self.phase, self.pause, self.crossing = scale, phase, 0, crossing
+        self.scale, self.phase, self.pause, self.crossing, self.turn_at = scale, phase, 0, crossing, turn_at
 
 
 def _make_occluders(cfg: MOTSceneConfig, rng: np.random.Generator, margin: int) -> list[tuple]:
@@ -172,14 +176,25 @@ def generate_mot_sequence(cfg: MOTSceneConfig, seed: int, name: str | None = Non
         """Two look-alikes on one foot row, placed so that they meet at ``meet_frame``."""
         y = rng.uniform(far + 0.2 * (near - far), near - 0.1 * (near - far))
         x_meet = rng.uniform(0.3, 0.7) * W
+        turn_at = meet_frame if rng.random() < cfg.crossing_turn else -1
         first = PedestrianLook.random(rng)
         for direction, look in ((1, first), (-1, first.lookalike(rng, cfg.crossing_jitter))):
             pid = len(looks) + 1
             looks.append(look)
             vx = direction * cfg.speed
-            yy = y + rng.uniform(-0.04, 0.04) * (near - far)
+            yy = y + rng.uniform(-0.02, 0.02) * (near - far)
             x = x_meet - vx * _height_at(cfg, yy) / cfg.fps * meet_frame
-            walkers.append(_Walker(pid, look, x, yy, vx, 0.0, 1.0, rng.uniform(0, 2 * math.pi), crossing=True))
+            walkers.append(_Walker(pid, look, x, yy, vx, 0.0, 1.0, rng.uniform(0, 2 * math.pi), crossing=True,
+                                   turn_at=turn_at))
+        if cfg.crossing_cover:  # a kiosk just in front of the pair, as wide and tall as a person
+            hgt = _height_at(cfg, y)
+            w, h = int(1.1 * hgt), int(1.15 * hgt)
+            patch = np.zeros((h, w, 4), np.uint8)
+            col = random_color(rng, (0.0, 0.5), (0.2, 0.8))
+            patch[..., :3] = np.clip(col * np.linspace(0.75, 1.15, w)[None, :, None], 0, 255).astype(np.uint8)
+            patch[..., 3] = 255
+            base = y + 0.03 * (near - far) + margin
+            occluders.append((float(base), int(x_meet - w / 2) + margin, int(base) - h, patch))
 
     for _ in range(int(round(cfg.density))):
         spawn(inside=True)
@@ -224,6 +239,8 @@ def generate_mot_sequence(cfg: MOTSceneConfig, seed: int, name: str | None = Non
                 continue
             if not wk.crossing and rng.random() < cfg.stop_prob:
                 wk.pause = int(rng.integers(10, 40))
+            if t == wk.turn_at:
+                wk.vx = -wk.vx
             wk.x += wk.vx * hgt / cfg.fps
             wk.y += wk.vy * hgt / cfg.fps
             if not far <= wk.y <= near:

@@ -32,6 +32,9 @@ def _train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=positive_int, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--init", metavar="CKPT", help="start from this checkpoint's weights (continued training)")
     p.add_argument("--train-sequences", type=positive_int, help="override the number of training sequences")
+    p.add_argument("--world", choices=("street", "mixed"),
+                   help="mot only: the scene presets the synthetic splits cycle through (default: MOTDataConfig's; "
+                        "mixed = street, near and crossing scenes, data.mot_synth.WORLDS)")
     p.add_argument("--val-sequences", type=positive_int,
                    help="override the number of validation sequences (checkpoint selection; more = less noisy)")
     p.add_argument("--lr", type=positive_float, help="override the recipe's peak learning rate")
@@ -62,6 +65,8 @@ def _train(sub: argparse._SubParsersAction) -> None:
         if args.family == "mot" and not all(v is None for v in (args.input_norm, args.shift_of_reach,
                                                                  args.search_size)):
             raise ValueError("--input-norm, --shift-of-reach and --search-size are SiamFC (sot) options")
+        if args.family == "sot" and args.world is not None:
+            raise ValueError("--world is a MOT option (the synthetic MOT scene presets)")
         known = SOT_ARCHS if args.family == "sot" else MOT_ARCHS
         if args.arch and args.arch not in known:
             raise ValueError(f"--arch {args.arch} is not a {args.family} preset; {args.family} has {', '.join(known)}")
@@ -91,6 +96,7 @@ def _train(sub: argparse._SubParsersAction) -> None:
         overrides.update(amp=args.amp, compile=args.compile)
         data_overrides = {k: v for k, v in (("train_sequences", args.train_sequences),
                                             ("val_sequences", args.val_sequences)) if v is not None}
+        world = {} if args.world is None else {"world": args.world}
         init_from = None if args.init is None else load_family_model(args.init, args.family, "--init")
         common = dict(checkpoint_path=args.out, init_from=init_from, device=device,
                       resume=args.resume, num_workers=args.workers, **sequences_from_args(args))
@@ -98,7 +104,7 @@ def _train(sub: argparse._SubParsersAction) -> None:
             from ..models.centertrack import DetectorConfig
             from .mot import MOTDataConfig, mot_train_config, train_mot_detector
 
-            _, history = train_mot_detector(args.role, MOTDataConfig.make(**data_overrides),
+            _, history = train_mot_detector(args.role, MOTDataConfig.make(**data_overrides, **world),
                                             mot_train_config(seed=args.seed, **overrides),
                                             detector_cfg=DetectorConfig.preset(args.arch) if args.arch else None,
                                             **common)
@@ -167,7 +173,7 @@ def _register_if_shipped(args: argparse.Namespace) -> None:
     register_if_shipped(args.out, ["kdtrack", "train", args.family, "--role", args.role],
                         [("--seed", args.seed), ("--epochs", args.epochs), ("--steps", args.steps),
                          ("--threads", args.threads), ("--train-sequences", args.train_sequences),
-                         ("--val-sequences", args.val_sequences), ("--lr", args.lr), ("--input-norm", args.input_norm),
+                         ("--val-sequences", args.val_sequences), ("--world", args.world), ("--lr", args.lr), ("--input-norm", args.input_norm),
                          ("--search-size", args.search_size), ("--shift-of-reach", args.shift_of_reach),
                          ("--init", args.init), ("--arch", args.arch)],
                         fast=args.fast)

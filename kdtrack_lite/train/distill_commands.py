@@ -26,6 +26,9 @@ def _distill(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=positive_int, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--lr", type=positive_float, help="override the profile's learning rate (5e-4 fine-tunes gently)")
     p.add_argument("--train-sequences", type=positive_int, help="override the profile's training scenes")
+    p.add_argument("--world", choices=("street", "mixed"),
+                   help="the scene presets the synthetic splits cycle through (default: MOTDataConfig's; "
+                        "mixed = street, near and crossing scenes, data.mot_synth.WORLDS)")
     p.add_argument("--val-sequences", type=positive_int,
                    help="override the profile's validation scenes (early stopping)")
     p.add_argument("--at-beta", type=nonneg_float, help="override MOTDistillConfig.at_beta")
@@ -76,7 +79,7 @@ def _distill(sub: argparse._SubParsersAction) -> None:
             ("at_beta", args.at_beta), ("hint_weight", args.hint_weight), ("kd_weight", args.kd_weight),
             ("kd_temperature", args.kd_temperature), ("kd_reg_weight", args.kd_reg_weight)) if v is not None})
         sizes = {k: v for k, v in (("train_sequences", args.train_sequences),
-                                   ("val_sequences", args.val_sequences)) if v is not None}
+                                   ("val_sequences", args.val_sequences), ("world", args.world)) if v is not None}
         _, history = distill_mot_student(names, teacher, student, MOTDataConfig.make(**sizes),
                                          mot_train_config(seed=args.seed, **overrides), cfg, checkpoint_path=args.out,
                                          device=device_for_rank() or pick_device(args.device), resume=args.resume,
