@@ -48,7 +48,7 @@ def test_crossing_preset_makes_lookalike_pairs_meet():
     assert crossings >= 10  # frames where two people overlap heavily
     # each pair walks towards each other: one id moves right, the next id (its look-alike) left
     cfg = MOTSceneConfig.preset("crossing", "full")
-    assert cfg.crossing_pairs >= 2 and 0 < cfg.crossing_turn < 1 and cfg.crossing_cover
+    assert cfg.crossing_pairs >= 2 and 0 < cfg.crossing_turn < 1 and cfg.crossing_cover > 0
 
 
 def test_worlds_cycle_presets_and_reject_unknown_names():

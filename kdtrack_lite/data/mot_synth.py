@@ -11,7 +11,7 @@ OUR DESIGN CHOICE (a teaching stand-in for MOT17, which cannot be downloaded her
 * people enter at the left/right borders and leave when they have walked out;
 * ``crossing_pairs`` look-alike pairs (the second dressed like the first) walk towards each
   other along nearly the same foot row and meet at staggered times behind a tall occluder
-  (a kiosk); a ``crossing_turn`` share of pairs turn back where they meet, so the motion model
+  (a sign); a ``crossing_turn`` share of pairs turn back where they meet, so the motion model
   predicts each one where the other reappears and only appearance -- a fine-grained one --
   tells them apart;
 * named presets (:data:`SCENE_PRESETS`) span the sizes of replayed real pedestrians: ``street``
@@ -62,7 +62,8 @@ class MOTSceneConfig(Config):
     crossing_pairs: int = 0         # look-alike pairs that walk across each other
     crossing_jitter: float = 12.0   # colour difference inside a crossing pair (0..255 levels)
     crossing_turn: float = 0.5      # share of crossing pairs that turn back where they meet
-    crossing_cover: bool = True     # a kiosk in front of each meeting point hides the crossing
+    crossing_cover: float = 0.6     # width (person heights) of the sign hiding each meeting point; 0: none
+    crossing_speed: float = 1.0     # walking speed of crossing pairs, body heights per second
 
     FAST: ClassVar[dict] = {"num_frames": 40}
 
@@ -181,14 +182,14 @@ def generate_mot_sequence(cfg: MOTSceneConfig, seed: int, name: str | None = Non
         for direction, look in ((1, first), (-1, first.lookalike(rng, cfg.crossing_jitter))):
             pid = len(looks) + 1
             looks.append(look)
-            vx = direction * cfg.speed
+            vx = direction * cfg.crossing_speed
             yy = y + rng.uniform(-0.02, 0.02) * (near - far)
             x = x_meet - vx * _height_at(cfg, yy) / cfg.fps * meet_frame
             walkers.append(_Walker(pid, look, x, yy, vx, 0.0, 1.0, rng.uniform(0, 2 * math.pi), crossing=True,
                                    turn_at=turn_at))
-        if cfg.crossing_cover:  # a kiosk just in front of the pair, as wide and tall as a person
+        if cfg.crossing_cover > 0:  # a sign just in front of the pair, as tall as a person
             hgt = _height_at(cfg, y)
-            w, h = int(1.1 * hgt), int(1.15 * hgt)
+            w, h = max(2, int(cfg.crossing_cover * hgt)), int(1.15 * hgt)
             patch = np.zeros((h, w, 4), np.uint8)
             col = random_color(rng, (0.0, 0.5), (0.2, 0.8))
             patch[..., :3] = np.clip(col * np.linspace(0.75, 1.15, w)[None, :, None], 0, 255).astype(np.uint8)

@@ -238,7 +238,7 @@ def _add_generate_args(p: argparse.ArgumentParser, kind: str) -> None:
     if kind == "mot":
         p.add_argument("--preset", choices=("street", "near", "crossing"), default="street",
                        help="scene preset (data.mot_synth.SCENE_PRESETS): street = small far people, near = a "
-                            "closer camera (48-120 px people), crossing = look-alike pairs meeting behind kiosks")
+                            "closer camera (48-120 px people), crossing = look-alike pairs meeting behind signs")
     if kind == "sot":
         p.add_argument("--attributes", default=None, help="comma-separated attributes the sequence must carry")
         p.add_argument("--layout", choices=("lasot", "got10k"), default="lasot")
