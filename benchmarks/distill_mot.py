@@ -10,7 +10,7 @@ Every student row fine-tunes the shipped student (``data_samples/checkpoints/mot
 the distillation losses differ, and ``--seeds`` changes the batch order and adapter init. Scores:
 the held-out test split (``MOTDataConfig``, profile ``--profile``) through the online tracker,
 HOTA (trackeval) and MOTA/IDF1 (motmetrics), every row (teacher included) with the tracker
-thresholds of ``MOTDistillConfig.tracker_config()``. Speed: batch-1 detector FPS, teacher, starting
+thresholds of the default ``TrackerConfig()``. Speed: batch-1 detector FPS, teacher, starting
 student and one distilled student interleaved in one run (``compare_models``).
 ``gap_closed = (HOTA_row - HOTA_student) / (HOTA_teacher - HOTA_student)`` against the student
 fine-tuned alone at the same budget; ``--reference-teacher`` measures the gap to another model than
@@ -30,6 +30,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from kdtrack_lite.track.mot_tracker import TrackerConfig
 from kdtrack_lite.checkpoint import load_checkpoint
 from kdtrack_lite.eval.speed import compare_models
 from kdtrack_lite.fileio import write_text_atomic
@@ -114,7 +115,7 @@ def main() -> None:
     state.update(command=" ".join(["benchmarks/distill_mot.py", *sys.argv[1:]]), init=args.init,
                  budget=mot_train_config(args.profile, **overrides).to_dict(), data=data.to_dict(),
                  distill=settings, score_split=args.score_split, models=models)
-    tracker = cfg.tracker_config()
+    tracker = TrackerConfig()
     state["tracker"] = tracker.to_dict()
     if "teacher" not in state:
         state["teacher"] = evaluate_detector(teacher, scored, tracker).combined[METRICS].astype(float).to_dict()

@@ -6,7 +6,7 @@ the other (``HeadSwap``); "no emb" rows give the tracker no appearance embedding
 tracking offsets only). A head whose swap moves HOTA a lot is where the student loses to the
 teacher, i.e. what a distillation term must transfer.
 Scored on the held-out test split (``MOTDataConfig`` FULL, data seed 0) with the tracker of
-``MOTDistillConfig.tracker_config()``, as in ``benchmarks/distill_mot.py``.
+the default ``TrackerConfig()``, as in ``benchmarks/distill_mot.py``.
 
     OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=1 PYTHONPATH=. .venv/bin/python benchmarks/mot_gap_diagnosis.py \
         --json runs/mot_gap_diagnosis.json
@@ -19,6 +19,7 @@ import json
 
 import torch
 
+from kdtrack_lite.track.mot_tracker import TrackerConfig
 from kdtrack_lite.checkpoint import load_checkpoint
 from kdtrack_lite.eval.head_swap import head_swap_table
 from kdtrack_lite.fileio import write_text_atomic
@@ -36,7 +37,7 @@ def main() -> None:
     teacher = load_checkpoint(args.teacher).build()
     student = load_checkpoint(args.student).build()
     test = make_mot_split("test", MOTDataConfig.make("full"))
-    table = head_swap_table(teacher, student, test, MOTDistillConfig().tracker_config())
+    table = head_swap_table(teacher, student, test, TrackerConfig())
     print(table.round(2).to_markdown())
     if args.json:
         write_text_atomic(args.json, json.dumps({"table": table.to_dict("index")}, indent=1))

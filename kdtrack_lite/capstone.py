@@ -19,7 +19,7 @@ success AUC/P@20 for SOT), FPS, parameters, FLOPs, and the training seconds spen
 :func:`kdtrack_lite.tour.findings` states, from those numbers only, which idea helped where.
 
 OUR DESIGN CHOICES: the budgets of :class:`CapstoneConfig` (profiles ``fast``, ``lite``, ``full``);
-every MOT row is tracked with ``MOTDistillConfig().tracker_config()``; ``fps`` is frames per
+every MOT row is tracked with the default ``TrackerConfig()``; ``fps`` is frames per
 second of the whole online tracker for MOT rows (detector, decoding, association), of the
 Siamese network's per-frame work for SOT rows (one 3-scale search batch), and of the semantic
 encoder alone for the fusion rows (the CLIP row: frame + 8 crops); FPS ratios are only compared
@@ -151,7 +151,7 @@ def mot_section(cfg: CapstoneConfig, models: Models) -> pd.DataFrame:
                                                  train_sequences=splits["train"], val_sequences=splits["val"])
         seconds[label] = time.perf_counter() - start
     table = mot_benchmark({"MOT teacher": models.mot_teacher, "MOT student (shipped)": models.mot_student,
-                           **students}, splits["test"], tracker_cfg=dcfg.tracker_config())
+                           **students}, splits["test"])
     records = {name: {"HOTA": r["HOTA"], "IDF1": r["IDF1"], "AssA": r["AssA"], "fps": r["pipeline_fps"],
                       "params": r["params"], "gflops": r["flops"] / 1e9, "train_s": seconds.get(name, np.nan)}
                for name, r in table.iterrows()}
@@ -165,7 +165,7 @@ def interleaved_section(cfg: CapstoneConfig, models: Models) -> pd.DataFrame:
     from .models.fuse import deploy
     from .track.interleaved import InterleavedConfig
     from .track.schedules import AdaptiveConfig, AdaptiveSchedule, FixedSchedule
-    from .train.distill_mot import MOTDistillConfig
+    from .track.mot_tracker import TrackerConfig
 
     _, splits = _mot_data(cfg, splits=("test",))  # the same test scenes as mot_section
     k = cfg.interleave_k
@@ -176,8 +176,7 @@ def interleaved_section(cfg: CapstoneConfig, models: Models) -> pd.DataFrame:
                 "interleaved: student only":
                     Variant(FixedSchedule(0), InterleavedConfig(prior_source="own", embeddings="student"))}
     # evaluate_variants times the deployed detectors itself; size and FLOPs are counted on the same form
-    sweep = evaluate_variants(models.mot_teacher, models.mot_student, splits["test"], variants,
-                              MOTDistillConfig().tracker_config())
+    sweep = evaluate_variants(models.mot_teacher, models.mot_student, splits["test"], variants, TrackerConfig())
     teacher, student = deploy(models.mot_teacher), deploy(models.mot_student)
     h, w = splits["test"][0].frames.shape[1:3]
     x, prior = torch.rand(1, 3, h, w), torch.rand(1, 1, h, w)

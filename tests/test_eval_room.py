@@ -31,7 +31,7 @@ def test_room_fast_writes_every_check_with_consistent_pass(tmp_path, capsys):
         assert isinstance(row["value"], float) and _agrees(row), (cid, row)
         assert f"| {cid} |" in printed
     r1 = rows["R1"]["detail"]
-    assert r1["compression"] > 1 and r1["teacher"]["HOTA"] >= 0 and set(r1["conditions"]) == {"compression", "speedup"}
+    assert r1["compression"] > 1 and r1["teacher"]["HOTA"] >= 0 and set(r1["conditions"]) == {"compression", "speedup", "student_fps"}
     assert set(rows["R3"]["detail"]["hota"]) == {"replay-TUD-Campus", "replay-TUD-Stadtmitte"}
     r4 = rows["R4"]["detail"]
     assert rows["R4"]["value"] == pytest.approx(r4["iou_plus_embeddings"]["IDF1"] - r4["iou_only"]["IDF1"], abs=0.02)

@@ -153,13 +153,13 @@ def test_head_swap_replaces_only_the_named_heads(pair):
 
 def test_head_swap_table_rows_and_the_plain_rows_equal_their_models():
     from kdtrack_lite.eval.head_swap import Swap, head_swap_table
-    from kdtrack_lite.train.distill_mot import MOTDistillConfig
+    from kdtrack_lite.track.mot_tracker import TrackerConfig
     from kdtrack_lite.train.mot import evaluate_detector
 
     torch.manual_seed(0)
     teacher, student = (build_centertrack(DetectorConfig.preset(r)) for r in ("teacher", "student"))
     seqs = make_mot_split("test", TINY_DATA)
-    tracker = MOTDistillConfig().tracker_config()
+    tracker = TrackerConfig()
     swaps = {"student": Swap("student"), "student + teacher hm": Swap("student", ("logits_hm",)),
              "teacher, no emb": Swap("teacher", embeddings=False)}
     table = head_swap_table(teacher, student, seqs, tracker, swaps)

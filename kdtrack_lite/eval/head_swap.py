@@ -86,7 +86,7 @@ def head_swap_table(teacher: nn.Module, student: nn.Module, sequences: Sequence[
     Args:
         teacher, student: CenterTrack detectors (put in eval mode).
         sequences: scenes with ground truth, e.g. the held-out test split.
-        tracker_cfg: the tracker of every row (e.g. ``MOTDistillConfig().tracker_config()``).
+        tracker_cfg: the tracker of every row (e.g. ``TrackerConfig()``, the default).
         swaps: ``{row name: Swap}`` (default :data:`DEFAULT_SWAPS`).
 
     Returns:

@@ -62,12 +62,6 @@ class MOTDistillConfig(Config):
         kd_reg_weight: multiplier of the regression-head KD term (``wh``, ``reg``, ``tracking``
             matched at the teacher's object centres; :class:`~kdtrack_lite.distill.response.ResponseKD`).
         teacher: name of the teacher in the Distiller.
-        track_high_score: ``TrackerConfig.high_score`` used to validate and score the students.
-        track_new_score: ``TrackerConfig.new_track_score`` used to validate and score them.
-            The tracker's defaults (0.5 / 0.6) suit confident detectors; the CPU-budget
-            detectors here rarely put a peak above 0.6 (the shipped student almost never), so
-            HOTA would measure that one threshold, not the features. Every row of a comparison,
-            the teacher included, is scored with the same lower thresholds.
     """
 
     hint_taps: tuple[str, ...] = ("s8", "s16", "neck")
@@ -80,12 +74,6 @@ class MOTDistillConfig(Config):
     kd_weight: float = 1.0
     kd_reg_weight: float = 0.1
     teacher: str = "teacher"
-    track_high_score: float = 0.3
-    track_new_score: float = 0.35
-
-    def tracker_config(self) -> TrackerConfig:
-        """The tracker that validates and scores distilled students (and their teacher)."""
-        return TrackerConfig(high_score=self.track_high_score, new_track_score=self.track_new_score)
 
 
 def parse_losses(spec: str | Sequence[str] | None) -> tuple[str, ...]:
@@ -196,7 +184,6 @@ def distill_mot_student(
     return train_mot_detector("student", data_cfg, train_cfg, checkpoint_path=checkpoint_path,
                               distiller_losses=terms, teachers={cfg.teacher: teacher} if terms else None,
                               train_sequences=train_sequences, val_sequences=val_sequences, init_from=student_init,
-                              tracker_cfg=cfg.tracker_config(),
                               checkpoint_extra={"distill": {"losses": [t.name for t in terms], **cfg.to_dict()}},
                               **fit_options)
 
