@@ -32,11 +32,12 @@ import torch
 
 from kdtrack_lite.track.mot_tracker import TrackerConfig
 from kdtrack_lite.checkpoint import load_checkpoint
+from kdtrack_lite.eval.mot_protocol import evaluate_detector
 from kdtrack_lite.eval.speed import compare_models
 from kdtrack_lite.fileio import write_text_atomic
 from kdtrack_lite.registry import build
 from kdtrack_lite.train.distill_mot import MOTDistillConfig, distill_mot_student, loss_label, parse_losses
-from kdtrack_lite.train.mot import MOTDataConfig, evaluate_detector, make_mot_split, mot_train_config
+from kdtrack_lite.train.mot import MOTDataConfig, make_mot_split, mot_train_config
 
 METRICS = ["HOTA", "DetA", "AssA", "MOTA", "IDF1"]
 DEFAULT_ROWS = ["none", "hint", "at", "hint,at"]

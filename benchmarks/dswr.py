@@ -27,11 +27,12 @@ import torch
 from kdtrack_lite.checkpoint import load_checkpoint
 from kdtrack_lite.distill.loop import recipe_train_config
 from kdtrack_lite.eval.fusion import FIXED_WEIGHTS as FIXED
-from kdtrack_lite.eval.fusion import VAL_FIXED_ROW, FusionExperiment, best_fixed, fusion_experiment, semantic_speed
+from kdtrack_lite.eval.fusion import best_fixed, semantic_speed
 from kdtrack_lite.paths import runs_dir, samples_dir
 from kdtrack_lite.quality import DSWRConfig
 from kdtrack_lite.teachers import semantic_teacher, teacher_banner
-from kdtrack_lite.train.semantic import FULL_BUDGET, SemanticDataConfig
+from kdtrack_lite.train.semantic import (FULL_BUDGET, VAL_FIXED_ROW, FusionExperiment, SemanticDataConfig,
+                                         fusion_experiment)
 
 ABLATIONS = {"DSWR": DSWRConfig(), "DSWR, raw inputs": DSWRConfig(standardize=False),
              "DSWR, per channel": DSWRConfig(per_channel=True)}

@@ -20,11 +20,11 @@ import torch
 
 from kdtrack_lite.checkpoint import load_checkpoint
 from kdtrack_lite.distill.loop import recipe_train_config
-from kdtrack_lite.eval.fusion import fused_reid
+from kdtrack_lite.eval.fusion import encode_set, fused_reid
 from kdtrack_lite.paths import runs_dir, samples_dir
 from kdtrack_lite.teachers import semantic_teacher, teacher_banner
 from kdtrack_lite.train.semantic import (FULL_BUDGET, SemanticDataConfig, SemanticSet, build_semantic_set,
-                                         encode_set, make_semantic_split, train_semantic_student)
+                                         make_semantic_split, train_semantic_student)
 
 WEIGHTS = (0.0, 0.25, 0.5, 1.0)
 

@@ -41,11 +41,12 @@ import torch
 from kdtrack_lite.checkpoint import load_checkpoint
 from kdtrack_lite.distill.loop import TrainConfig
 from kdtrack_lite.eval.interleaved import Variant, evaluate_variants, frontier_gain, oracle_schedules
+from kdtrack_lite.eval.mot_protocol import track_sequences
 from kdtrack_lite.fileio import write_text_atomic
 from kdtrack_lite.runtime import machine_summary
 from kdtrack_lite.track.interleaved import InterleavedConfig
 from kdtrack_lite.track.schedules import AdaptiveConfig, AdaptiveSchedule, FixedSchedule
-from kdtrack_lite.train.mot import MOTDataConfig, make_mot_split, track_sequences
+from kdtrack_lite.train.mot import MOTDataConfig, make_mot_split
 from kdtrack_lite.train.prior_transfer import finetune_prior_student
 
 OWN = InterleavedConfig(prior_source="own")

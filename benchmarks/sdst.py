@@ -23,11 +23,12 @@ import torch
 
 from kdtrack_lite.checkpoint import load_checkpoint
 from kdtrack_lite.distill.loop import TrainConfig
+from kdtrack_lite.eval.sot_protocol import evaluate_siamfc
 from kdtrack_lite.eval.speed import compare_models
 from kdtrack_lite.fileio import write_text_atomic
 from kdtrack_lite.paths import samples_dir
 from kdtrack_lite.train.sdst import SPECIALIST_ATTRIBUTES, VARIANTS, SDSTStudentConfig, train_sdst_student
-from kdtrack_lite.train.sot import SOTDataConfig, evaluate_siamfc, make_sot_split
+from kdtrack_lite.train.sot import SOTDataConfig, make_sot_split
 
 ATTRS = ("OCC", "FM", "IV", "SV")
 

@@ -3,7 +3,7 @@
 For each attribute, the first ``--sequences`` validation sequences carrying it
 (``sdst.attribute_sequences``, ``--frames`` frames) are tracked by the shipped general teacher and by
 that attribute's shipped specialist, each in one pass and under the VOT reset protocol
-(``train.sot.accuracy_robustness``). "Failures on the attribute" count the failures whose frames carry
+(``eval.sot_protocol.accuracy_robustness``). "Failures on the attribute" count the failures whose frames carry
 it (OCC: POC, FOC or the return after hiding). RESULTS.md, SDST section, session 16:
 
     OMP_NUM_THREADS=1 PYTHONPATH=. python benchmarks/sdst_specialist_failures.py OCC FM IV SV
@@ -16,9 +16,9 @@ import json
 import torch
 
 from kdtrack_lite.checkpoint import load_checkpoint
+from kdtrack_lite.eval.sot_protocol import accuracy_robustness
 from kdtrack_lite.paths import samples_dir
 from kdtrack_lite.train.sdst import attribute_sequences
-from kdtrack_lite.train.sot import accuracy_robustness
 
 OWN = {"OCC": {"POC", "FOC", "after hidden"}}  # failure_attributes names that count as the attribute
 

@@ -27,10 +27,11 @@ import torch
 
 from kdtrack_lite.checkpoint import load_checkpoint
 from kdtrack_lite.distill.loop import TrainConfig
+from kdtrack_lite.eval.sot_protocol import evaluate_siamfc
 from kdtrack_lite.fileio import write_text_atomic
 from kdtrack_lite.paths import samples_dir
 from kdtrack_lite.train.sdst import SDSTStudentConfig, train_sdst_student
-from kdtrack_lite.train.sot import SOTDataConfig, evaluate_siamfc, make_sot_split
+from kdtrack_lite.train.sot import SOTDataConfig, make_sot_split
 from sdst import auc_columns  # benchmarks/ is on sys.path when run as a script
 
 # row -> (SDST variant, teacher: "general" or "self", SDSTStudentConfig overrides)

@@ -23,9 +23,9 @@ import torch
 from torch import nn
 
 from kdtrack_lite.checkpoint import load_checkpoint
+from kdtrack_lite.eval.sot_protocol import evaluate_siamfc
 from kdtrack_lite.models.siamfc import SiamFCLoss
-from kdtrack_lite.train.sot import (SOTDataConfig, evaluate_siamfc, make_sot_split, siam_pair_config,
-                                    siamfc_forward, sot_loader)
+from kdtrack_lite.train.sot import SOTDataConfig, make_sot_split, siam_pair_config, siamfc_forward, sot_loader
 
 
 class BranchStats(nn.Module):

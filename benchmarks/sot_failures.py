@@ -2,7 +2,7 @@
 
 Issue 5's target asks the SOT teacher for success AUC >= 60 (one-pass evaluation, OPE: started once,
 never corrected). This script splits what the tracker loses into the two parts of the VOT protocol
-(``kdtrack_lite.train.sot.accuracy_robustness``):
+(``kdtrack_lite.eval.sot_protocol.accuracy_robustness``):
 
 * **robustness**: how often the target is lost (a visible target and a box with IoU 0 is a failure;
   the tracker restarts from the true box ``--skip`` frames later), and which attributes the frames
@@ -26,9 +26,10 @@ import json
 import torch
 
 from kdtrack_lite.checkpoint import load_checkpoint
+from kdtrack_lite.eval.sot_protocol import accuracy_robustness
 from kdtrack_lite.fileio import write_text_atomic
 from kdtrack_lite.track.sot_tracker import SOTTrackerConfig
-from kdtrack_lite.train.sot import SOTDataConfig, accuracy_robustness, make_sot_split
+from kdtrack_lite.train.sot import SOTDataConfig, make_sot_split
 
 
 def main() -> None:

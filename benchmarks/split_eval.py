@@ -27,12 +27,12 @@ from kdtrack_lite.checkpoint import load_checkpoint
 
 def scores(family: str, model: torch.nn.Module, seqs: list, tracker: dict | None = None) -> dict:
     if family == "mot":
-        from kdtrack_lite.train.mot import evaluate_detector
+        from kdtrack_lite.eval.mot_protocol import evaluate_detector
 
         report = evaluate_detector(model, seqs).combined
         return {k: round(float(report[k]), 2) for k in ("HOTA", "MOTA", "IDF1")}
+    from kdtrack_lite.eval.sot_protocol import evaluate_siamfc
     from kdtrack_lite.track.sot_tracker import SOTTrackerConfig
-    from kdtrack_lite.train.sot import evaluate_siamfc
 
     report = evaluate_siamfc(model, seqs, SOTTrackerConfig.make(**(tracker or {})))
     return {"AUC": round(float(report.overall.loc["ALL", "AUC"]), 2),

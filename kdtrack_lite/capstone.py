@@ -226,11 +226,11 @@ def lowq_section(cfg: CapstoneConfig, models: Models) -> pd.DataFrame:
     on clean scenes.
     """
     from .distill.loop import TrainConfig
-    from .eval.fusion import best_fixed, fusion_experiment, semantic_example, semantic_speed
+    from .eval.fusion import best_fixed, semantic_example, semantic_speed
     from .eval.speed import count_flops, count_params
     from .paths import runs_dir
     from .teachers import semantic_teacher, teacher_banner
-    from .train.semantic import SemanticDataConfig
+    from .train.semantic import SemanticDataConfig, fusion_experiment
 
     teacher, clip = semantic_teacher("auto")
     data = SemanticDataConfig(train_sequences=cfg.lowq_train_sequences, test_sequences=cfg.lowq_test_sequences,

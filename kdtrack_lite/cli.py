@@ -65,7 +65,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "kdtrack_lite.eval.commands",
     "kdtrack_lite.eval.room",
     "kdtrack_lite.train.commands",
-    "kdtrack_lite.track.commands",
+    "kdtrack_lite.eval.track_commands",
     "kdtrack_lite.train.distill_commands",
     "kdtrack_lite.train.sdst_commands",
     "kdtrack_lite.tour",

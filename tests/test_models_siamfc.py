@@ -21,9 +21,9 @@ from kdtrack_lite.models import (
 from kdtrack_lite.models.siamfc import (
     standardize_crops,
 )
+from kdtrack_lite.eval.sot_protocol import accuracy_robustness, track_sot_resets
 from kdtrack_lite.registry import build
 from kdtrack_lite.track.sot_tracker import SiamFCTracker, SOTTrackerConfig
-from kdtrack_lite.train.sot import accuracy_robustness, track_sot_resets
 
 
 @pytest.fixture(scope="module")

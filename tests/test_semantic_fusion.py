@@ -114,7 +114,8 @@ def test_fused_embeddings_drive_association():
 def test_weights_by_degradation_groups_frames_by_spec():
     from types import SimpleNamespace
 
-    from kdtrack_lite.eval.fusion import fusion_experiment, weights_by_degradation
+    from kdtrack_lite.eval.fusion import weights_by_degradation
+    from kdtrack_lite.train.semantic import fusion_experiment
 
     reg = DSWRRegulator(DSWRConfig(hidden=2))
     with torch.no_grad():  # a = sigmoid(clarity score): hand-checkable
@@ -157,7 +158,8 @@ def test_reid_by_degradation_counts_matches_per_spec():
 def test_best_fixed_picks_the_highest_idf1_fixed_row():
     import pandas as pd
 
-    from kdtrack_lite.eval.fusion import VAL_FIXED_ROW, best_fixed
+    from kdtrack_lite.eval.fusion import best_fixed
+    from kdtrack_lite.train.semantic import VAL_FIXED_ROW
 
     table = pd.DataFrame({"IDF1": [90.0, 60.0, 70.0, 70.0, 99.0]},
                          index=["no semantics", "fixed a=0.25", "fixed a=0.5", "fixed a=1.0", VAL_FIXED_ROW])

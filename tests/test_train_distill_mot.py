@@ -153,8 +153,8 @@ def test_head_swap_replaces_only_the_named_heads(pair):
 
 def test_head_swap_table_rows_and_the_plain_rows_equal_their_models():
     from kdtrack_lite.eval.head_swap import Swap, head_swap_table
+    from kdtrack_lite.eval.mot_protocol import evaluate_detector
     from kdtrack_lite.track.mot_tracker import TrackerConfig
-    from kdtrack_lite.train.mot import evaluate_detector
 
     torch.manual_seed(0)
     teacher, student = (build_centertrack(DetectorConfig.preset(r)) for r in ("teacher", "student"))

@@ -5,9 +5,11 @@ import pytest
 
 from kdtrack_lite.checkpoint import load_checkpoint
 from kdtrack_lite.distill.loop import TrainConfig
+from kdtrack_lite.eval.mot_protocol import evaluate_detector
+from kdtrack_lite.eval.sot_protocol import evaluate_siamfc
 from kdtrack_lite.paths import samples_dir
-from kdtrack_lite.train.mot import MOTDataConfig, evaluate_detector, make_mot_split, mot_train_config, train_mot_detector
-from kdtrack_lite.train.sot import SOTDataConfig, evaluate_siamfc, make_sot_split, train_siamfc
+from kdtrack_lite.train.mot import MOTDataConfig, make_mot_split, mot_train_config, train_mot_detector
+from kdtrack_lite.train.sot import SOTDataConfig, make_sot_split, train_siamfc
 
 TINY = TrainConfig.make("fast", epochs=1, steps_per_epoch=2, warmup_steps=1)
 

@@ -246,9 +246,9 @@ def test_reset_protocol_scores_frames_after_a_failure_as_misses():
     """Under "reset" the tracker restarts after a failure, so it can only do better than a one-pass
     run that never recovers; the frames it skips count as IoU 0."""
     from kdtrack_lite.checkpoint import load_checkpoint
+    from kdtrack_lite.eval.sot_protocol import track_sot_resets
     from kdtrack_lite.paths import samples_dir
     from kdtrack_lite.train.sdst import attribute_auc, attribute_sequences
-    from kdtrack_lite.train.sot import track_sot_resets
 
     student = load_checkpoint(samples_dir() / "checkpoints" / "sot_student.pt").build().eval()
     seqs = attribute_sequences("val", "FM", 4, 60)

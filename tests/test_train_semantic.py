@@ -9,7 +9,7 @@ from torch import nn
 from kdtrack_lite.checkpoint import load_checkpoint
 from kdtrack_lite.distill.dcsd import DCSDConfig
 from kdtrack_lite.distill.loop import TrainConfig
-from kdtrack_lite.eval.fusion import compare_fusion, record_queries
+from kdtrack_lite.eval.fusion import compare_fusion, encode_set, pair_match_accuracy, record_queries
 from kdtrack_lite.models.semantic_encoder import SemanticEncoderConfig
 from kdtrack_lite.paths import samples_dir
 from kdtrack_lite.teachers.clip import ClipTeacher
@@ -18,10 +18,8 @@ from kdtrack_lite.train.semantic import (
     PairLoader,
     SemanticDataConfig,
     build_semantic_set,
-    encode_set,
     make_semantic_split,
     match_identities,
-    pair_match_accuracy,
     train_regulator,
     train_semantic_student,
 )
@@ -126,7 +124,7 @@ def test_val_split_holds_every_scene_under_every_spec(setup):
 
 
 def test_fusion_experiment_chooses_the_fixed_weight_on_val(setup):
-    from kdtrack_lite.eval.fusion import VAL_FIXED_ROW, fusion_experiment
+    from kdtrack_lite.train.semantic import VAL_FIXED_ROW, fusion_experiment
 
     teacher, detector, cfg, _, _, cache, _ = setup
     cfg = cfg.replace(val_sequences=1)

@@ -22,6 +22,8 @@ from torch import nn
 from ..data.sequence import MOTSequence, SOTSequence
 from ..models.fuse import deploy
 from .mot import evaluate_mot
+from .mot_protocol import track_sequences
+from .sot_protocol import evaluate_siamfc
 from .speed import compare_models
 
 MOT_COLUMNS = ["HOTA", "DetA", "AssA", "MOTA", "IDF1", "IDSW"]
@@ -40,8 +42,6 @@ def mot_benchmark(models: dict[str, nn.Module], sequences: list[MOTSequence], re
             (outputs unchanged up to rounding).
         tracker_cfg: :class:`~kdtrack_lite.track.mot_tracker.TrackerConfig` of every model (default: its defaults).
     """
-    from ..train.mot import track_sequences
-
     if not sequences:
         raise ValueError("mot_benchmark needs at least one sequence")
     run = {n: deploy(m) if fuse else m.eval() for n, m in models.items()}
@@ -68,8 +68,6 @@ def sot_benchmark(models: dict[str, nn.Module], sequences: list[SOTSequence], re
 
     Speed input: one template and a 3-scale search batch (what :class:`SiamFCTracker` runs per frame).
     """
-    from ..train.sot import evaluate_siamfc
-
     if not sequences:
         raise ValueError("sot_benchmark needs at least one sequence")
     run = {n: deploy(m) if fuse else m.eval() for n, m in models.items()}

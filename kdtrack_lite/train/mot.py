@@ -3,7 +3,8 @@
 OUR DESIGN: every MOT experiment draws its sequences from the synthetic engine with disjoint seed
 ranges per split (train / val / test), so "held-out" means scenes never seen in training, drawn
 from the same distribution. Validation runs the full online tracker (detector + association) and
-scores HOTA with trackeval, so early stopping follows the metric the tables report.
+scores HOTA with trackeval (:func:`~kdtrack_lite.eval.mot_protocol.evaluate_detector`), so early
+stopping follows the metric the tables report.
 """
 
 from __future__ import annotations
@@ -23,11 +24,10 @@ from ..data.sequence import MOTSequence
 from ..distill.base import Distiller
 from ..distributed import make_loader
 from ..distill.loop import History, TrainConfig, fit, recipe_train_config
-from ..eval.mot import MOTReport, evaluate_mot
-from ..models.centertrack import DecodeConfig, DetectorConfig, build_centertrack
+from ..eval.mot_protocol import evaluate_detector
+from ..models.centertrack import DetectorConfig, build_centertrack
 from ..models.centertrack_loss import CenterTrackLoss, CenterTrackLossConfig
 from ..track.mot_tracker import TrackerConfig
-from ..track.pipeline import MOTPipeline
 
 
 @dataclass
@@ -77,26 +77,6 @@ def mot_loader(sequences: list[MOTSequence], batch_size: int, seed: int, pair_cf
     """Shuffled CenterTrack pairs; the order depends only on ``seed`` (per-rank shards under torchrun)."""
     return make_loader(CenterTrackPairs(sequences, pair_cfg or PairConfig(seed=seed)), batch_size, seed,
                        num_workers=num_workers)
-
-
-def track_sequences(detector: nn.Module, sequences: list[MOTSequence], tracker_cfg: TrackerConfig | None = None,
-                    decode_cfg: DecodeConfig | None = None, use_prior: bool = True) -> dict[str, Any]:
-    """Run the online pipeline on each sequence -> ``{name: (N, 10) MOTChallenge rows}``."""
-    results = {}
-    for seq in sequences:
-        pipeline = MOTPipeline(detector, tracker_cfg, decode_cfg, use_prior=use_prior)
-        results[seq.name] = pipeline.run(seq.frames, desc=f"tracking {seq.name}")
-    return results
-
-
-def evaluate_detector(detector: nn.Module, sequences: list[MOTSequence], tracker_cfg: TrackerConfig | None = None,
-                      decode_cfg: DecodeConfig | None = None, use_prior: bool = True) -> MOTReport:
-    """HOTA/MOTA/IDF1 of detector + tracker on ``sequences`` (trackeval + motmetrics)."""
-    was_training = detector.training
-    results = track_sequences(detector, sequences, tracker_cfg, decode_cfg, use_prior)
-    detector.train(was_training)
-    return evaluate_mot({s.name: s.gt for s in sequences}, results,
-                        seq_lengths={s.name: s.num_frames for s in sequences})
 
 
 def train_mot_detector(

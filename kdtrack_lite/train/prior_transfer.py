@@ -35,11 +35,12 @@ from ..data.sequence import MOTSequence
 from ..distill.base import Distiller
 from ..distill.loop import History, TrainConfig, fit
 from ..eval.interleaved import Variant, evaluate_variants
+from ..eval.mot_protocol import track_sequences
 from ..models.centertrack import build_centertrack
 from ..models.centertrack_loss import CenterTrackLoss
 from ..track.interleaved import InterleavedConfig
 from ..track.schedules import FixedSchedule
-from .mot import MOTDataConfig, detector_forward, make_mot_split, track_sequences
+from .mot import MOTDataConfig, detector_forward, make_mot_split
 
 PRIORS = ("teacher", "gt")
 
@@ -50,7 +51,7 @@ class TeacherPriorPairs(CenterTrackPairs):
     Args:
         sequences: training sequences.
         teacher_rows: ``{sequence name: (N, 10)}`` MOTChallenge rows of the teacher's tracker on
-            each sequence (:func:`kdtrack_lite.train.mot.track_sequences`).
+            each sequence (:func:`kdtrack_lite.eval.mot_protocol.track_sequences`).
         cfg: :class:`PairConfig` (its disturbances are applied to the teacher boxes).
         max_staleness: largest age ``a`` (frames) of the teacher boxes before propagation.
         min_score: teacher tracks below this score are not rendered (the inference rule,

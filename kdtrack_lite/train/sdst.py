@@ -43,16 +43,15 @@ from ..distill.base import LossTerm
 from ..distill.loop import History, TrainConfig
 from ..distill.multi_teacher import SDSTKD
 from ..eval.sot import success_auc
+from ..eval.sot_protocol import score_sequences, track_sequences
 from ..models.siamfc import SiamFCLossConfig, siamfc_labels
 from .sot import (
     ATTRIBUTE_CYCLE,
     SOT_SHIFT_OF_REACH,
     SPLIT_SEED_BASE,
-    score_sequences,
     siam_pair_config,
     tracker_search_boxes,
     train_siamfc,
-    track_sequences,
 )
 
 SPECIALIST_ATTRIBUTES: dict[str, tuple[str, ...]] = {"OCC": ("OCC",), "FM": ("FM",), "IV": ("IV",), "SV": ("SV",)}
@@ -213,7 +212,7 @@ def attribute_auc(model: nn.Module, attribute: str, sequences: list[SOTSequence]
     has none scored); the ``attribute`` AUC is their mean, as in
     :func:`~kdtrack_lite.eval.sot.evaluate_sot` (each sequence's curve counts once).
 
-    ``protocol`` (:func:`~kdtrack_lite.train.sot.track_sequences`): ``"ope"`` tracks each sequence
+    ``protocol`` (:func:`~kdtrack_lite.eval.sot_protocol.track_sequences`): ``"ope"`` tracks each sequence
     once from its first frame (LaSOT's one-pass evaluation, the protocol of every shipped table);
     ``"reset"`` re-initialises the tracker 5 frames after each failure (VOT's reset protocol), the
     skipped frames scoring IoU 0. OUR CHOICE for checking a specialist: under OPE one loss early

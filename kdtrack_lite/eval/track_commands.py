@@ -40,7 +40,7 @@ def _track(sub: argparse._SubParsersAction) -> None:
         model = load_checkpoint(args.checkpoint, builder=FAMILY_BUILDERS[args.family], arg="--checkpoint").build()
         model = model.to(pick_device(args.device)).eval()
         if args.family == "mot":
-            from ..train.mot import track_sequences
+            from .mot_protocol import track_sequences
 
             seqs = real.load_mot_folder(args.data_root, args.preset, args.max_frames)
             for seq in seqs:
@@ -49,8 +49,7 @@ def _track(sub: argparse._SubParsersAction) -> None:
             print(f"wrote {len(seqs)} result files to {args.out}; score them with: "
                   f"kdtrack eval --gt {args.data_root} --results {args.out}")
         else:
-            from ..eval.sot import evaluate_sot
-            from ..train.sot import track_sot
+            from .sot_protocol import score_sequences, track_sot
 
             seqs = real.load_sot_folder(args.data_root, max_frames=args.max_frames)
             results = {}
@@ -59,9 +58,7 @@ def _track(sub: argparse._SubParsersAction) -> None:
                 results[seq.name] = track_sot(model, seq)
                 lines = "\n".join(",".join(f"{v:.2f}" for v in box) for box in results[seq.name] * scale)
                 write_text_atomic(args.out / f"{seq.name}.txt", lines + "\n")
-            report = evaluate_sot(results, {s.name: s.boxes_tlwh for s in seqs},
-                                  frame_attributes={s.name: s.frame_attributes for s in seqs},
-                                  valid={s.name: s.visible for s in seqs})
+            report = score_sequences(results, seqs)
             print(report.overall.round(2).to_markdown())
             print(f"wrote {len(seqs)} result files to {args.out}")
 
