@@ -2,7 +2,10 @@
 
 * :mod:`.mot`   -- ``evaluate_mot`` -> MOTA, MOTP, IDF1, IDP/IDR, IDSW, MT/ML, FP/FN, HOTA/DetA/AssA/LocA
 * :mod:`.sot`   -- success curve/AUC, precision@20, normalised precision, per-attribute tables
-* :mod:`.fusion` -- association variants (no semantics / fixed weight / DSWR) on identical detections
+* :mod:`.mot_protocol` -- a detector + online tracker run over held-out sequences and scored (``evaluate_detector``)
+* :mod:`.sot_protocol` -- a SiamFC run over sequences, one pass (OPE) or VOT resets, and scored (``evaluate_siamfc``)
+* :mod:`.fusion` -- association variants (no semantics / fixed weight / DSWR) on identical detections;
+  re-identification accuracy of fused embeddings (``pair_match_accuracy``)
 * :mod:`.head_swap` -- where a teacher-student MOT gap lives: detector heads swapped between the models
 * :mod:`.speed` -- FPS (median, p10/p90), parameters, FLOPs, peak memory, ``compare_models``
 """
