@@ -23,7 +23,7 @@ from kdtrack_lite.paths import samples_dir
 from kdtrack_lite.track.mot_tracker import TrackerConfig
 from kdtrack_lite.train.mot import MOTDataConfig, make_mot_split
 
-CANDIDATES = [(0.5, 0.6), (0.4, 0.5), (0.4, 0.45), (0.35, 0.4), (0.3, 0.35), (0.25, 0.3), (0.2, 0.25)]
+CANDIDATES = [(0.5, 0.6), (0.4, 0.5), (0.35, 0.4), (0.3, 0.35), (0.25, 0.3)]
 
 
 def main() -> None:
@@ -48,7 +48,7 @@ def main() -> None:
         print(row, flush=True)
     table = pd.DataFrame(rows)
     best = table.loc[table["mean HOTA"].idxmax()]
-    print(table.to_markdown(index=False, floatfmt=".1f"))
+    print(table.to_markdown(index=False, floatfmt=(".2f", ".2f", ".1f", ".1f", ".1f")))
     print(f"best on {len(val)} validation scenes: high_score={best.high_score}, new_track_score={best.new_track_score} "
           f"({time.perf_counter() - start:.0f} s)")
 

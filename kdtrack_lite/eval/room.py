@@ -242,7 +242,18 @@ def shipped_pair(teacher: str | None = None, student: str | None = None) -> tupl
         if ckpt.builder != "centertrack":
             raise ValueError(f"--{role} {path}: expected a MOT (centertrack) checkpoint, found builder {ckpt.builder!r}")
         models[role] = ckpt.build().eval()
-    return models["teacher"], models["student"], {k: str(v) for k, v in paths.items()}
+    return models["teacher"], models["student"], {k: _shown(v) for k, v in paths.items()}
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the checkout when it lies inside it (reports never show the machine's paths)."""
+    from ..paths import repo_root
+
+    root = repo_root()
+    try:
+        return path.resolve().relative_to(root).as_posix() if root is not None else str(path)
+    except ValueError:
+        return str(path)
 
 
 @add_command
