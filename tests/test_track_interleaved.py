@@ -136,11 +136,12 @@ def test_student_prior_is_the_teacher_tracks_propagated_by_kalman():
     assert not np.array_equal(student_own.priors[-1], student.priors[-1])
 
 
-def _run_two_sources(teacher_boxes, student_boxes, schedule, cfg=None, student_peak=0.4):
+def _run_two_sources(teacher_boxes, student_boxes, schedule, cfg=None, student_peak=0.4, tracker_cfg=None):
     """Scripted teacher/student with their own per-frame boxes; returns the per-frame outputs."""
     teacher = ScriptedDetector(_outputs(b) for b in teacher_boxes)
     student = ScriptedDetector(_outputs(b, student_peak) for b in student_boxes)
-    pipe = InterleavedPipeline(teacher, student, schedule, decode_cfg=DecodeConfig(score_threshold=0.2), cfg=cfg)
+    pipe = InterleavedPipeline(teacher, student, schedule, decode_cfg=DecodeConfig(score_threshold=0.2), cfg=cfg,
+                               tracker_cfg=tracker_cfg)
     rng = np.random.default_rng(0)
     outs = []
     for t in range(len(teacher_boxes)):
@@ -161,10 +162,11 @@ def test_student_frames_confirm_teacher_tracks_but_start_none():
     low = InterleavedConfig(student_high_score=0.35, student_keeps_tentative=False, coast=0)
     _, outs = _run_two_sources(teacher, student, FixedSchedule(4), low)
     assert ids(outs) == [[1], [1], [1], [1], [1], [1, 2], [1, 2]]  # frame 5: the new track is tentative, not output
-    # ... where the tracker's own thresholds (0.5 / 0.6) leave the 0.4 detections to stage 2 and
-    # let no student detection confirm the teacher's new track
+    # ... where a tracker with ByteTrack's thresholds (0.5 / 0.6) leaves the 0.4 detections to
+    # stage 2 and lets no student detection confirm the teacher's new track
     plain = InterleavedConfig(student_high_score=None, student_births=True, student_keeps_tentative=False, coast=0)
-    _, outs = _run_two_sources(teacher, student, FixedSchedule(4), plain)
+    _, outs = _run_two_sources(teacher, student, FixedSchedule(4), plain,
+                               tracker_cfg=TrackerConfig(high_score=0.5, new_track_score=0.6))
     assert ids(outs)[5:] == [[1], [1]]
     # with student births the student starts the newcomer itself (0.95 peak >= new_track_score)
     _, outs = _run_two_sources(teacher, [m if t < 1 else np.vstack([m, newcomer]) for t, m in enumerate(moving)],
