@@ -17,9 +17,7 @@ import torch
 from kdtrack_lite.cli import main
 from kdtrack_lite.data.framesio import DataFormatError
 from kdtrack_lite.data.lasot import read_sot_sequence, write_sot_sequence
-from kdtrack_lite.data.mot_synth import MOTSceneConfig, generate_mot_sequence
 from kdtrack_lite.data.motchallenge import load_mot_gt, read_mot_sequence, write_mot_sequence
-from kdtrack_lite.data.sot_synth import SOTConfig, generate_sot_sequence
 from kdtrack_lite.distill.attention import at_loss
 from kdtrack_lite.distill.dcsd import dcsd_frame_loss, dcsd_local_loss, relation_loss
 from kdtrack_lite.distill.hint import hint_loss
@@ -32,18 +30,6 @@ from kdtrack_lite.quality.dswr import DSWRRegulator
 from kdtrack_lite.teachers import TeacherUnavailable, load_clip_teacher
 from kdtrack_lite.track.mot_tracker import MOTTracker
 from kdtrack_lite.track.sot_tracker import SiamFCTracker
-
-
-@pytest.fixture(scope="module")
-def mot():
-    return generate_mot_sequence(MOTSceneConfig.make("fast", num_frames=6, width=96, height=72,
-                                                     max_height=30, min_height=10, density=4), seed=1)
-
-
-@pytest.fixture(scope="module")
-def sot():
-    return generate_sot_sequence(SOTConfig.make("fast", num_frames=8, width=64, height=64, min_size=12,
-                                                max_size=20), seed=2, attributes=["IV"])
 
 
 GT_ROWS = "1,1,10,10,20,40,1,1,1\n2,1,12,10,20,40,1,1,1\n"

@@ -7,22 +7,8 @@ import pytest
 
 from kdtrack_lite.data.framesio import DataFormatError
 from kdtrack_lite.data.lasot import read_sot_sequence, write_sot_sequence
-from kdtrack_lite.data.mot_synth import MOTSceneConfig, generate_mot_sequence
 from kdtrack_lite.data.motchallenge import (read_mot_sequence, read_mot_txt, write_mot_results,
                                             write_mot_sequence)
-from kdtrack_lite.data.sot_synth import SOTConfig, generate_sot_sequence
-
-
-@pytest.fixture(scope="module")
-def mot():
-    return generate_mot_sequence(MOTSceneConfig.make("fast", num_frames=6, width=96, height=72,
-                                                     max_height=30, min_height=10, density=4), seed=1)
-
-
-@pytest.fixture(scope="module")
-def sot():
-    return generate_sot_sequence(SOTConfig.make("fast", num_frames=8, width=64, height=64, min_size=12,
-                                                max_size=20), seed=2, attributes=["IV"])
 
 
 def test_mot_round_trip_png_is_exact(tmp_path, mot):
