@@ -16,7 +16,7 @@ import torch
 
 from . import __version__
 from .config import current_profile, is_fast
-from .paths import runs_dir, samples_dir
+from .paths import display_path, runs_dir, samples_dir
 from .runtime import pick_device, seed_everything
 
 REPO_URL = "https://github.com/kdtrack-lite/kdtrack_lite"
@@ -52,7 +52,7 @@ class NotebookEnv:
     def summary(self) -> dict[str, str]:
         """Versions and places a student (or a bug report) needs, as a small dict."""
         try:
-            samples = str(samples_dir())
+            samples = display_path(samples_dir())
         except FileNotFoundError as err:
             samples = f"(not found: {err})"
         return {
@@ -63,7 +63,7 @@ class NotebookEnv:
             "profile": self.profile + (" (KDTRACK_FAST=1)" if self.fast else ""),
             "seed": str(self.seed),
             "samples": samples,
-            "runs": str(runs_dir()),
+            "runs": display_path(runs_dir()),
         }
 
 

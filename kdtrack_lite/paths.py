@@ -46,3 +46,13 @@ def runs_dir() -> Path:
         path = root / "runs" if root is not None else Path.home() / ".cache" / "kdtrack_lite" / "runs"
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def display_path(path: str | os.PathLike) -> str:
+    """``path`` as a report or notebook shows it: relative to the checkout when inside it, so that
+    saved outputs never carry the paths of the machine they ran on."""
+    root = repo_root()
+    resolved = Path(path).expanduser().resolve()
+    if root is not None and (resolved == root or root in resolved.parents):
+        return resolved.relative_to(root).as_posix()
+    return str(path)

@@ -77,3 +77,13 @@ def test_atomic_write_uses_the_usual_file_mode(tmp_path):
     finally:
         os.umask(umask)
     assert oct(path.stat().st_mode & 0o777) == oct(0o644)
+
+
+def test_display_path_hides_the_machine_inside_the_checkout(tmp_path):
+    from kdtrack_lite.paths import display_path, repo_root
+
+    root = repo_root()
+    if root is None:
+        pytest.skip("not a source checkout")
+    assert display_path(root / "data_samples" / "x.pt") == "data_samples/x.pt"
+    assert display_path(tmp_path / "y.pt") == str(tmp_path / "y.pt")  # outside: shown as given

@@ -231,7 +231,7 @@ def room_table(rows: dict[str, dict]) -> str:
 def shipped_pair(teacher: str | None = None, student: str | None = None) -> tuple[nn.Module, nn.Module, dict]:
     """The MOT teacher and student checkpoints the room checks read (default: the shipped pair)."""
     from ..checkpoint import load_checkpoint
-    from ..paths import samples_dir
+    from ..paths import display_path, samples_dir
 
     folder = samples_dir() / "checkpoints"
     paths = {"teacher": Path(teacher) if teacher else folder / "mot_teacher.pt",
@@ -242,18 +242,7 @@ def shipped_pair(teacher: str | None = None, student: str | None = None) -> tupl
         if ckpt.builder != "centertrack":
             raise ValueError(f"--{role} {path}: expected a MOT (centertrack) checkpoint, found builder {ckpt.builder!r}")
         models[role] = ckpt.build().eval()
-    return models["teacher"], models["student"], {k: _shown(v) for k, v in paths.items()}
-
-
-def _shown(path: Path) -> str:
-    """``path`` relative to the checkout when it lies inside it (reports never show the machine's paths)."""
-    from ..paths import repo_root
-
-    root = repo_root()
-    try:
-        return path.resolve().relative_to(root).as_posix() if root is not None else str(path)
-    except ValueError:
-        return str(path)
+    return models["teacher"], models["student"], {k: display_path(v) for k, v in paths.items()}
 
 
 @add_command
