@@ -104,10 +104,16 @@ class _Interrupt(RuntimeError):
     pass
 
 
+def _improving():
+    """A validation score that rises every epoch, so the last epoch is the best one kept."""
+    calls = []
+    return lambda model: float(calls.append(1) or len(calls))
+
+
 def test_a_killed_run_resumes_to_the_same_weights(tmp_path):
     uninterrupted = _model()
     fit(_distiller(uninterrupted), make_loader(_Points(), 8, seed=5), CFG,
-        validate=lambda m: 0.0, checkpoint_path=tmp_path / "a.pt", resume=True)
+        validate=_improving(), checkpoint_path=tmp_path / "a.pt", resume=True)
     assert not resume_path(tmp_path / "a.pt").exists()  # removed once the run finished
 
     calls = []
@@ -116,17 +122,17 @@ def test_a_killed_run_resumes_to_the_same_weights(tmp_path):
         calls.append(1)
         if len(calls) == 2:
             raise _Interrupt("killed")
-        return 0.0
+        return float(len(calls))
 
     with pytest.raises(_Interrupt):
         fit(_distiller(_model()), make_loader(_Points(), 8, seed=5), CFG, validate=dies_in_epoch_2,
             checkpoint_path=tmp_path / "b.pt", resume=True)
     state = resume_path(tmp_path / "b.pt")
-    assert state.exists() and torch.load(state, weights_only=False)["epoch"] == 1
+    assert state.exists() and torch.load(state, weights_only=True)["epoch"] == 1
     resumed = _model()  # a fresh process: new model, new loader, same command
     history = fit(_distiller(resumed), make_loader(_Points(), 8, seed=5), CFG,
-                  validate=lambda m: 0.0, checkpoint_path=tmp_path / "b.pt", resume=True)
-    assert [e["epoch"] for e in history.epochs] == [1, 2, 3]
+                  validate=_improving(), checkpoint_path=tmp_path / "b.pt", resume=True)
+    assert [e["epoch"] for e in history.epochs] == [1, 2, 3] and history.best_epoch == 3
     for a, b in zip(_weights(uninterrupted), _weights(resumed)):
         assert torch.equal(a, b)
 
