@@ -82,3 +82,10 @@ def test_targets_checks_catch_a_wrong_met_and_merge_by_id(tmp_path):
     path.write_text("{not json")
     with pytest.raises(ValueError, match="t.json"):
         read_targets(path)
+
+
+def test_results_md_summarises_every_target():
+    text = (ROOT / "benchmarks" / "RESULTS.md").read_text()
+    summary = text[text.index("## Headline targets"):text.index("## ", text.index("## Headline targets") + 3)]
+    for e in read_targets(ROOT / "benchmarks" / "targets.json"):
+        assert f"| {e['id']} | {e['target']} | {e['value']:g} |" in summary, e["id"]
