@@ -179,8 +179,9 @@ def check_r3(teacher: nn.Module, student: nn.Module, cfg: RoomConfig, tracker_cf
                 {"hota": per_seq, "frames": {s.name: s.num_frames for s in replays}})
 
 
-def check_r4(teacher: nn.Module, cfg: RoomConfig, tracker_cfg: TrackerConfig | None = None) -> dict:
-    """R4: IDF1 with and without the teacher's appearance embeddings on look-alike crossing scenes."""
+def check_r4(teacher: nn.Module, student: nn.Module, cfg: RoomConfig, tracker_cfg: TrackerConfig | None = None) -> dict:
+    """R4: IDF1 with and without the teacher's appearance embeddings on look-alike crossing scenes
+    (the student is not needed: the check asks whether the teacher's embeddings have anything to teach)."""
     scenes = crossing_scenes(cfg.crossing_sequences, cfg.num_frames)
     with_emb = track_and_score(teacher, scenes, tracker_cfg, use_embeddings=True)["COMBINED"]
     iou_only = track_and_score(teacher, scenes, tracker_cfg, use_embeddings=False)["COMBINED"]
@@ -189,7 +190,8 @@ def check_r4(teacher: nn.Module, cfg: RoomConfig, tracker_cfg: TrackerConfig | N
                 {"scenes": len(scenes), "iou_only": iou_only, "iou_plus_embeddings": with_emb})
 
 
-CHECKS = ("R1", "R3", "R4")
+ROOM_CHECKS = {"R1": check_r1, "R3": check_r3, "R4": check_r4}
+CHECKS = tuple(ROOM_CHECKS)
 CONDITION_TEXT = {"compression": "student parameters, teacher / student",
                   "speedup": "student detector speed over the teacher's, one thread",
                   "student_fps": "student pipeline frames per second at 256x192, one thread",
@@ -205,16 +207,11 @@ def run_room_checks(teacher: nn.Module, student: nn.Module, cfg: RoomConfig | No
         raise ValueError(f"--only: unknown check(s) {unknown}; known: {', '.join(CHECKS)}")
     teacher, student = teacher.eval(), student.eval()
     out: dict[str, dict] = {}
-    for cid in CHECKS:
+    for cid, check in ROOM_CHECKS.items():
         if cid not in only:
             continue
         start = time.perf_counter()
-        if cid == "R1":
-            out[cid] = check_r1(teacher, student, cfg, tracker_cfg)
-        elif cid == "R3":
-            out[cid] = check_r3(teacher, student, cfg, tracker_cfg)
-        else:
-            out[cid] = check_r4(teacher, cfg, tracker_cfg)
+        out[cid] = check(teacher, student, cfg, tracker_cfg)
         out[cid]["detail"]["seconds"] = round(time.perf_counter() - start, 1)
     return out
 

@@ -39,7 +39,6 @@ from ..distill.loop import History, TrainConfig
 from ..distill.response import ResponseKD
 from ..data.sequence import MOTSequence
 from ..paths import samples_dir
-from ..track.mot_tracker import TrackerConfig
 from .mot import MOTDataConfig, detector_forward, train_mot_detector
 
 LOSS_NAMES = ("hint", "at", "kd")
