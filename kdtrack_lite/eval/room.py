@@ -76,12 +76,12 @@ class RoomConfig(Config):
     FAST: ClassVar[dict] = {"test_sequences": 2, "crossing_sequences": 1, "num_frames": 40}
 
 
-def held_out_scenes(world: str, count: int, num_frames: int, preset_offset: int = 0) -> list[MOTSequence]:
+def held_out_scenes(world: str, count: int, num_frames: int) -> list[MOTSequence]:
     """Test-split scenes ``0..count-1`` of ``world`` (never trained on: disjoint seed range)."""
     from ..data.mot_synth import SPLIT_SEED_BASE, generate_mot_sequence, world_scene
 
     base = SPLIT_SEED_BASE["test"]
-    return [generate_mot_sequence(world_scene(world, i + preset_offset, num_frames=num_frames),
+    return [generate_mot_sequence(world_scene(world, i, num_frames=num_frames),
                                   seed=base + i, name=f"test-{i:02d}") for i in range(count)]
 
 

@@ -22,11 +22,12 @@ METHODS = ("world.", "kd.", "interleave.", "sdst.", "vsd.")
 FIELDS = ("id", "target", "value", "threshold", "op", "met", "n_seeds", "command")
 
 
-def target_entry(id: str, target: str, value: float, threshold: float, op: str, n_seeds: int, command: str) -> dict:
+def target_entry(target_id: str, target: str, value: float, threshold: float, op: str, n_seeds: int,
+                 command: str) -> dict:
     """One entry, ``met`` computed from ``value op threshold``."""
     if op not in OPS:
-        raise ValueError(f"target {id}: op must be one of {sorted(OPS)}, got {op!r}")
-    return {"id": id, "target": target, "value": round(float(value), 3), "threshold": threshold, "op": op,
+        raise ValueError(f"target {target_id}: op must be one of {sorted(OPS)}, got {op!r}")
+    return {"id": target_id, "target": target, "value": round(float(value), 3), "threshold": threshold, "op": op,
             "met": bool(OPS[op](float(value), threshold)), "n_seeds": int(n_seeds), "command": command}
 
 
