@@ -1,16 +1,16 @@
-"""The capstone benchmark: every method of notebooks 01-06 on the same held-out data, one table.
+"""The capstone benchmark: every method of notebooks 01-07 on the same held-out data, one table.
 
 Four sections, each measured in one run on sequences no model was trained on:
 
-* ``mot``: AttTrack feature learning (notebooks 01-02). The MOT teacher, the shipped student, and the
+* ``mot``: AttTrack feature learning (notebooks 01-03). The MOT teacher, the shipped student, and the
   shipped student fine-tuned at one equal budget alone / with FitNets hints / with attention
   transfer / with both / with response-level heatmap KD / with hints + heatmap KD.
-* ``interleaved``: AttTrack at inference time (notebook 06), on the same MOT test scenes: teacher
+* ``interleaved``: AttTrack at inference time (notebook 07), on the same MOT test scenes: teacher
   only, the teacher on every k-th frame with its tracks as the student's prior, the adaptive
   schedule, the student only.
-* ``sot``: SDST (notebook 03). The general SiamFC teacher, the shipped student, and the student
+* ``sot``: SDST (notebook 04). The general SiamFC teacher, the shipped student, and the student
   fine-tuned at one equal budget alone / with general KD / with SDST (fixed and adaptive weights).
-* ``lowq``: VSD-MOT (notebooks 04-05). A DCSD semantic student and a DSWR regulator trained on
+* ``lowq``: VSD-MOT (notebooks 05-06). A DCSD semantic student and a DSWR regulator trained on
   degraded scenes; association on held-out low-quality and clean scenes with no semantics, the
   best fixed weight and DSWR, on identical detections; the teacher's and the student's speed.
 
@@ -53,7 +53,7 @@ class CapstoneConfig(Config):
     """Data sizes and training budgets of the capstone (OUR CHOICES). Profiles: :meth:`profile`.
 
     The defaults are the ``lite`` profile (the README table; under 30 minutes on a 2-core CPU);
-    ``fast`` is what notebook 07 runs under nbval; ``full`` uses the FULL data sizes and budgets.
+    ``fast`` is what notebook 08 runs under nbval; ``full`` uses the FULL data sizes and budgets.
     """
 
     mot_train_sequences: int = 12
@@ -85,7 +85,7 @@ class CapstoneConfig(Config):
 
     @classmethod
     def profile(cls, name: str, **overrides) -> "CapstoneConfig":
-        """``"fast"`` (notebook 07 under nbval), ``"lite"`` (the README table) or ``"full"``."""
+        """``"fast"`` (notebook 08 under nbval), ``"lite"`` (the README table) or ``"full"``."""
         if name == "fast":
             return cls.make("fast", **overrides)
         if name == "lite":
@@ -135,7 +135,7 @@ def _mot_data(cfg: CapstoneConfig, splits=("train", "val", "test")):
 
 
 def mot_section(cfg: CapstoneConfig, models: Models) -> pd.DataFrame:
-    """Notebooks 01-02: the shipped MOT pair and one fine-tune per :data:`MOT_ROWS` entry, all at one budget."""
+    """Notebooks 01-03: the shipped MOT pair and one fine-tune per :data:`MOT_ROWS` entry, all at one budget."""
     from .distill.loop import TrainConfig
     from .eval.benchmark import mot_benchmark
     from .train.distill_mot import MOTDistillConfig, distill_mot_student
@@ -159,7 +159,7 @@ def mot_section(cfg: CapstoneConfig, models: Models) -> pd.DataFrame:
 
 
 def interleaved_section(cfg: CapstoneConfig, models: Models) -> pd.DataFrame:
-    """Notebook 06: schedules on the MOT test scenes of :func:`mot_section` (same tracker settings)."""
+    """Notebook 07: schedules on the MOT test scenes of :func:`mot_section` (same tracker settings)."""
     from .eval.interleaved import Variant, evaluate_variants
     from .eval.speed import count_flops, count_params
     from .models.fuse import deploy
@@ -192,7 +192,7 @@ def interleaved_section(cfg: CapstoneConfig, models: Models) -> pd.DataFrame:
 
 
 def sot_section(cfg: CapstoneConfig, models: Models) -> pd.DataFrame:
-    """Notebook 03: the SiamFC pair and four SDST fine-tunes at one budget on the SOT test split."""
+    """Notebook 04: the SiamFC pair and four SDST fine-tunes at one budget on the SOT test split."""
     from .distill.loop import TrainConfig
     from .eval.benchmark import sot_benchmark
     from .train.sdst import train_sdst_student
@@ -218,7 +218,7 @@ def sot_section(cfg: CapstoneConfig, models: Models) -> pd.DataFrame:
 
 
 def lowq_section(cfg: CapstoneConfig, models: Models) -> pd.DataFrame:
-    """Notebooks 04-05: no semantics / best fixed weight / DSWR on low-quality and clean test scenes.
+    """Notebooks 05-06: no semantics / best fixed weight / DSWR on low-quality and clean test scenes.
 
     The teacher is CLIP when real weights load, else the labelled colour-histogram stand-in (the
     label is kept in ``DataFrame.attrs["teacher"]``); the best fixed weight is picked on the

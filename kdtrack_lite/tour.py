@@ -4,7 +4,7 @@ The measuring is :mod:`kdtrack_lite.capstone`; this module reports it: the markd
 findings stated from its numbers, the speed-accuracy Pareto front, the figure and the report folder.
 
 Runs :func:`kdtrack_lite.capstone.run_capstone` (the shipped teachers and students, every
-distillation of notebooks 01-06 at one budget, evaluation on held-out data) with progress, and
+distillation of notebooks 01-07 at one budget, evaluation on held-out data) with progress, and
 writes, atomically, into ``--out``:
 
 * ``report.md``: machine, command, profile, time per section, the table, the findings, the figure;
@@ -145,16 +145,16 @@ def plot_capstone(table: pd.DataFrame):
     lowq = table[(table["section"] == "MOT low quality")].dropna(subset=["IDF1"])
     if len(mot):
         plot_speed_accuracy(mot, accuracy="HOTA", ax=axes[0], legend=True,
-                            title="MOT: HOTA vs tracker FPS (notebooks 01, 02, 06)")
+                            title="MOT: HOTA vs tracker FPS (notebooks 01-03, 07)")
     if len(sot):
         plot_speed_accuracy(sot, accuracy="AUC", ax=axes[1], legend=True,
-                            title="SOT: success AUC vs network FPS (notebook 03)")
+                            title="SOT: success AUC vs network FPS (notebook 04)")
     if len(lowq):
         split = lowq.index.str.split(": ", n=1)
         bars = pd.DataFrame({"video": [s[0] for s in split], "variant": [s[1] for s in split],
                              "IDF1": lowq["IDF1"].to_numpy()}).pivot(index="video", columns="variant", values="IDF1")
         bars.plot.bar(ax=axes[2], rot=0)
-        axes[2].set(ylabel="IDF1", title="VSD-MOT: association on identical detections (notebooks 04-05)")
+        axes[2].set(ylabel="IDF1", title="VSD-MOT: association on identical detections (notebooks 05-06)")
         axes[2].legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.15))
         axes[2].grid(axis="y", alpha=0.3)
     for ax, df in zip(axes, (mot, sot, lowq)):
@@ -273,7 +273,7 @@ def _update_readme_from(readme: str | Path, folder: Path) -> None:
 def _tour(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("tour", help="run every method headless and write a report folder (table + figures)")
     p.add_argument("--profile", choices=["fast", "lite", "full"], default="lite",
-                   help="fast: minutes (notebook 07's sizes); lite: the README table, < 30 min on 2 CPU cores; "
+                   help="fast: minutes (notebook 08's sizes); lite: the README table, < 30 min on 2 CPU cores; "
                         "full: FULL data sizes and longer budgets")
     p.add_argument("--out", default=None, help="report folder (default: runs/tour/<profile>)")
     p.add_argument("--sections", default="mot,interleaved,sot,lowq", help="comma list of mot, interleaved, sot, lowq")

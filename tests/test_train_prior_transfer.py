@@ -53,7 +53,7 @@ def test_errors_name_the_problem(seq):
 
 
 def test_finetune_trains_on_the_students_device(seq, monkeypatch):
-    """A Colab GPU runtime puts teacher and student on CUDA (notebook 06); the fine-tune must train
+    """A Colab GPU runtime puts teacher and student on CUDA (notebook 07); the fine-tune must train
     there too, or its validation would pair a CUDA teacher with a CPU student. (CUDA itself was
     checked on an H100 in session 17; here the device is read from the student and handed to fit.)"""
     import kdtrack_lite.train.prior_transfer as pt

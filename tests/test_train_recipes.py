@@ -99,7 +99,7 @@ def test_train_mot_arch_builds_the_wide_student(tmp_path, capsys):
     from kdtrack_lite.train.distill_mot import shipped_detector
     assert shipped_detector("mot_student_m").cfg == DetectorConfig.preset("student_m")   # the shipped student_m
     assert not shipped_detector("mot_student_m_kd_s0").training
-    for name in ("mot_student_x2", "mot_student_x2_kd"):   # the distilled 21x student of notebook 06
+    for name in ("mot_student_x2", "mot_student_x2_kd"):   # the distilled 21x student of notebook 07
         assert shipped_detector(name).cfg == DetectorConfig.preset("student_x2")
     assert load_checkpoint(samples_dir() / "checkpoints" / "mot_student_x2_kd.pt").extra["distill"]["losses"] == ["kd_det"]
     for bad, message in ((["train", "sot", "--arch", "student_m"], "--arch student_m is not a sot preset"),
