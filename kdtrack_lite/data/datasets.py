@@ -191,7 +191,7 @@ class SiamPairConfig(Config):
     ``blur_max_px`` pixels in a random direction. Without it a Siamese net learns "same
     colours = same object" and loses targets whose lighting changes (IV) or that smear (MB).
 
-    OUR DESIGN CHOICE (issue 7, session 19): ``on_policy_prob`` -- with this probability a pair
+    OUR DESIGN CHOICE: ``on_policy_prob`` -- with this probability a pair
     whose :class:`SiamesePairs` was given ``search_boxes`` (where a tracker searched at each
     frame) crops the search frame where the *tracker* searched, at its scale, instead of around
     the true box: the target then sits where tracking sees it (displaced by fast motion, off a

@@ -74,8 +74,7 @@ class Distiller(nn.Module):
             the running statistics the trained model is used with (their affine weights still train,
             the statistics stay as they were). OUR CHOICE for short fine-tunes of a trained student
             with small batches: a teacher is always in eval mode, and a train-mode student matching
-            it learns outputs for batch statistics it will not see at test time (RESULTS.md, SDST,
-            session 20).
+            it learns outputs for batch statistics it will not see at test time.
     """
 
     STUDENT_BN = ("train", "frozen")

@@ -8,8 +8,7 @@ A head whose swap moves HOTA a lot is what a distillation term must transfer; on
 nothing is not worth distilling. Rows with ``embeddings=False`` give the tracker no appearance
 embeddings at all (IoU, motion and tracking offsets only).
 
-``benchmarks/mot_gap_diagnosis.py`` runs :data:`DEFAULT_SWAPS` on the FULL test split
-(``benchmarks/RESULTS.md``, AttTrack section, session 10).
+``benchmarks/mot_gap_diagnosis.py`` runs :data:`DEFAULT_SWAPS` on the FULL test split.
 """
 
 from __future__ import annotations

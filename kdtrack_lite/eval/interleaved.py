@@ -143,7 +143,7 @@ def gt_events(sequence: MOTSequence, min_visibility: float = 0.5) -> np.ndarray:
 
 
 def oracle_schedules(budget: float = 0.25) -> dict[str, Schedule]:
-    """The three ground-truth oracles of RESULTS.md (issue 9), with the adaptive schedule's budget
+    """Three ground-truth oracles, with the adaptive schedule's budget
     and gaps (ANALYSIS ONLY): ``"oracle events"`` (:class:`~kdtrack_lite.track.schedules.EventSchedule`
     on :func:`gt_events`), ``"oracle events +1"`` (the same one frame later) and ``"oracle errors"``
     (:class:`~kdtrack_lite.track.schedules.ErrorOracleSchedule`)."""
@@ -160,7 +160,7 @@ def errors_by_gap(sequences: list[MOTSequence], results: dict[str, np.ndarray], 
     changes) on every frame of one variant's run -- ``results`` and ``timelines`` are one entry
     of :attr:`SweepResult.results` / :attr:`SweepResult.timelines` -- and averages them by gap.
     If the errors grow with the gap, and faster than linearly, evenly spaced teacher calls leave
-    the fewest errors for a given number of calls (OUR READING, RESULTS.md issue 9).
+    the fewest errors for a given number of calls (OUR READING).
 
     Returns:
         a frame indexed by ``gap`` with ``frames``, ``errors`` (misses + false tracks per frame)

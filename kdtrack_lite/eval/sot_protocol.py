@@ -104,7 +104,7 @@ def score_sequences(results: dict[str, np.ndarray], sequences: list[SOTSequence]
 
 def accuracy_robustness(model: nn.Module, sequences: list[SOTSequence], cfg: SOTTrackerConfig | None = None,
                         skip: int = 5) -> dict:
-    """What a SiamFC loses to failures vs to box accuracy on ``sequences`` (OUR analysis, RESULTS.md):
+    """What a SiamFC loses to failures vs to box accuracy on ``sequences`` (OUR analysis):
     each sequence tracked once in one pass (OPE, :func:`track_sot`) and once under the VOT reset
     protocol (:func:`track_sot_resets`).
 

@@ -51,8 +51,8 @@ class BackboneConfig(Config):
     PRESETS: ClassVar[dict[str, dict]] = {
         "teacher": dict(stem_channels=24, widths=(48, 96, 160), blocks=(1, 2, 2), block="residual"),
         "student": dict(stem_channels=8, widths=(16, 32, 64), blocks=(1, 2, 2), block="dwsep"),
-        # two and three times the student's widths: the capacity-gap study of issue 6 (detectors with
-        # about 21x and 10x fewer parameters than the teacher, instead of 70x)
+        # two and three times the student's widths: students between the student and the teacher,
+        # to see how the capacity gap limits distillation
         "student_x2": dict(stem_channels=16, widths=(32, 64, 128), blocks=(1, 2, 2), block="dwsep"),
         "student_x3": dict(stem_channels=24, widths=(48, 96, 192), blocks=(1, 2, 2), block="dwsep"),
     }

@@ -72,13 +72,10 @@ class DetectorConfig(Config):
         ``"student_x3"``, ``"student_m"``.
 
         ``student_x2`` / ``student_x3`` (OUR DESIGN CHOICE) are the student with two / three times
-        its widths (every stage, neck and head): 72.8k / 158k parameters against the teacher's 1.57M
-        (21x / 10x fewer; the student: 70x), for studying how the capacity gap limits distillation.
+        its widths (every stage, neck and head), for studying how the capacity gap limits distillation.
         ``student_m`` (OUR DESIGN CHOICE) keeps ``student_x3``'s backbone under ``student_x2``'s neck and
-        head: the neck and head work at stride 4, where most of ``student_x3``'s compute goes, so it has
-        119.8k parameters (13x fewer than the teacher) and runs 5-6x faster than the teacher on
-        one CPU thread (``student_x3``: 3.4-4x; each range: Conv+BN folded, then also
-        channels-last) -- a student within issue 5's limits (>= 8x fewer parameters, >= 4x faster).
+        head: the neck and head work at stride 4, where most of ``student_x3``'s compute goes, so it
+        keeps the larger backbone's features at a fraction of its cost.
         """
         if name not in cls.PRESETS:
             raise ValueError(f"DetectorConfig.preset: unknown preset {name!r}; known: {sorted(cls.PRESETS)}")

@@ -45,14 +45,10 @@ class SiamFCConfig(Config):
             for all channels keeps the colour ratios that tell objects apart.
         input_norm_eps: the ``eps`` above (keeps flat crops finite).
 
-    The defaults (search 128, no standardisation) are the behaviour of checkpoints saved before
-    these fields existed, so those load and track as they did, and the presets keep them: the
-    shipped checkpoints use them. OPTIONS (issue 5, measured, not adopted): ``search_size=192``
-    (17 x 17 response map, reach +-8 cells x stride 8 = +-64 search px = +-2 target sides instead
-    of +-1, for fast-motion targets that jumped out of the 9 x 9 map) together with
-    ``input_norm="crop"`` made a teacher that held its target through a sudden 0.4x darkening
-    but scored 45.5 validation AUC against 55.3 for the 128-px teacher at the same 8 x 100-step
-    budget (benchmarks/RESULTS.md); it needs a longer schedule than one CPU thread allows here.
+    The defaults (search 128, no standardisation) are what the shipped checkpoints use, and the
+    presets keep them. ``search_size=192`` (17 x 17 response map, reach +-2 target sides instead of
+    +-1) with ``input_norm="crop"`` is the option for fast motion and lighting changes; it needs a
+    longer training schedule than the lite budget.
     """
 
     backbone: BackboneConfig = field(default_factory=lambda: BackboneConfig.preset(
@@ -67,8 +63,8 @@ class SiamFCConfig(Config):
     PRESETS: ClassVar[dict[str, dict]] = {
         "teacher": dict(backbone=dict(widths=(64, 128), blocks=(1, 3)), feature_channels=64),
         "student": dict(backbone=dict(widths=(16, 48), blocks=(1, 2)), feature_channels=32),
-        # the student at two and four times its widths (OUR CHOICE, issue 7's capacity question): about
-        # 41x and 11x fewer parameters than the teacher, against 146x for the student
+        # the student at two and four times its widths (OUR CHOICE): students between the student and
+        # the teacher, to see how the capacity gap limits distillation
         "student_x2": dict(backbone=dict(stem_channels=16, widths=(32, 96), blocks=(1, 2)), feature_channels=64),
         "student_x4": dict(backbone=dict(stem_channels=32, widths=(64, 192), blocks=(1, 2)), feature_channels=128),
     }

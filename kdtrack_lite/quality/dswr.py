@@ -14,12 +14,10 @@ query is
 so ``a -> 0`` keeps the tracker's own query and ``a -> 1`` replaces it by the semantic feature.
 The last layer's bias starts at ``init_bias`` (``a = sigmoid(init_bias)`` before training).
 
-OUR DESIGN CHOICE (session 8): with ``standardize`` the scores are z-scored with the mean and
-spread of the frames the regulator is trained on (:meth:`DSWRRegulator.fit_input`, kept as
-buffers in the state dict). Normalised scores of real degradations differ by only ~0.1-0.3, so
-without it a regulator trained for a few hundred Adam steps barely moves its weight with quality
-(``benchmarks/dswr.py``, 5 seeds: the mean weights of the six degradation specs span 0.005-0.028 with
-raw inputs, 0.10-0.38 standardised; ``benchmarks/RESULTS.md``).
+OUR DESIGN CHOICE: with ``standardize`` the scores are z-scored with the mean and spread of the
+frames the regulator is trained on (:meth:`DSWRRegulator.fit_input`, kept as buffers in the state
+dict). Normalised scores of real degradations differ by only ~0.1-0.3, so without it a regulator
+trained for a few hundred Adam steps barely moves its weight with quality.
 """
 
 from __future__ import annotations

@@ -68,23 +68,21 @@ class InterleavedConfig(Config):
             ``high_score`` (stage 1 and tentative matches) is this instead (``None``: unchanged).
             The two detectors' scores are calibrated differently (the shipped student rarely puts
             a peak above the tracker's 0.5), so a lower value lets the student's detections
-            confirm the teacher's new tracks. On 8 validation scenes at k = 4 that helped (0.35:
-            +0.9 HOTA) only without ``student_keeps_tentative``, which fixes the same failure;
-            with it, ``None`` scored best (RESULTS.md, issue 9, ``benchmarks/interleaved_val.py``).
+            confirm the teacher's new tracks; ``student_keeps_tentative`` fixes the same failure,
+            so the default leaves the threshold alone.
         student_births: whether student frames after the teacher's first call may start tracks
-            (off: new objects wait for the next teacher frame; on validation, on and off are
-            within 0.1 HOTA, off with fewer false positives). Before the teacher's first call
+            (off: new objects wait for the next teacher frame, which keeps the student's false
+            positives from starting tracks). Before the teacher's first call
             (and so with a schedule that never calls it, "student only") the tracker runs with
             its own thresholds and the student starts tracks as usual.
         student_keeps_tentative: student frames remove no tentative track (a track the teacher
             started and the student did not match waits for the next teacher frame, which
             confirms or removes it; ``TrackerConfig.tentative_max_age``). Without it, an object
-            the student does not see is never confirmed, however often the teacher sees it
-            (validation: FN 2,942 -> 2,637, HOTA +0.8 at k = 4).
+            the student does not see is never confirmed, however often the teacher sees it.
         coast: on a student frame at most ``coast`` frames after the teacher's last call, output
             the teacher's tracks (those rendered into its prior) that the student did not
             detect, at their Kalman prediction (``0``: off; 3 covers every student frame at
-            k = 4 and scored +0.13 HOTA on validation).
+            k = 4), so an object the student misses is not dropped between teacher calls.
     """
 
     prior_source: str = "teacher"

@@ -121,13 +121,7 @@ class FixedSchedule(Schedule):
 @dataclass
 class AdaptiveConfig(Config):
     """Triggers and budget of :class:`AdaptiveSchedule` (OUR DESIGN CHOICES; thresholds chosen on
-    validation scenes, see notebook 06).
-
-    The defaults ``min_consistency = 0.9``, ``max_gap = 8`` are the best of 18 settings on 8
-    validation scenes (``benchmarks/adaptive_val.py --coast 3``): first chosen at commit ``c0ed790``
-    (+0.9 HOTA over the fixed frontier), and the best again with the shipped
-    :class:`~kdtrack_lite.track.interleaved.InterleavedConfig` rules (+1.75, session 7); before,
-    ``0.75`` / ``6`` were. On test the schedule does not beat the fixed one (RESULTS.md, issue 9).
+    validation scenes with ``benchmarks/adaptive_val.py``, see notebook 07).
 
     Attributes:
         budget: average teacher calls per frame; at most ``1 + budget * (t - 1)`` calls by frame
@@ -147,8 +141,7 @@ class AdaptiveConfig(Config):
         max_overlap: call the teacher when two confirmed tracks, predicted one frame ahead,
             overlap with at least this IoU (a forward-looking trigger: tracks about to cross,
             where student frames, which associate without appearance, may swap ids); ``None``
-            (default) ignores the signal. Not adopted: on 8 validation scenes no threshold
-            (0.05-0.5) scored above the schedule without it (RESULTS.md, issue 9, session 15).
+            (default) ignores the signal, since on validation scenes no threshold improved the schedule.
     """
 
     budget: float = 0.25
@@ -235,7 +228,7 @@ class EventSchedule(AdaptiveSchedule):
     teacher on the very frame the set of visible objects changes, ``lag = 1`` one frame later
     (what a perfect detector of the change *from the last frame's output* could do at best -- the
     deployable signals look back one frame). No deployed tracker has the ground truth; the
-    schedule measures the room a better trigger could win (RESULTS.md, issue 9).
+    schedule measures the room a better trigger could win.
 
     Args:
         events_fn: ``sequence -> iterable of 1-based frames``.

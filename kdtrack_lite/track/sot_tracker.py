@@ -8,31 +8,26 @@ with a scale learning rate.
 
 The numeric defaults of ``scale_penalty`` and ``response_upsample`` are the values of the SiamFC
 reference implementation (as given in the project brief, not in DESIGN.md); so were
-``scale_step = 1.0375``, ``scale_lr = 0.59`` and ``window_influence = 0.176``. OUR CHOICE (issue 5):
-``scale_step = 1.06`` and ``scale_lr = 1.0``, chosen on the validation split (18 sequences): the
-synthetic zoom ramps change the target's size by about 5 % a frame, the reference values let the
-box follow at most 1.0375 ** 0.59 - 1 = 2.2 % a frame, so the box lagged, the template no longer
-matched and the target was lost (shipped teacher, validation AUC 54.2 -> 55.3, scale-variation
-frames 17.6 -> 52.1).
+``scale_step = 1.0375``, ``scale_lr = 0.59`` and ``window_influence = 0.176``. OUR CHOICE:
+``scale_step = 1.06`` and ``scale_lr = 1.0``, because the synthetic zoom ramps change the target's
+size by about 5 % a frame while the reference values let the box follow at most
+1.0375 ** 0.59 - 1 = 2.2 % a frame, so the box lags and the template stops matching.
 
-OUR CHOICE (session 7): ``search_scale = 1.25`` and ``window_influence = 0.12`` -- the search crop
-at tracking time is 1.25x the side the model was trained with (160 px for the 128-px presets, at the
-same pixel scale), with a weaker cosine window. Fast-motion bursts move the synthetic targets
-0.9-2.6 target sides a frame, beyond the +-4-cell reach of the 9 x 9 training response map; the
-fully convolutional network scores a wider crop unchanged. Chosen on 36 validation sequences out of
-14 tracker settings (shipped teacher 56.0 -> 60.6 AUC, student 45.9 -> 50.8) and confirmed on 36
-further validation sequences (teacher 44.4 -> 47.6, student 39.8 -> 41.5); RESULTS.md, issue 5.
+OUR CHOICE: ``search_scale = 1.25`` and ``window_influence = 0.12`` -- the search crop at tracking
+time is 1.25x the side the model was trained with (160 px for the 128-px presets, at the same pixel
+scale), with a weaker cosine window, because fast-motion bursts move the synthetic targets beyond
+the +-4-cell reach of the 9 x 9 training response map, and the fully convolutional network scores
+a wider crop unchanged.
 
 OUR CHOICES: lite crop sizes read from the model's config (``model.cfg.template_size`` /
 ``search_size``, so a checkpoint trained with a 192-pixel search crop is run with a 240-pixel one;
 64 / 128 for a model that does not say), context 0.5; the scale penalty and the score act on
-sigmoid probabilities; sizes clamped to ``[min_size, frame size]``. Options tried on validation
-and left off (RESULTS.md): a wider search while the target looks lost (``lost_score``, a
-local-to-global search in the spirit of DaSiamRPN), padding crops with each frame's mean colour,
-and (session 16) a constant-velocity search centre (``motion``: the crop moved by a share of the
-last displacement; shipped teacher on 36 validation sequences 60.6 -> 57.6 -> 54.6 AUC at 0 / 0.5 /
-0.8: the synthetic fast-motion bursts start and stop within 5-10 frames and reflect at the borders,
-so the last displacement often points the wrong way).
+sigmoid probabilities; sizes clamped to ``[min_size, frame size]``. Options, off by default: a
+wider search while the target looks lost (``lost_score``, a local-to-global search in the spirit
+of DaSiamRPN), padding crops with each frame's mean colour (``fill``), and a constant-velocity
+search centre (``motion``: the crop moved by a share of the last displacement; the synthetic
+fast-motion bursts start and stop within a few frames, so the last displacement often points the
+wrong way).
 """
 
 from __future__ import annotations

@@ -11,10 +11,8 @@ OUR DESIGN CHOICES:
   pair augmentation and a weight-space interpolation back towards the general teacher
   (:class:`SpecialistConfig`); it counts as a *specialist* only if it beats the general teacher
   on held-out sequences carrying that attribute (:func:`check_specialist`, with a paired bootstrap
-  interval, under one-pass or reset tracking). Measured (RESULTS.md, SDST, sessions 17-18): of 43
-  recipes on 72 validation sequences per attribute only IV's passed (longer fine-tune, stronger
-  lighting gains), and on 108 fresh sequences under resets the IV specialist is +4.9 AUC on IV
-  frames (95 % interval +2.6 to +7.5); the shipped OCC, FM and SV specialists are not shown better;
+  interval, under one-pass or reset tracking), since a fine-tune on an attribute is not by
+  itself better on it;
 * four specialists: OCC (occlusion, partial or full), FM (fast motion), IV (illumination
   variation), SV (scale variation);
 * student variants at an equal budget, all fine-tuned from the same student checkpoint:

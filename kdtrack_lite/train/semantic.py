@@ -109,8 +109,7 @@ def semantic_tracker_config(**overrides) -> TrackerConfig:
     IoU gate, so that a lost track can be re-identified by appearance alone -- with the default gate
     (IoU >= 0.1) appearance only breaks ties between overlapping boxes, which almost never changes
     an assignment, and no embedding (raw, fixed-weight or DSWR) could make a difference. The track buffer
-    stays at ``TrackerConfig``'s 30 frames: longer ones were not better on the val scenes without semantics
-    (``benchmarks/dswr_tracker_val.py``, results in ``benchmarks/RESULTS.md``)."""
+    stays at ``TrackerConfig``'s 30 frames, so only the association cost differs from the default."""
     return TrackerConfig.make(**{"appearance_weight": 0.5, "iou_gate": 0.0, **overrides})
 
 
