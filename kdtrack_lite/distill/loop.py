@@ -11,50 +11,38 @@ ranks), the sampler's ``set_epoch`` is called, validation runs on rank 0 and its
 broadcast so every rank stops at the same epoch, and only rank 0 logs and writes files.
 
 Resumable: with ``resume=True`` and a checkpoint path, the loop writes ``<checkpoint>.resume``
-after every epoch (student, adapters, optimiser, scheduler, epoch, history, best weights so far,
-RNG states of torch, the loader's generator, NumPy and Python) and, when that file exists at
-start, continues from it; a killed run thus loses at most the epoch in progress, and the resumed
-run ends with the same weights as an uninterrupted one (``tests/test_distributed.py``). The file
-holds only tensors and plain values and is read with ``weights_only=True``, so a planted pickle
-cannot run code; it also records the run's settings (train config, checkpoint extras, the
-student's builder and config) and every tensor's shape, and a file written by another
-configuration, another architecture, or cut short is refused with a :class:`CheckpointError`
-naming it and what differs. When the run finishes, the file and any temporary files left by
-killed writes are removed.
+after every epoch (:mod:`.resume`) and, when that file exists at start, continues from it; a
+killed run thus loses at most the epoch in progress. When the run finishes, the file and any
+temporary files left by killed writes are removed.
 """
 
 from __future__ import annotations
 
 import copy
-import json
 import logging
 import math
-import random
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-import numpy as np
 import torch
 import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from ..checkpoint import CheckpointError, load_plain, save_checkpoint
+from ..checkpoint import save_checkpoint
 from ..config import Config
 from ..distributed import is_distributed, is_main_process
-from ..fileio import atomic_path, check_writable_file, remove_stale_temps
+from ..fileio import check_writable_file, remove_stale_temps
 from ..runtime import progress
 from .base import Distiller, total_loss
+from .resume import ResumeFile, resume_path
 
 _log = logging.getLogger(__name__)
 
-RESUME_FORMAT = "kdtrack_lite.resume"
-RESUME_VERSION = 1
-_RESUME_FIELDS = ("run", "shapes", "epoch", "distiller", "optimizer", "scheduler", "scaler", "history",
-                  "best_state", "bad_epochs", "rng")
+_END = object()  # what next(iterator, _END) returns once a loader is exhausted
 
 
 @dataclass
@@ -123,11 +111,6 @@ def _to_device(batch: Any, device: torch.device) -> Any:
     return batch
 
 
-def resume_path(checkpoint_path: str | Path) -> Path:
-    """Where :func:`fit` keeps the training state of a resumable run: ``<checkpoint>.resume``."""
-    return Path(str(checkpoint_path) + ".resume")
-
-
 class _TrainStep(nn.Module):
     """``forward(batch) = distiller.forward_train(batch)``: the module DDP wraps, so gradient
     averaging covers the student, the task loss's parameters and the adapters together."""
@@ -138,92 +121,6 @@ class _TrainStep(nn.Module):
 
     def forward(self, batch: Any) -> tuple[Any, dict[str, torch.Tensor]]:
         return self.distiller.forward_train(batch)
-
-
-def _rng_state(loader: Iterable) -> dict[str, Any]:
-    """Every RNG a training step may draw from, as tensors and plain values (``weights_only`` loads it)."""
-    generator = getattr(loader, "generator", None)
-    py_version, py_state, py_gauss = random.getstate()
-    np_name, np_keys, np_pos, np_has_gauss, np_gauss = np.random.get_state()
-    return {"torch": torch.get_rng_state(), "loader": generator.get_state() if generator is not None else None,
-            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
-            "python": {"version": py_version, "state": torch.tensor(py_state, dtype=torch.int64), "gauss": py_gauss},
-            "numpy": {"name": np_name, "keys": torch.from_numpy(np_keys.astype(np.int64)), "pos": int(np_pos),
-                      "has_gauss": int(np_has_gauss), "gauss": float(np_gauss)}}
-
-
-def _set_rng_state(state: dict[str, Any], loader: Iterable) -> None:
-    torch.set_rng_state(state["torch"])
-    generator = getattr(loader, "generator", None)
-    if generator is not None and state["loader"] is not None:
-        generator.set_state(state["loader"])
-    if state["cuda"] is not None and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-    py = state["python"]
-    random.setstate((py["version"], tuple(py["state"].tolist()), py["gauss"]))
-    np_state = state["numpy"]
-    np.random.set_state((np_state["name"], np_state["keys"].numpy().astype(np.uint32), np_state["pos"],
-                         np_state["has_gauss"], np_state["gauss"]))
-
-
-def _run_description(distiller: Distiller, cfg: TrainConfig, extra: dict[str, Any] | None) -> dict[str, Any]:
-    """What must match for a resume file to continue this run: settings, as JSON-plain values."""
-    model_cfg = getattr(distiller.student, "kdtrack_config", None)
-    run = {"train_config": cfg.to_dict(), "extra": extra or {},
-           "builder": getattr(distiller.student, "kdtrack_builder", None),
-           "model_config": model_cfg.to_dict() if isinstance(model_cfg, Config) else model_cfg}
-    return json.loads(json.dumps(run, sort_keys=True, default=str))  # tuples -> lists, as read back
-
-
-def _flat(d: Any, prefix: str = "") -> dict[str, Any]:
-    if not isinstance(d, dict):
-        return {prefix: d}
-    out: dict[str, Any] = {}
-    for key, value in d.items():
-        out.update(_flat(value, f"{prefix}.{key}" if prefix else str(key)))
-    return out
-
-
-def _head(items: list[str], n: int = 4) -> str:
-    return ", ".join(items[:n]) + (f" (+{len(items) - n} more)" if len(items) > n else "")
-
-
-def _load_resume(state_file: Path, run: dict[str, Any], shapes: dict[str, list[int]]) -> dict[str, Any]:
-    """Read ``state_file`` (tensors and plain values only) and check that it belongs to this run.
-
-    Raises:
-        CheckpointError: the file is unreadable (truncated, or a pickle of other objects), or was
-            written by another configuration or architecture; the message says what differs.
-    """
-    afresh = "delete it to start the run afresh"
-    try:
-        state = load_plain(state_file, f"resume file {state_file}", "kdtrack_lite resume file")
-    except CheckpointError as err:
-        raise CheckpointError(f"{err}; {afresh}") from err.__cause__
-    if not isinstance(state, dict) or state.get("format") != RESUME_FORMAT:
-        raise CheckpointError(f"resume file {state_file} is not a kdtrack_lite resume file "
-                              f"(expected a dict with format={RESUME_FORMAT!r}); {afresh}")
-    if state.get("format_version") != RESUME_VERSION:
-        raise CheckpointError(f"resume file {state_file} has format_version {state.get('format_version')}; this "
-                              f"kdtrack_lite reads version {RESUME_VERSION}; {afresh}")
-    missing = [k for k in _RESUME_FIELDS if k not in state]
-    if missing:
-        raise CheckpointError(f"resume file {state_file} lacks the field(s) {missing}; {afresh}")
-    theirs, ours = _flat(json.loads(state["run"])), _flat(run)
-    differ = [f"{k}: {theirs.get(k, '(unset)')!r} in the file, {ours.get(k, '(unset)')!r} now"
-              for k in sorted(set(theirs) | set(ours)) if theirs.get(k, "(unset)") != ours.get(k, "(unset)")]
-    if differ:
-        raise CheckpointError(f"resume file {state_file} was written by a run with other settings ({_head(differ)}); "
-                              f"rerun with the settings that wrote it, or {afresh}")
-    saved = {k: list(v) for k, v in state["shapes"].items()}
-    wrong = ([f"{k} missing from the file" for k in sorted(set(shapes) - set(saved))]
-             + [f"{k} not in this model" for k in sorted(set(saved) - set(shapes))]
-             + [f"{k}: {saved[k]} in the file, {shapes[k]} now" for k in sorted(set(saved) & set(shapes))
-                if saved[k] != shapes[k]])
-    if wrong:
-        raise CheckpointError(f"resume file {state_file} was written for another architecture ({_head(wrong)}); "
-                              f"{afresh}")
-    return state
 
 
 def _autocast(device: torch.device, amp: str):
@@ -265,132 +162,211 @@ def fit(
         (:meth:`Distiller.remove_taps`): the student and the teachers then run as plain models.
     """
     try:
-        return _fit(distiller, train_loader, cfg, validate, maximize, device, checkpoint_path, checkpoint_extra,
-                    desc, resume)
+        return _fit(distiller=distiller, train_loader=train_loader, cfg=cfg, validate=validate, maximize=maximize,
+                    device=torch.device(device), checkpoint_path=checkpoint_path,
+                    checkpoint_extra=checkpoint_extra, desc=desc, resume=resume)
     finally:
         distiller.remove_taps()
 
 
-def _fit(distiller: Distiller, train_loader: Iterable, cfg: TrainConfig, validate, maximize: bool, device,
-         checkpoint_path, checkpoint_extra, desc: str, resume: bool) -> History:
-    if resume and checkpoint_path is None:
-        raise ValueError("fit(resume=True) needs a checkpoint_path (the resume file sits beside it)")
+@dataclass
+class Optimisation:
+    """What a step advances besides the weights: AdamW, its learning-rate schedule (warm-up, then
+    ``cfg.scheduler``) and the fp16 gradient scaler (a no-op unless ``cfg.amp == "fp16"``)."""
+
+    params: list[nn.Parameter]
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LambdaLR
+    scaler: torch.amp.GradScaler
+
+    @classmethod
+    def make(cls, distiller: Distiller, cfg: TrainConfig, total_steps: int, device: torch.device) -> "Optimisation":
+        params = distiller.trainable_parameters()
+        optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: _lr_factor(s, total_steps, cfg))
+        return cls(params, optimizer, scheduler, torch.amp.GradScaler(device.type, enabled=cfg.amp == "fp16"))
+
+
+@dataclass
+class _RunState:
+    """Where a run stands after ``epoch`` epochs: the history, the best student weights so far and
+    the epochs since the validation metric last improved (early stopping)."""
+
+    history: History = field(default_factory=History)
+    best_state: dict[str, torch.Tensor] | None = None
+    bad_epochs: int = 0
+    epoch: int = 0
+
+    def note_validation(self, metric: float, student: nn.Module, cfg: TrainConfig, maximize: bool) -> bool:
+        """Record this epoch's ``metric``; when it beats the best by more than ``cfg.min_delta``, keep a
+        copy of the student's weights. Returns whether it did."""
+        best = self.history.best_metric
+        improved = best is None or (metric > best + cfg.min_delta if maximize else metric < best - cfg.min_delta)
+        if not improved:
+            self.bad_epochs += 1
+            return False
+        self.history.best_metric, self.history.best_epoch, self.bad_epochs = metric, self.epoch, 0
+        self.best_state = copy.deepcopy(student.state_dict())
+        return True
+
+    @classmethod
+    def restore(cls, resume_file: ResumeFile) -> "_RunState":
+        """The state a resume file left (its weights, optimiser and RNG states loaded in place)."""
+        saved = resume_file.restore()
+        return cls(history=History(**saved["history"]), best_state=saved["best_state"],
+                   bad_epochs=saved["bad_epochs"], epoch=saved["epoch"])
+
+    def save(self, resume_file: ResumeFile) -> None:
+        """Write this state, with the weights, optimiser and RNG states, to ``resume_file``."""
+        resume_file.write(epoch=self.epoch, history=self.history.to_dict(), best_state=self.best_state,
+                          bad_epochs=self.bad_epochs)
+
+    def patience_spent(self, cfg: TrainConfig) -> bool:
+        """Early stopping: ``cfg.patience`` epochs without improvement (0: never), after ``cfg.min_epochs``."""
+        return bool(cfg.patience) and self.bad_epochs >= cfg.patience and self.epoch >= cfg.min_epochs
+
+
+def train_step(step_module: nn.Module, batch: Any, *, optim: Optimisation, cfg: TrainConfig,
+               device: torch.device, where: str = "train") -> dict[str, torch.Tensor]:
+    """One optimiser step on ``batch``: the summed loss back-propagated, gradients clipped, AdamW and
+    the learning-rate schedule advanced.
+
+    Args:
+        step_module: ``step_module(batch) -> (student_out, {"loss_*": tensor})`` -- the distiller's
+            ``forward_train`` (wrapped in DDP when distributed, so gradients are averaged over ranks).
+        batch: a batch already on ``device``.
+        optim: the optimiser, schedule and gradient scaler the step advances.
+        cfg: ``amp`` (autocast dtype) and ``grad_clip`` (max gradient norm, 0: off).
+        where: names the run and epoch in the error below.
+
+    Returns:
+        ``{"loss": the total that was minimised, **the loss terms}``.
+
+    Raises:
+        FloatingPointError: the loss is NaN or infinite (no step is taken).
+    """
+    with _autocast(device, cfg.amp):
+        _, losses = step_module(batch)
+        loss = total_loss(losses)
+    if not torch.isfinite(loss):
+        raise FloatingPointError(f"{where}: loss became {loss.item()} "
+                                 f"({ {k: float(v) for k, v in losses.items()} }); lower TrainConfig.lr")
+    optim.optimizer.zero_grad(set_to_none=True)
+    optim.scaler.scale(loss).backward()  # fp16: scaled so small gradients do not underflow
+    if cfg.grad_clip > 0:
+        optim.scaler.unscale_(optim.optimizer)  # clip the true gradients, not the scaled ones
+        torch.nn.utils.clip_grad_norm_(optim.params, cfg.grad_clip)
+    optim.scaler.step(optim.optimizer)
+    optim.scaler.update()
+    optim.scheduler.step()
+    return {"loss": loss, **losses}
+
+
+def _batches(loader: Iterable, steps: int) -> Iterator[Any]:
+    """``steps`` batches of ``loader``, starting it again whenever it runs out."""
+    iterator = iter(loader)
+    for _ in range(steps):
+        batch = next(iterator, _END)
+        if batch is _END:
+            iterator = iter(loader)
+            batch = next(iterator, _END)
+            if batch is _END:
+                raise ValueError("fit: the training loader gave no batch (no batch to take a step on)")
+        yield batch
+
+
+def _train_epoch(step_module: nn.Module, train_loader: Iterable, *, optim: Optimisation, cfg: TrainConfig,
+                 device: torch.device, steps: int, epoch: int, desc: str) -> dict[str, float]:
+    """``steps`` :func:`train_step` calls -> the epoch's mean of the total loss and of each term."""
+    sampler = getattr(train_loader, "sampler", None)
+    if hasattr(sampler, "set_epoch"):
+        sampler.set_epoch(epoch)  # a DistributedSampler reshuffles per epoch
+    sums: dict[str, float] = {}
+    bar = progress(_batches(train_loader, steps), desc=f"{desc} {epoch + 1}/{cfg.epochs}", total=steps,
+                   disable=not is_main_process())
+    for seen, batch in enumerate(bar, start=1):
+        losses = train_step(step_module, _to_device(batch, device), optim=optim, cfg=cfg, device=device,
+                            where=f"{desc} epoch {epoch + 1}")
+        for key, value in losses.items():
+            sums[key] = sums.get(key, 0.0) + float(value.detach())
+        bar.set_postfix(loss=f"{sums['loss'] / seen:.4f}")
+    return {k: v / steps for k, v in sums.items()}
+
+
+def _steps_per_epoch(train_loader: Iterable, cfg: TrainConfig, desc: str) -> int:
+    """Steps in one epoch: ``cfg.steps_per_epoch``, or one pass over the loader; refuses an empty budget."""
     if cfg.epochs < 1 or (cfg.steps_per_epoch is not None and cfg.steps_per_epoch < 1):
         raise ValueError(f"TrainConfig.epochs and steps_per_epoch must be >= 1, got {cfg.epochs} and "
                          f"{cfg.steps_per_epoch}")
-    if checkpoint_path is not None and is_main_process():
-        check_writable_file(checkpoint_path, "checkpoint_path")  # now, not after the first epoch
-    device = torch.device(device)
-    distiller.to(device)
-    if cfg.compile:
-        distiller.student.compile()  # in place: state_dict keys (and checkpoints) are unchanged
-    params = distiller.trainable_parameters()
-    optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps = cfg.steps_per_epoch if cfg.steps_per_epoch is not None else len(train_loader)  # type: ignore[arg-type]
     if steps < 1:
         raise ValueError(f"{desc}: the training loader is empty (no batch to take a step on)")
-    total_steps = steps * cfg.epochs
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: _lr_factor(s, total_steps, cfg))
-    scaler = torch.amp.GradScaler(device.type, enabled=cfg.amp == "fp16")
+    return steps
+
+
+def _fit(*, distiller: Distiller, train_loader: Iterable, cfg: TrainConfig,
+         validate: Callable[[nn.Module], float] | None, maximize: bool, device: torch.device,
+         checkpoint_path: str | Path | None, checkpoint_extra: dict[str, Any] | None, desc: str,
+         resume: bool) -> History:
+    if resume and checkpoint_path is None:
+        raise ValueError("fit(resume=True) needs a checkpoint_path (the resume file sits beside it)")
+    steps = _steps_per_epoch(train_loader, cfg, desc)
+    main = is_main_process()
+    if checkpoint_path is not None and main:
+        check_writable_file(checkpoint_path, "checkpoint_path")  # now, not after the first epoch
+    distiller.to(device)
+    if cfg.compile:
+        distiller.student.compile()  # in place: state_dict keys (and checkpoints) are unchanged
+    optim = Optimisation.make(distiller, cfg, total_steps=steps * cfg.epochs, device=device)
     step_module: nn.Module = _TrainStep(distiller)
     if is_distributed():
         step_module = DistributedDataParallel(step_module, device_ids=[device.index] if device.type == "cuda" else None)
-    history, best_state, bad_epochs, first_epoch = History(), None, 0, 0
-    state_file = resume_path(checkpoint_path) if resume else None
-    run = _run_description(distiller, cfg, checkpoint_extra)
-    shapes = {k: list(v.shape) for k, v in distiller.state_dict().items()}
-    if state_file is not None and state_file.exists():
-        # on the CPU: RNG states must stay there; load_state_dict moves the rest to the parameters' device
-        state = _load_resume(state_file, run, shapes)
-        distiller.load_state_dict(state["distiller"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        scaler.load_state_dict(state["scaler"])
-        history = History(**state["history"])
-        best_state, bad_epochs, first_epoch = state["best_state"], state["bad_epochs"], state["epoch"]
-        _set_rng_state(state["rng"], train_loader)
-        _log.info("%s: resuming from %s after epoch %d", desc, state_file, first_epoch)
+
+    resume_file = None
+    if resume:
+        resume_file = ResumeFile(resume_path(checkpoint_path), distiller=distiller, optimizer=optim.optimizer,
+                                 scheduler=optim.scheduler, scaler=optim.scaler, train_loader=train_loader,
+                                 cfg=cfg, extra=checkpoint_extra)
+    run_state = _RunState()
+    if resume_file is not None and resume_file.exists():
+        run_state = _RunState.restore(resume_file)
+        _log.info("%s: resuming from %s after epoch %d", desc, resume_file.path, run_state.epoch)
+    history = run_state.history
     start = time.perf_counter() - history.seconds
-    main = is_main_process()
-    for epoch in range(first_epoch, cfg.epochs):
-        sampler = getattr(train_loader, "sampler", None)
-        if hasattr(sampler, "set_epoch"):
-            sampler.set_epoch(epoch)
+
+    for epoch in range(run_state.epoch, cfg.epochs):
         distiller.train()
-        sums: dict[str, float] = {}
-        seen = 0
-        iterator = iter(train_loader)
-        bar = progress(range(steps), desc=f"{desc} {epoch + 1}/{cfg.epochs}", disable=not main)
-        for _ in bar:
-            try:
-                batch = next(iterator)
-            except StopIteration:
-                iterator = iter(train_loader)
-                batch = next(iterator)
-            batch = _to_device(batch, device)
-            with _autocast(device, cfg.amp):
-                _, losses = step_module(batch)
-                loss = total_loss(losses)
-            if not torch.isfinite(loss):
-                raise FloatingPointError(
-                    f"{desc}: loss became {loss.item()} at epoch {epoch + 1} "
-                    f"({ {k: float(v) for k, v in losses.items()} }); lower TrainConfig.lr"
-                )
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            if cfg.grad_clip > 0:
-                scaler.unscale_(optimizer)
-                torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
-            scaler.step(optimizer)
-            scaler.update()
-            scheduler.step()
-            seen += 1
-            for key, value in {"loss": loss, **losses}.items():
-                sums[key] = sums.get(key, 0.0) + float(value.detach())
-            bar.set_postfix(loss=f"{sums['loss'] / seen:.4f}")
-        record = {"epoch": epoch + 1, **{k: v / seen for k, v in sums.items()},
-                  "lr": optimizer.param_groups[0]["lr"], "seconds": time.perf_counter() - start}
+        mean_losses = _train_epoch(step_module, train_loader, optim=optim, cfg=cfg, device=device, steps=steps,
+                                   epoch=epoch, desc=desc)
+        record = {"epoch": epoch + 1, **mean_losses, "lr": optim.optimizer.param_groups[0]["lr"],
+                  "seconds": time.perf_counter() - start}
+        run_state.epoch = epoch + 1
         if validate is not None:
             distiller.eval()
-            metric = _validate_on_rank0(validate, distiller.student)
-            record["val"] = metric
-            better = history.best_metric is None or (
-                metric > history.best_metric + cfg.min_delta if maximize
-                else metric < history.best_metric - cfg.min_delta)
-            history.epochs.append(record)
-            if better:
-                history.best_metric, history.best_epoch, bad_epochs = metric, epoch + 1, 0
-                best_state = copy.deepcopy(distiller.student.state_dict())
-                if checkpoint_path is not None and main:  # a long run keeps its best so far on disk
-                    _save(checkpoint_path, distiller.student, cfg, history, checkpoint_extra)
-            else:
-                bad_epochs += 1
-        else:
-            history.epochs.append(record)
+            record["val"] = _validate_on_rank0(validate, distiller.student)
+        history.epochs.append(record)
+        if validate is not None and run_state.note_validation(record["val"], distiller.student, cfg, maximize):
+            if checkpoint_path is not None and main:  # a long run keeps its best so far on disk
+                _save(checkpoint_path, distiller.student, cfg, history, checkpoint_extra)
         if main:
             _log.info("%s epoch %d/%d: %s", desc, epoch + 1, cfg.epochs,
                       ", ".join(f"{k}={v:.4g}" for k, v in record.items() if k != "epoch"))
         history.seconds = time.perf_counter() - start
-        if state_file is not None and main:
-            with atomic_path(state_file) as tmp:
-                torch.save({"format": RESUME_FORMAT, "format_version": RESUME_VERSION,
-                            "run": json.dumps(run, sort_keys=True), "shapes": shapes,
-                            "epoch": epoch + 1, "distiller": distiller.state_dict(),
-                            "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                            "scaler": scaler.state_dict(), "history": history.to_dict(), "best_state": best_state,
-                            "bad_epochs": bad_epochs, "rng": _rng_state(train_loader)}, tmp)
-        if validate is not None and cfg.patience and bad_epochs >= cfg.patience and epoch + 1 >= cfg.min_epochs:
+        if resume_file is not None and main:
+            run_state.save(resume_file)
+        if validate is not None and run_state.patience_spent(cfg):
             history.stopped_early = True
             break
-    if best_state is not None:
-        distiller.student.load_state_dict(best_state)
+
+    if run_state.best_state is not None:
+        distiller.student.load_state_dict(run_state.best_state)
     history.seconds = time.perf_counter() - start
     distiller.eval()
     if checkpoint_path is not None and main:
         _save(checkpoint_path, distiller.student, cfg, history, checkpoint_extra)
-        if state_file is not None:
-            state_file.unlink(missing_ok=True)  # finished: the checkpoint holds the result
-        remove_stale_temps(checkpoint_path)  # left by writes of a killed earlier attempt
+        if resume_file is not None:
+            resume_file.path.unlink(missing_ok=True)  # finished: the checkpoint holds the result
+        remove_stale_temps(checkpoint_path)  # left by writes of a killed run
     if is_distributed():
         dist.barrier()
     return history
