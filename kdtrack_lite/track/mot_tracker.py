@@ -36,6 +36,7 @@ from .association import embedding_cost, fused_cost, iou_cost, linear_assignment
 from .kalman import BoxKalmanFilter, KalmanConfig
 
 TENTATIVE, CONFIRMED, LOST = "tentative", "confirmed", "lost"
+REMOVED = "removed"  # marked during an update, dropped from the tracker at its end
 
 
 @dataclass
@@ -147,52 +148,63 @@ class MOTTracker:
 
         Raises:
             ValueError: naming the row, for a detection or embedding with NaN/inf or a box with
-                ``x2 < x1`` or ``y2 < y1`` (the tracker state is left unchanged).
+                ``x2 < x1`` or ``y2 < y1``, or for tracking offsets not ``(N, 2)`` (the tracker
+                state is left unchanged).
         """
-        dets, embs = _check_detections(detections, embeddings)
         cfg = self.cfg
-        offsets = None
-        if tracking_offsets is not None and cfg.use_tracking_offset:
-            offsets = np.asarray(tracking_offsets, np.float64)
-            if offsets.shape != (len(dets), 2):
-                raise ValueError(f"MOTTracker.update: tracking_offsets must be ({len(dets)}, 2), got {offsets.shape}")
-        self._offsets = offsets
+        dets, embs = _check_detections(detections, embeddings)
+        self._offsets = _check_offsets(tracking_offsets, len(dets)) if cfg.use_tracking_offset else None
         self.frame_count += 1
         self._predict()
         scores = dets[:, 4]
-        high = np.flatnonzero(scores >= cfg.high_score)
-        low = np.flatnonzero((scores >= cfg.low_score) & (scores < cfg.high_score))
+        high_rows = np.flatnonzero(scores >= cfg.high_score)
+        low_rows = np.flatnonzero((scores >= cfg.low_score) & (scores < cfg.high_score))
 
-        # stage 1: high-score detections vs confirmed and lost tracks, IoU + appearance
-        pool = [t for t in self.tracks if t.state in (CONFIRMED, LOST)]
-        matches, u_trk, u_high = linear_assignment(self._cost(pool, dets, embs, high), cfg.match_thresh_first)
-        self._match([pool[r] for r in matches[:, 0]], dets, embs, high[matches[:, 1]])
-        # stage 2: low-score detections vs tracks that were tracked last frame, IoU only
-        left = [pool[r] for r in u_trk if pool[r].state == CONFIRMED]
-        cost2 = self._iou_cost(left, dets, low)
-        matches2, u_left, _ = linear_assignment(cost2, cfg.match_thresh_second)
-        self._match([left[r] for r in matches2[:, 0]], dets, embs, low[matches2[:, 1]])
-        for r in u_left:
-            left[r].state = LOST
-        # tentative tracks vs the high detections nobody took
-        high = high[u_high]
+        # first association: high-score detections vs confirmed and lost tracks, IoU + appearance
+        active = [t for t in self.tracks if t.state in (CONFIRMED, LOST)]
+        n_first, unmatched_active, unmatched_high = self._associate(
+            active, dets, embs, high_rows, self._cost(active, dets, embs, high_rows), cfg.match_thresh_first)
+        # second association: low-score detections vs the tracks left that were tracked last frame,
+        # IoU only (a low score often means occlusion, where appearance is unreliable)
+        tracked = [t for t in unmatched_active if t.state == CONFIRMED]
+        n_second, unmatched_tracked, _ = self._associate(
+            tracked, dets, embs, low_rows, self._iou_cost(tracked, dets, low_rows), cfg.match_thresh_second)
+        for track in unmatched_tracked:
+            track.state = LOST
+        # unconfirmed tracks vs the high-score detections neither association took
         tentative = [t for t in self.tracks if t.state == TENTATIVE]
-        matches3, u_tent, u_high = linear_assignment(self._cost(tentative, dets, embs, high),
-                                                     cfg.match_thresh_tentative)
-        self._match([tentative[r] for r in matches3[:, 0]], dets, embs, high[matches3[:, 1]])
-        dead = {id(tentative[r]) for r in u_tent if tentative[r].time_since_update > cfg.tentative_max_age}
+        _, unmatched_tentative, new_rows = self._associate(
+            tentative, dets, embs, unmatched_high, self._cost(tentative, dets, embs, unmatched_high),
+            cfg.match_thresh_tentative)
+        for track in unmatched_tentative:
+            if track.time_since_update > cfg.tentative_max_age:
+                track.state = REMOVED
         # detections no confirmed or lost track claimed (new objects, or false positives)
-        claimed = len(matches) + len(matches2)
-        self.unclaimed = int(np.count_nonzero(scores >= cfg.low_score)) - claimed
-        # births, then deaths
-        first = self.frame_count == 1 and cfg.confirm_on_first_frame
-        for c in high[u_high]:
-            if dets[c, 4] >= cfg.new_track_score:
-                self._start(dets[c], None if embs is None else embs[c], confirm=first)
-        self.tracks = [t for t in self.tracks
-                       if id(t) not in dead and not (t.state == LOST and t.time_since_update > cfg.max_age)]
+        self.unclaimed = int(np.count_nonzero(scores >= cfg.low_score)) - n_first - n_second
+
+        # new tracks from the high-score detections nothing took, then the expired tracks go
+        confirm = self.frame_count == 1 and cfg.confirm_on_first_frame
+        for row in new_rows:
+            if scores[row] >= cfg.new_track_score:
+                self._start(dets[row], None if embs is None else embs[row], confirm=confirm)
+        for track in self.tracks:
+            if track.state == LOST and track.time_since_update > cfg.max_age:
+                track.state = REMOVED
+        self.tracks = [t for t in self.tracks if t.state != REMOVED]
         self._last_output = _output_rows([t for t in self.tracks if t.state == CONFIRMED and t.time_since_update == 0])
         return self._last_output.copy()
+
+    def _associate(self, tracks: list[Track], dets: np.ndarray, embs: np.ndarray | None, rows: np.ndarray,
+                   cost: np.ndarray, thresh: float) -> tuple[int, list[Track], np.ndarray]:
+        """Match ``tracks`` with ``dets[rows]`` by ``cost (len(tracks), len(rows))``, pairs up to
+        ``thresh`` only, and update the matched tracks (:meth:`_match`).
+
+        Returns:
+            the number of matches, the unmatched tracks and the unmatched detection rows.
+        """
+        matches, free_tracks, free_cols = linear_assignment(cost, thresh)
+        self._match([tracks[i] for i in matches[:, 0]], dets, embs, rows[matches[:, 1]])
+        return len(matches), [tracks[i] for i in free_tracks], rows[free_cols]
 
     def _predict(self) -> None:
         if not self.tracks:
@@ -346,6 +358,16 @@ def _output_rows(tracks: list[Track]) -> np.ndarray:
         return np.zeros((0, 6))
     ids_scores = np.array([[t.track_id, t.score] for t in tracks], np.float64)
     return np.concatenate([_track_boxes(tracks), ids_scores], axis=1)
+
+
+def _check_offsets(tracking_offsets, n: int) -> np.ndarray | None:
+    """``(n, 2)`` float64 tracking offsets, or ``None`` when none are given."""
+    if tracking_offsets is None:
+        return None
+    offsets = np.asarray(tracking_offsets, np.float64)
+    if offsets.shape != (n, 2):
+        raise ValueError(f"MOTTracker.update: tracking_offsets must be ({n}, 2), got {offsets.shape}")
+    return offsets
 
 
 def _check_detections(detections, embeddings) -> tuple[np.ndarray, np.ndarray | None]:
