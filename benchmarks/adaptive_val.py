@@ -38,7 +38,7 @@ GRIDS = {
     "unclaimed": {"max_gap": (6, 8), "max_unclaimed": (None, 1, 2, 3)},
     # the shipped defaults alone (e.g. beside --oracle)
     "defaults": {"max_gap": (8,)},
-    # the forward-looking "tracks closing in" signal (session 15) on top of the defaults; None = off
+    # the forward-looking "tracks closing in" signal on top of the defaults; None = off
     "overlap": {"max_overlap": (None, 0.05, 0.15, 0.3, 0.5)},
 }
 

@@ -1,4 +1,4 @@
-"""Teacher vs student baselines on held-out test sequences: accuracy, speed, size (issue 5 table).
+"""Teacher vs student baselines on held-out test sequences: accuracy, speed, size.
 
 Usage (repository root)::
 
@@ -16,7 +16,7 @@ per attribute. Speed: batch 1 on this CPU, teacher and student interleaved in on
 (``compare_models``, Conv+BN folded in both); MOT pipeline FPS = frames / wall time of the full online tracker.
 ``--threads N`` sets torch's CPU threads (default: torch's choice, 2 on the 2-core machine); on this
 machine both detectors are fastest with one thread, and the small networks' two-thread ratios vary
-a lot between runs (RESULTS.md, AttTrack section, session 12).
+a lot between runs (RESULTS.md, teacher and student baselines).
 """
 
 from __future__ import annotations

@@ -12,8 +12,8 @@ Prints per-seed tables, each regulator's weight per degradation spec of its trai
 well fused embeddings re-identify the val objects per spec (``reid_by_degradation``), the val
 tracking table that chooses the fixed weight, mean +- std (with the oracle best fixed weight of
 each seed's test table), paired per-seed differences, the student-vs-teacher speed and which
-teacher weights were used. ``--one-spec-val`` trains the regulators on one degradation spec per val scene (the
-design before session 8) instead of every spec.
+teacher weights were used. ``--one-spec-val`` trains the regulators on one degradation spec per val scene
+instead of every spec.
 """
 
 from __future__ import annotations

@@ -51,7 +51,7 @@ from kdtrack_lite.train.prior_transfer import finetune_prior_student
 
 OWN = InterleavedConfig(prior_source="own")
 STUDENT_ONLY = InterleavedConfig(prior_source="own", embeddings="student")
-# student frames treated like teacher frames: births, tentative removal, no coasting (before session 6)
+# student frames treated like teacher frames: births, tentative removal, no coasting
 PLAIN = InterleavedConfig(student_births=True, student_keeps_tentative=False, coast=0)
 # fixed schedules of the sweep; 6 and 7 bracket the adaptive schedule's number of teacher calls
 SWEEP_K = (2, 4, 6, 7, 8)

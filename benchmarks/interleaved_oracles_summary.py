@@ -1,7 +1,7 @@
-"""Summarise the session-15 oracle runs of ``benchmarks/interleaved.py`` (RESULTS.md, issue 9):
-each schedule's HOTA minus the fixed frontier as mean ± standard error over the test draws, the
-oracles paired with the adaptive schedule, and a check that the adaptive schedule's gains equal
-session 14's on the same draws.
+"""Summarise the oracle-schedule runs of ``benchmarks/interleaved.py`` (RESULTS.md, interleaved
+inference): each schedule's HOTA minus the fixed frontier as mean ± standard error over the test
+draws, the oracles paired with the adaptive schedule, and a check that the adaptive schedule's gains
+equal those of the fixed-vs-adaptive runs on the same draws.
 
     .venv/bin/python benchmarks/interleaved_oracles_summary.py
 """
@@ -9,7 +9,7 @@ import json
 import numpy as np
 from scipy import stats
 
-runs = [json.load(open(f"benchmarks/interleaved_session15_oracles{s}.json")) for s in ("", "_draws20_29")]
+runs = [json.load(open(f"benchmarks/interleaved_oracles{s}.json")) for s in ("", "_draws20_29")]
 gains = {}
 for r in runs:
     for name, g in r["frontier_gain"].items():
@@ -24,11 +24,11 @@ for name in ("oracle events", "oracle errors"):
     d = np.array([gains[name][s] - gains["adaptive"][s] for s in common])
     print(f"{name} - adaptive, paired over {len(d)} draws: {d.mean():+.2f} ± {d.std(ddof=1) / np.sqrt(len(d)):.2f}")
 old = {}
-for f in ("x2kd", "x2kd_draws3_12", "x2kd_draws13_42"):
-    r = json.load(open(f"benchmarks/interleaved_session14_{f}.json"))
+for f in ("", "_draws3_12", "_draws13_42"):
+    r = json.load(open(f"benchmarks/interleaved_student_x2_kd{f}.json"))
     old.update(dict(zip(r["args"]["seeds"], r["adaptive_frontier_gain"])))
 same = [s for s in gains["adaptive"] if s in old]
-print(f"adaptive gain equal to session 14's on {sum(abs(gains['adaptive'][s] - old[s]) < 1e-9 for s in same)} "
+print(f"adaptive gain equal to the fixed-vs-adaptive runs' on {sum(abs(gains['adaptive'][s] - old[s]) < 1e-9 for s in same)} "
       f"of {len(same)} common draws")
 # k=4 targets in these runs (loaded machine: two runs side by side)
 k4 = [(row["speedup"], row["HOTA_kept"]) for r in runs for t in r["per_seed"]["sweep"] for row in t if row["variant"] == "k=4"]

@@ -141,7 +141,7 @@ def paired_differences(results: dict, variant: str, baseline: str = "general", p
 
 def target_check(results: dict, variant: str = "fixed", margin: float = 2.0, max_loss: float = 1.0,
                  prefix: str = "") -> dict:
-    """Issue 7's target on the seed means: ``variant`` beats general KD by >= ``margin`` AUC on >= 3
+    """The SDST target on the seed means: ``variant`` beats general KD by >= ``margin`` AUC on >= 3
     of the 4 attributes and loses at most ``max_loss`` overall."""
     d = paired_differences(results, variant, prefix=prefix)
     mean = d.mean()

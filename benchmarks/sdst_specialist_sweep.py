@@ -1,13 +1,13 @@
 """Which fine-tune makes a specialist beat the general SOT teacher on its own attribute? (validation only)
 
-Issue 7, session 17. Each call fine-tunes the shipped general teacher into one attribute's
+Each call fine-tunes the shipped general teacher into one attribute's
 specialist with one recipe (``RECIPES``), interpolates the result with the general teacher in weight
 space (``sdst.interpolate_weights``, at each ``--alphas``), and tracks every candidate on validation
 sequences carrying the attribute (``sdst.attribute_sequences``): the one-pass success AUC over those
 sequences and the AUC of the attribute's own frames. ``--recipe general`` scores the general
 teacher, ``--recipe shipped`` the shipped specialist. Nothing is shipped from here; the recipe
 chosen on ``--select`` sequences is confirmed on the next ``--confirm`` ones, then made with
-``kdtrack sdst specialist`` (RESULTS.md, SDST section, session 17):
+``kdtrack sdst specialist`` (RESULTS.md, SDST section):
 
     PYTHONPATH=. python benchmarks/sdst_specialist_sweep.py --attribute FM --recipe long \\
         --device cuda --out runs/sweep
@@ -55,9 +55,9 @@ def main() -> None:
     ap.add_argument("--steps", type=int, help="override the recipe's steps (a smoke run)")
     ap.add_argument("--seed", type=int, default=0, help="fine-tuning seed (data order, pair sampling)")
     ap.add_argument("--protocol", default="ope", choices=["ope", "reset"],
-                    help="tracking protocol of the scores (sdst.attribute_auc; session 20 chose steps under reset)")
+                    help="tracking protocol of the scores (sdst.attribute_auc)")
     ap.add_argument("--general", metavar="CKPT", help="the general teacher to fine-tune and compare with "
-                    "(default: the shipped sot_teacher.pt; session 21 tried GPU-trained ones)")
+                    "(default: the shipped sot_teacher.pt)")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", required=True, help="folder; writes <attribute>_<recipe>.json")

@@ -1,4 +1,4 @@
-"""Why response KD wrecks a wider SOT student's tracking: the student's BatchNorm mode (issue 7, session 20).
+"""Why response KD wrecks a wider SOT student's tracking: the student's BatchNorm mode.
 
 Each row fine-tunes one student checkpoint for ``--steps`` x ``--batch`` pairs at lr ``--lr`` (the
 SDST benchmark's budget, ``benchmarks/sdst.py``) in one way, then tracks the test split (one pass):
@@ -12,8 +12,8 @@ SDST benchmark's budget, ``benchmarks/sdst.py``) in one way, then tracks the tes
 each with the student's BatchNorm in train mode (batch statistics, the usual) and frozen (running
 statistics, ``SDSTStudentConfig.student_bn="frozen"``). Teachers are always in eval mode.
 
-    PYTHONPATH=. OMP_NUM_THREADS=1 python benchmarks/sdst_student_bn.py --student runs/s20/sot_student_x4.pt \\
-        --out runs/s20/student_bn_x4.json
+    PYTHONPATH=. OMP_NUM_THREADS=1 python benchmarks/sdst_student_bn.py --student runs/sot_student_x4.pt \\
+        --out runs/student_bn_x4.json
 """
 
 from __future__ import annotations

@@ -1,18 +1,18 @@
 #!/usr/bin/env bash
-# Issue 7, session 21: SiamFC general teachers trained side by side on one GPU at wider search
-# geometries, for 9x the shipped teacher's pairs, each chosen on 36 validation sequences.
+# SiamFC general teachers trained side by side on one GPU at wider search geometries, for 9x the
+# shipped teacher's pairs, each chosen on 36 validation sequences.
 #
-# The question (RESULTS.md, SDST, session 21): does a teacher trained on the search-crop side the
-# tracker uses (the shipped 128-px teacher tracks with 160-px crops) or wider, with the longer
-# schedule issue 5 said a wider search needs, track better -- and is it a starting point that
-# attribute fine-tunes can improve on? Each variant is one `kdtrack train sot` process:
+# The question (RESULTS.md, SDST): does a teacher trained on the search-crop side the tracker uses
+# (the shipped 128-px teacher tracks with 160-px crops) or wider, with a longer schedule, track
+# better -- and is it a starting point that attribute fine-tunes can improve on? Each variant is
+# one `kdtrack train sot` process:
 #
 #   t128        the shipped geometry (128-px training crops), longer, chosen on 36 sequences
 #   t160        160-px training crops: the side the shipped tracker searches (it tracks at 200)
 #   t160_reach1 the same with training shifts up to the map's full reach
 #   t160_norm   the same with per-crop input standardisation (SiamFCConfig.input_norm="crop")
-#   t192        192-px training crops (issue 5's wider search)
-#   t192_norm   the same with input standardisation (issue 5's option, at a longer schedule)
+#   t192        192-px training crops
+#   t192_norm   the same with input standardisation
 #
 # usage: bash benchmarks/sot_teacher_geometry.sh OUT_DIR [DEVICE] [EPOCHS] [STEPS]
 #   env: PYTHON (default python3), LIMIT (seconds per process, default 510), TRAIN_SEQ (1440),

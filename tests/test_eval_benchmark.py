@@ -109,51 +109,6 @@ def test_split_eval_script_scores_shipped_students(monkeypatch, capsys):
         split_eval.main()  # --tracker is for sot only
 
 
-def test_sot_failures_script_writes_its_report(monkeypatch, capsys, tmp_path):
-    """benchmarks/sot_failures.py: one JSON row per checkpoint on the asked sequences, shares of the
-    failures by attribute, and every number (per sequence too) in --json."""
-    import json
-
-    from kdtrack_lite.paths import samples_dir
-
-    out = tmp_path / "failures.json"
-    student = str(samples_dir() / "checkpoints" / "sot_student.pt")
-    monkeypatch.setattr("sys.argv", ["sot_failures.py", student, "--sequences", "2", "--first", "1",
-                                     "--json", str(out)])
-    _script("sot_failures").main()
-    row = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert row["checkpoint"] == student and row["sequences"] == 1
-    scores = ("OPE AUC", "accuracy (AUC of tracked frames)", "accuracy, true box size")
-    assert all(0.0 <= row[k] <= 100.0 for k in scores)
-    assert all(0.0 < v <= 1.0 for v in row["failures with the attribute (share)"].values())
-    saved = json.loads(out.read_text())[student]
-    assert list(saved["per sequence"]) == ["val-01"]
-
-
-def test_dswr_reid_gaps_bins_pairs_by_gap():
-    """benchmarks/dswr_reid_gaps.py: accuracy per gap range, each range scored on its own pairs."""
-    import numpy as np
-
-    from kdtrack_lite.train.semantic import SemanticSet
-
-    class SwapLate(torch.nn.Module):  # semantics that swap the two objects from frame 2 on
-        def forward(self, thumbs, queries, boxes, valid):
-            late = thumbs.flatten(1).sum(1) > 0
-            return {"semantic": torch.where(late[:, None, None], queries[:, [1, 0]], queries)}
-
-    f = 4
-    t = {"queries": torch.eye(2).expand(f, 2, 2).clone(), "boxes": torch.zeros(f, 2, 4),
-         "valid": torch.ones(f, 2, dtype=bool), "ids": torch.tensor([[1, 2]] * f),
-         "thumbs": torch.zeros(f, 3, 4, 4), "quality": torch.zeros(f, 3)}
-    t["thumbs"][2:] = 1.0
-    pairs = torch.tensor([[0, 1], [2, 3], [0, 2], [1, 3]])  # gap 1: same half; gap 2: across the swap
-    data = SemanticSet(t, pairs, np.zeros(f), "test", 2, [f"v:{i}" for i in range(f)])
-    table = _script("dswr_reid_gaps").gap_table(SwapLate(), data, [(1, 1), (2, 2)])
-    assert table.loc["gap 1-1", "pairs"] == 2 and table.loc["gap 2-2", "pairs"] == 2
-    assert table.loc["gap 1-1", "a=1"] == 100 and table.loc["gap 2-2", "a=1"] == 0
-    assert (table["a=0"] == 100).all()
-
-
 def test_gpu_speed_script_times_every_family_and_refuses_a_missing_gpu(monkeypatch, tmp_path):
     """benchmarks/gpu_speed.py (run on the CPU here): three tables per family, ratios against the
     teacher, the student smaller; asking for CUDA without one is a clear exit, not a traceback."""
@@ -238,53 +193,6 @@ def test_sdst_script_trains_the_asked_variants_and_scores_both_protocols(monkeyp
                                      "--out", str(out)])
     with pytest.raises(Exception, match="sot_specialist_SV.pt"):  # a missing specialist is named
         _script("sdst").main()
-
-
-def test_finetune_diagnosis_script_scores_each_way_of_fine_tuning(monkeypatch, capsys):
-    """benchmarks/sdst_finetune_diagnosis.py: a row per candidate; ``restored`` = the fine-tuned
-    weights with the general teacher's BatchNorm statistics."""
-    import json
-    from pathlib import Path
-
-    import torch
-
-    from kdtrack_lite.models.siamfc import SiamFCConfig, build_siamfc
-
-    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks"))
-    script = _script("sdst_finetune_diagnosis")
-    a, b = build_siamfc(SiamFCConfig.preset("student")), build_siamfc(SiamFCConfig.preset("student"))
-    with torch.no_grad():
-        for p in b.state_dict().values():
-            if p.is_floating_point():
-                p.add_(1.0)
-    mixed = script.with_statistics_of(a, b).state_dict()
-    for k, v in mixed.items():
-        source = a if k.endswith(script.STATS) else b
-        assert torch.equal(v, source.state_dict()[k]), k
-    script.main(["--attribute", "IV", "--mode", "normal", "--steps", "2", "--train-sequences", "2",
-                 "--select", "1", "--confirm", "0", "--frames", "16"])
-    rows = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()[:-1]]
-    assert [r["candidate"] for r in rows] == ["general", "normal", "restored"]
-    assert all(0 <= r["select IV"] <= 100 for r in rows)
-    script.main(["--attribute", "FM", "--mode", "normal", "--steps", "2", "--train-sequences", "2", "--train-frames",
-                 "20", "--on-policy", "0.5", "--search-size", "160", "--select", "1", "--confirm", "0", "--frames", "16"])
-    lines = capsys.readouterr().out.strip().splitlines()
-    assert [json.loads(line)["candidate"] for line in lines[:-1]] == ["general", "normal", "restored"]
-    assert {k: json.loads(lines[-1])["args"][k] for k in ("train_frames", "on_policy", "search_size")} == \
-        {"train_frames": 20, "on_policy": 0.5, "search_size": 160}
-    # the control: the same fine-tune on the general training split (every attribute, no boost)
-    import kdtrack_lite.train.sdst as sdst
-
-    seen = []
-    real = sdst.train_specialist
-    monkeypatch.setattr(script, "train_specialist", lambda general, attribute, cfg, sequences=None: seen.append(
-        ([s.name for s in sequences], cfg.boost)) or real(general, attribute, cfg, sequences=sequences))
-    script.main(["--attribute", "FM", "--mode", "continued", "--steps", "2", "--train-sequences", "3", "--train-frames",
-                 "16", "--select", "1", "--confirm", "0", "--frames", "16"])
-    assert seen == [(["train-00", "train-01", "train-02"], 1.0)]  # the split's first three, whatever their slot
-    lines = capsys.readouterr().out.strip().splitlines()
-    assert [json.loads(line)["candidate"] for line in lines[:-1]] == ["general", "continued", "restored"]
-    assert json.loads(lines[-1])["args"]["boost"] == 1.0
 
 
 def test_student_bn_script_fine_tunes_each_way_in_both_bn_modes(tmp_path, capsys, monkeypatch):
