@@ -8,7 +8,17 @@ from .centertrack import CenterTrackDetector, DecodeConfig, DetectorConfig, deco
 from .centertrack_loss import CenterTrackLoss, CenterTrackLossConfig, centertrack_loss, focal_loss
 from .semantic_encoder import SemanticEncoder, SemanticEncoderConfig, build_semantic_encoder, frame_thumbnail
 from .semantic_loss import SemanticTaskLoss, association_nce_loss
-from .siamfc import SiamFC, SiamFCConfig, SiamFCLoss, SiamFCLossConfig, balanced_logistic_loss, siamfc_labels, xcorr
+from .siamfc import (
+    SiamFC,
+    SiamFCConfig,
+    SiamFCLoss,
+    SiamFCLossConfig,
+    balanced_logistic_loss,
+    pair_labels,
+    siamfc_labels,
+    siamfc_sample_loss,
+    xcorr,
+)
 
 __all__ = [
     "Backbone", "BackboneConfig", "count_parameters",
@@ -16,5 +26,6 @@ __all__ = [
     "CenterTrackLoss", "CenterTrackLossConfig", "centertrack_loss", "focal_loss",
     "SemanticEncoder", "SemanticEncoderConfig", "build_semantic_encoder", "frame_thumbnail",
     "SemanticTaskLoss", "association_nce_loss",
-    "SiamFC", "SiamFCConfig", "SiamFCLoss", "SiamFCLossConfig", "balanced_logistic_loss", "siamfc_labels", "xcorr",
+    "SiamFC", "SiamFCConfig", "SiamFCLoss", "SiamFCLossConfig", "balanced_logistic_loss", "pair_labels", "siamfc_labels",
+    "siamfc_sample_loss", "xcorr",
 ]

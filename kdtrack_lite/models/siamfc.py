@@ -194,7 +194,17 @@ def siamfc_labels(response_size: int, target_offset: torch.Tensor, stride: int, 
     return (dist <= r_pos / stride).float()[:, None]  # (B, 1, R, R)
 
 
-def balanced_logistic_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+def pair_labels(logits: torch.Tensor, batch: dict[str, torch.Tensor], stride: int, r_pos: float) -> torch.Tensor:
+    """Labels ``(B, 1, R, R)`` of a :class:`~kdtrack_lite.data.datasets.SiamesePairs` batch for
+    ``logits (B, 1, R, R)``: :func:`siamfc_labels` at ``batch["target_offset"]``, all negative where
+    ``batch["visible"]`` is 0 (no target in the search crop)."""
+    labels = siamfc_labels(logits.shape[-1], batch["target_offset"], stride, r_pos)
+    if "visible" in batch:
+        labels = labels * (batch["visible"].float() > 0.5).float()[:, None, None, None]
+    return labels
+
+
+def balanced_logistic_loss(logits: torch.Tensor, labels: torch.Tensor, per_sample: bool = False) -> torch.Tensor:
     """Balanced logistic loss: ``1/2 mean_pos BCE + 1/2 mean_neg BCE`` over the whole batch.
 
     Every positive weighs ``1 / (2 N_pos)`` and every negative ``1 / (2 N_neg)`` (SiamFC's
@@ -204,11 +214,20 @@ def balanced_logistic_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.
     Args:
         logits: ``(B, 1, R, R)`` response logits.
         labels: same shape, 1 = positive, 0 = negative.
+        per_sample: balance each sample alone and return ``(B,)`` (a task loss per sample, as
+            SDST's loss-based teacher weights need) instead of one scalar for the batch.
     """
     if logits.shape != labels.shape:
         raise ValueError(f"balanced_logistic_loss: logits {tuple(logits.shape)} and labels {tuple(labels.shape)} differ")
     bce = F.binary_cross_entropy_with_logits(logits, labels, reduction="none")
     pos = labels > 0.5
+    if per_sample:
+        return torch.stack([_balanced_mean(bce_b, pos_b) for bce_b, pos_b in zip(bce, pos)])  # (B,)
+    return _balanced_mean(bce, pos)
+
+
+def _balanced_mean(bce: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
+    """``1/2 mean(bce[pos]) + 1/2 mean(bce[~pos])``, or ``mean(bce)`` when either set is empty."""
     n_pos, n_neg = pos.sum(), (~pos).sum()
     if n_pos == 0 or n_neg == 0:
         return bce.mean()
@@ -222,16 +241,22 @@ class SiamFCLossConfig(Config):
     r_pos: float = 8.0
 
 
+def siamfc_sample_loss(logits: torch.Tensor, batch: dict[str, torch.Tensor],
+                       cfg: SiamFCLossConfig | None = None, stride: int = 8) -> torch.Tensor:
+    """SiamFC's balanced logistic loss of each sample alone -> ``(B,)`` (SDST's ``e_bk``, the
+    task loss by which the adaptive scheme weighs a teacher on a sample)."""
+    labels = pair_labels(logits, batch, stride, (cfg or SiamFCLossConfig()).r_pos)
+    return balanced_logistic_loss(logits, labels, per_sample=True)
+
+
 class SiamFCLoss(nn.Module):
-    """Thin module: labels from the batch's ``target_offset`` (all negative where ``visible`` is 0),
-    then :func:`balanced_logistic_loss`. ``forward(logits, batch) -> {"loss_task": scalar}``."""
+    """Thin module: :func:`pair_labels` of the batch, then :func:`balanced_logistic_loss`.
+    ``forward(logits, batch) -> {"loss_task": scalar}``."""
 
     def __init__(self, cfg: SiamFCLossConfig | None = None, stride: int = 8):
         super().__init__()
         self.cfg, self.stride = cfg or SiamFCLossConfig(), stride
 
     def forward(self, logits: torch.Tensor, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        labels = siamfc_labels(logits.shape[-1], batch["target_offset"], self.stride, self.cfg.r_pos)
-        if "visible" in batch:
-            labels = labels * (batch["visible"].float() > 0.5).float()[:, None, None, None]
+        labels = pair_labels(logits, batch, self.stride, self.cfg.r_pos)
         return {"loss_task": balanced_logistic_loss(logits, labels)}

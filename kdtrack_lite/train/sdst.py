@@ -42,7 +42,7 @@ from ..distill.loop import History, TrainConfig
 from ..distill.multi_teacher import SDSTKD
 from ..eval.sot import success_auc
 from ..eval.sot_protocol import score_sequences, track_sequences
-from ..models.siamfc import SiamFCLossConfig, siamfc_labels
+from ..models.siamfc import siamfc_sample_loss
 from .sot import (
     ATTRIBUTE_CYCLE,
     SOT_SHIFT_OF_REACH,
@@ -269,25 +269,6 @@ def check_specialist(general: nn.Module, specialist: nn.Module, attribute: str,
     out["sequences"] = int(np.isfinite(diff).sum())
     out["ci_low"], out["ci_high"] = paired_interval(diff) if out["sequences"] >= 2 else (float("nan"),) * 2
     return out
-
-
-def siamfc_sample_loss(logits: torch.Tensor, batch: dict[str, torch.Tensor],
-                       cfg: SiamFCLossConfig | None = None, stride: int = 8) -> torch.Tensor:
-    """SiamFC's balanced logistic loss *per sample* -> ``(B,)`` (the adaptive scheme's ``e_bk``).
-
-    Each sample's positives and negatives weigh 1/2 each (mean BCE over each set); a sample with
-    no positive (target invisible) is the mean BCE over all its cells.
-    """
-    cfg = cfg or SiamFCLossConfig()
-    labels = siamfc_labels(logits.shape[-1], batch["target_offset"], stride, cfg.r_pos)  # (B, 1, R, R)
-    if "visible" in batch:
-        labels = labels * (batch["visible"].float() > 0.5).float()[:, None, None, None]
-    bce = nn.functional.binary_cross_entropy_with_logits(logits, labels, reduction="none").flatten(1)  # (B, R*R)
-    pos = labels.flatten(1) > 0.5
-    n_pos, n_neg = pos.sum(1), (~pos).sum(1)
-    mean_pos = (bce * pos).sum(1) / n_pos.clamp_min(1)
-    mean_neg = (bce * ~pos).sum(1) / n_neg.clamp_min(1)
-    return torch.where(n_pos > 0, 0.5 * mean_pos + 0.5 * mean_neg, bce.mean(1))
 
 
 @dataclass
