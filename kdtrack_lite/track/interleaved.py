@@ -34,7 +34,7 @@ import math
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from typing import ClassVar
+from typing import ClassVar, NamedTuple
 
 import numpy as np
 import torch
@@ -124,6 +124,15 @@ def student_tracker_config(tracker_cfg: TrackerConfig, cfg: InterleavedConfig) -
     return replace(tracker_cfg, **changes)
 
 
+class TeacherFrame(NamedTuple):
+    """The teacher's output tracks on its last frame, as Kalman states (the student's prior)."""
+
+    frame: int  # 1-based frame index t0
+    ids: np.ndarray  # (M,) track ids
+    means: np.ndarray  # (M, 8) cx, cy, w, h and their velocities
+    covs: np.ndarray  # (M, 8, 8)
+
+
 def propagate_states(kf: BoxKalmanFilter, means: np.ndarray, covs: np.ndarray, steps: int) -> tuple[np.ndarray, np.ndarray]:
     """Apply ``steps`` Kalman predictions to ``means (M, 8)``, ``covs (M, 8, 8)`` (copies returned)."""
     if steps < 0:
@@ -164,16 +173,19 @@ class InterleavedPipeline:
         self.tracker = MOTTracker(tracker_cfg)
         self.decode_cfg = decode_cfg or DecodeConfig()
         self.cfg = cfg or InterleavedConfig()
-        self.tracker_cfgs = {True: self.tracker.cfg, False: student_tracker_config(self.tracker.cfg, self.cfg)}
+        # teacher frames, and every frame before the teacher's first call, use the tracker's own
+        # thresholds; student frames after it use student_tracker_cfg
+        self.tracker_cfg = self.tracker.cfg
+        self.student_tracker_cfg = student_tracker_config(self.tracker_cfg, self.cfg)
         self.reset()
 
     def reset(self) -> None:
         """Start a new sequence: tracker ids restart at 1, the schedule forgets its calls."""
         self.tracker.reset()
-        self.tracker.cfg = self.tracker_cfgs[True]  # step() switches it on student frames
+        self.tracker.cfg = self.tracker_cfg  # step() switches it on student frames
         self.schedule.reset()
         self._prev = None
-        self._teacher_state = None  # (frame t0, ids (M,), means (M, 8), covs (M, 8, 8))
+        self._teacher_frame: TeacherFrame | None = None
         self.signals: list[FrameSignals] = []
         self.seconds = 0.0
 
@@ -183,16 +195,17 @@ class InterleavedPipeline:
         return np.array([s.teacher for s in self.signals], bool)
 
     @property
-    def teacher_state(self) -> tuple[int, np.ndarray, np.ndarray, np.ndarray] | None:
+    def teacher_state(self) -> TeacherFrame | None:
         """``(t0, ids (M,), means (M, 8), covs (M, 8, 8))`` of the teacher's last frame, or ``None``."""
-        return self._teacher_state
+        return self._teacher_frame
 
     def teacher_prior(self, frame_idx: int, height: int, width: int) -> np.ndarray:
         """Prior ``(height, width)`` for frame ``frame_idx``: the teacher's last tracks moved to
         frame ``frame_idx - 1`` (or left where they were, ``cfg.propagate=False``)."""
-        t0, _, means, covs = self._teacher_state
+        last = self._teacher_frame
+        means = last.means
         if self.cfg.propagate:
-            means, _ = propagate_states(self.tracker.kf, means, covs, frame_idx - 1 - t0)
+            means, _ = propagate_states(self.tracker.kf, last.means, last.covs, frame_idx - 1 - last.frame)
         return prior_from_states(means, height, width)
 
     def _prior(self, frame_idx: int, use_teacher: bool, h: int, w: int) -> torch.Tensor | None:
@@ -200,7 +213,7 @@ class InterleavedPipeline:
             hm = np.zeros((h, w), np.float32)  # first frame: empty prior (CenterTrack)
         elif not use_teacher and self.cfg.prior_source == "none":
             return None
-        elif not use_teacher and self.cfg.prior_source == "teacher" and self._teacher_state is not None:
+        elif not use_teacher and self.cfg.prior_source == "teacher" and self._teacher_frame is not None:
             hm = self.teacher_prior(frame_idx, h, w)
         else:
             hm = self.tracker.prior_heatmap(h, w)
@@ -219,25 +232,27 @@ class InterleavedPipeline:
         dets, embs, offsets = detect_frame(model, image, prev, prior, self.decode_cfg)
         src = self.cfg.embeddings
         keep_embs = src == "both" or src == ("teacher" if use_teacher else "student")
-        self.tracker.cfg = self.tracker_cfgs[use_teacher or self._teacher_state is None]
+        last = self._teacher_frame
+        student_after_teacher = not use_teacher and last is not None
+        self.tracker.cfg = self.student_tracker_cfg if student_after_teacher else self.tracker_cfg
         out = self.tracker.update(dets, frame, embs if keep_embs else None, tracking_offsets=offsets)
         self._prev = image
         own = out  # the model's own output: the signals are measured on it, before coasting
-        if not use_teacher and self.cfg.coast and self._teacher_state is not None \
-                and t - self._teacher_state[0] <= self.cfg.coast:
-            out = self.tracker.coast(self._teacher_state[1])  # changes the output, not the tracks
+        if student_after_teacher and self.cfg.coast and t - last.frame <= self.cfg.coast:
+            out = self.tracker.coast(last.ids)  # changes the output, not the tracks
         self.signals.append(self._signals(t, use_teacher, own, out))
         if use_teacher:
-            self._teacher_state = (t, *self.tracker.output_states(self.tracker.cfg.prior_min_score))
+            self._teacher_frame = TeacherFrame(t, *self.tracker.output_states(self.tracker.cfg.prior_min_score))
         return out
 
     def _signals(self, t: int, use_teacher: bool, out: np.ndarray, final: np.ndarray) -> FrameSignals:
         live = any(tr.track_id > 0 for tr in self.tracker.tracks)
         confidence = float(out[:, 5].mean()) if len(out) else (0.0 if live else 1.0)
         consistency = 1.0
-        if self._teacher_state is not None and len(self._teacher_state[1]):
+        last = self._teacher_frame
+        if last is not None and len(last.ids):
             seen = set(out[:, 4].astype(np.int64).tolist())
-            consistency = sum(int(i) in seen for i in self._teacher_state[1]) / len(self._teacher_state[1])
+            consistency = sum(int(i) in seen for i in last.ids) / len(last.ids)
         overlap = self.tracker.predicted_overlap() if self.schedule.needs_overlap else 0.0
         return FrameSignals(frame=t, teacher=use_teacher, confidence=confidence, consistency=consistency,
                             unclaimed=self.tracker.unclaimed, overlap=overlap, tracks=final)
