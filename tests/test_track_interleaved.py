@@ -398,7 +398,7 @@ def _seq_with_visibility(vis_rows):
 
 def test_gt_events_and_the_event_oracle():
     from kdtrack_lite.eval.interleaved import gt_events
-    from kdtrack_lite.track.schedules import EventSchedule
+    from kdtrack_lite.track.oracles import EventSchedule
 
     # id 1 on every frame, occluded (vis 0.2) on frames 3-4; id 2 enters on frame 5
     rows = [(f, 1, 0.2 if f in (3, 4) else 1.0) for f in range(1, 7)] + [(5, 2, 1.0), (6, 2, 1.0)]
@@ -427,7 +427,7 @@ def test_gt_events_and_the_event_oracle():
 
 
 def test_evaluate_variants_tells_each_schedule_its_sequence(tiny):
-    from kdtrack_lite.track.schedules import EventSchedule
+    from kdtrack_lite.track.oracles import EventSchedule
 
     teacher, student, seq = tiny
     seen = []
@@ -438,7 +438,7 @@ def test_evaluate_variants_tells_each_schedule_its_sequence(tiny):
 
 
 def test_error_oracle_calls_when_the_student_does_worse_than_the_teacher():
-    from kdtrack_lite.track.schedules import ErrorOracleSchedule
+    from kdtrack_lite.track.oracles import ErrorOracleSchedule
 
     # two objects, both on frames 1-9 (tlwh rows)
     seq = _seq_with_visibility([(f, i, 1.0) for f in range(1, 10) for i in (1, 2)])
@@ -464,7 +464,7 @@ def test_error_oracle_calls_when_the_student_does_worse_than_the_teacher():
 
 
 def test_ground_truth_errors_counts_misses_false_tracks_and_id_changes():
-    from kdtrack_lite.track.schedules import GroundTruthErrors
+    from kdtrack_lite.track.oracles import GroundTruthErrors
 
     gt = np.array([[1, 1, 0, 0, 10, 10, 1, 1, 1], [1, 2, 50, 0, 10, 10, 1, 1, 1], [1, 3, 90, 0, 10, 10, 0, 1, 1],
                    [2, 1, 0, 0, 10, 10, 1, 1, 1]], float)  # object 3 has conf 0: ignored

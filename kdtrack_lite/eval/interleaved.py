@@ -23,7 +23,8 @@ from ..models.centertrack import DecodeConfig
 from ..models.fuse import deploy
 from ..track.interleaved import InterleavedConfig, InterleavedPipeline
 from ..track.mot_tracker import TrackerConfig
-from ..track.schedules import AdaptiveConfig, ErrorOracleSchedule, EventSchedule, GroundTruthErrors, Schedule
+from ..track.oracles import ErrorOracleSchedule, EventSchedule, GroundTruthErrors
+from ..track.schedules import AdaptiveConfig, Schedule
 from .mot import MOTReport, evaluate_mot
 
 
@@ -130,7 +131,7 @@ def frontier_gain(table: pd.DataFrame, variant: str, fixed: list[str], metric: s
 def gt_events(sequence: MOTSequence, min_visibility: float = 0.5) -> np.ndarray:
     """Frames (1-based, >= 2) on which the set of ground-truth objects visible at ``min_visibility``
     or more differs from the previous frame's: an object enters or leaves, becomes occluded or
-    reappears. The events an :class:`~kdtrack_lite.track.schedules.EventSchedule` oracle calls
+    reappears. The events an :class:`~kdtrack_lite.track.oracles.EventSchedule` oracle calls
     the teacher on (analysis only: a deployed tracker has no ground truth).
     """
     if not 0.0 <= min_visibility <= 1.0:
@@ -144,9 +145,9 @@ def gt_events(sequence: MOTSequence, min_visibility: float = 0.5) -> np.ndarray:
 
 def oracle_schedules(budget: float = 0.25) -> dict[str, Schedule]:
     """Three ground-truth oracles, with the adaptive schedule's budget
-    and gaps (ANALYSIS ONLY): ``"oracle events"`` (:class:`~kdtrack_lite.track.schedules.EventSchedule`
+    and gaps (ANALYSIS ONLY): ``"oracle events"`` (:class:`~kdtrack_lite.track.oracles.EventSchedule`
     on :func:`gt_events`), ``"oracle events +1"`` (the same one frame later) and ``"oracle errors"``
-    (:class:`~kdtrack_lite.track.schedules.ErrorOracleSchedule`)."""
+    (:class:`~kdtrack_lite.track.oracles.ErrorOracleSchedule`)."""
     return {"oracle events": EventSchedule(gt_events, AdaptiveConfig(budget=budget)),
             "oracle events +1": EventSchedule(gt_events, AdaptiveConfig(budget=budget), lag=1),
             "oracle errors": ErrorOracleSchedule(AdaptiveConfig(budget=budget))}
@@ -156,7 +157,7 @@ def errors_by_gap(sequences: list[MOTSequence], results: dict[str, np.ndarray], 
                   iou: float = 0.5) -> pd.DataFrame:
     """Errors per frame against the frames since the last teacher call (0 = a teacher frame).
 
-    Counts :class:`~kdtrack_lite.track.schedules.GroundTruthErrors` (misses + false tracks, id
+    Counts :class:`~kdtrack_lite.track.oracles.GroundTruthErrors` (misses + false tracks, id
     changes) on every frame of one variant's run -- ``results`` and ``timelines`` are one entry
     of :attr:`SweepResult.results` / :attr:`SweepResult.timelines` -- and averages them by gap.
     If the errors grow with the gap, and faster than linearly, evenly spaced teacher calls leave

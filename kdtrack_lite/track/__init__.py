@@ -5,8 +5,8 @@ from .kalman import BoxKalmanFilter, KalmanConfig, kf_predict, kf_update
 from .mot_tracker import MOTTracker, TrackerConfig, tracks_to_mot_rows
 from .interleaved import InterleavedConfig, InterleavedPipeline, prior_from_states, propagate_states
 from .pipeline import MOTPipeline, detect_frame, frame_to_tensor
-from .schedules import (AdaptiveConfig, AdaptiveSchedule, ErrorOracleSchedule, EventSchedule, FixedSchedule, FrameSignals,
-                        GroundTruthErrors, Schedule)
+from .oracles import ErrorOracleSchedule, EventSchedule, GroundTruthErrors
+from .schedules import AdaptiveConfig, AdaptiveSchedule, FixedSchedule, FrameSignals, Schedule
 from .semantic_fusion import FrameQueries, QueryExtractor, SemanticFusion, roi_features, track_queries
 from .sot_tracker import SiamFCTracker, SOTTrackerConfig
 
