@@ -24,6 +24,7 @@ OUR DESIGN CHOICES:
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -32,6 +33,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..checkpoint import save_checkpoint
 from ..config import Config
 from ..data.datasets import SiamesePairs, attribute_sampler
 from ..data.sequence import SOTSequence
@@ -47,6 +49,7 @@ from .sot import (
     ATTRIBUTE_CYCLE,
     SOT_SHIFT_OF_REACH,
     SPLIT_SEED_BASE,
+    SOTDataConfig,
     siam_pair_config,
     tracker_search_boxes,
     train_siamfc,
@@ -133,8 +136,6 @@ def interpolate_weights(general: nn.Module, tuned: nn.Module, alpha: float) -> n
     loses what the general teacher knew; ``alpha`` < 1 keeps part of it. The two models must share
     an architecture (the fine-tune starts from ``general``).
     """
-    import copy
-
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"interpolate_weights: alpha must be in [0, 1], got {alpha}")
     start, end = general.state_dict(), tuned.state_dict()
@@ -177,8 +178,6 @@ def train_specialist(general: nn.Module, attribute: str, cfg: SpecialistConfig |
     pairs = SiamesePairs(seqs, siam_pair_config(general.cfg, cfg.seed, cfg.shift_of_reach, **overrides))
     sampler = attribute_sampler(pairs, list(SPECIALIST_ATTRIBUTES[attribute]), cfg.boost,
                                 num_samples=cfg.steps * cfg.batch_size, seed=cfg.seed)
-    from .sot import SOTDataConfig
-
     data_cfg = SOTDataConfig.make(batch_size=cfg.batch_size, seed=cfg.seed)
     train_cfg = TrainConfig.make("full", epochs=1, steps_per_epoch=cfg.steps, lr=cfg.lr, patience=0,
                                  warmup_steps=min(20, cfg.steps // 4), seed=cfg.seed)
@@ -190,10 +189,6 @@ def train_specialist(general: nn.Module, attribute: str, cfg: SpecialistConfig |
     if cfg.wise != 1.0:
         model = interpolate_weights(general, model, cfg.wise)
     if checkpoint_path is not None:
-        import copy
-
-        from ..checkpoint import save_checkpoint
-
         stored = copy.deepcopy(model).half() if half else model
         save_checkpoint(checkpoint_path, stored, seed=cfg.seed, metrics={},
                         extra={"role": "specialist", "attribute": attribute, "specialist_config": cfg.to_dict(),
@@ -330,8 +325,6 @@ def train_sdst_student(variant: str, student_init: nn.Module, general: nn.Module
         specialists: ``{attribute: specialist model}``, keys in :data:`SPECIALIST_ATTRIBUTES`.
         val_sequences: validation sequences (``[]`` or ``None``: no validation, last weights kept).
     """
-    from .sot import SOTDataConfig
-
     teachers = {} if variant == "alone" else {"general": general}
     if variant in ("fixed", "adaptive"):
         unknown = sorted(set(specialists) - set(SPECIALIST_ATTRIBUTES))
