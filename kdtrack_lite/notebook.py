@@ -1,4 +1,4 @@
-"""The standard opening of every notebook (STYLE 9), kept in one place.
+"""The standard opening of every notebook, kept in one place.
 
 Every notebook in ``notebooks/`` starts with a markdown cell carrying the Colab badge and then
 the code cell :data:`STANDARD_CELL`, word for word (``tests/test_notebooks.py`` checks both).
@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import platform
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -67,7 +69,7 @@ class NotebookEnv:
         }
 
 
-FIGURE_DPI = 72  # executed notebooks are committed: modest figure resolution keeps them small
+FIGURE_DPI = 100  # readable on a laptop screen (COURSE: PNG at >= 100 dpi)
 
 
 def _configure_matplotlib() -> None:
@@ -75,12 +77,12 @@ def _configure_matplotlib() -> None:
 
     matplotlib.rcParams["figure.dpi"] = FIGURE_DPI
     matplotlib.rcParams["savefig.dpi"] = FIGURE_DPI
-    try:  # inside Jupyter: JPEG figures (frames are photo-like; PNG of them is 5-10x larger)
+    try:  # inside Jupyter: PNG figures (sharp lines and text; JPEG blurs labels)
         from IPython import get_ipython
         from matplotlib_inline.backend_inline import set_matplotlib_formats
 
         if get_ipython() is not None:
-            set_matplotlib_formats("jpeg", pil_kwargs={"quality": 88})
+            set_matplotlib_formats("png")
     except ImportError:
         pass
 
@@ -103,3 +105,33 @@ def setup(seed: int = 0, device: str | None = None, quiet: bool = False) -> Note
 def colab_badge(notebook_name: str) -> str:
     """The Colab badge markdown for ``notebooks/<notebook_name>``."""
     return COLAB_BADGE.format(name=Path(notebook_name).name)
+
+
+def self_check(name: str, attempt: Callable[..., Any], reference: Callable[..., Any],
+               make_inputs: Callable[[int], tuple], trials: int = 3, atol: float = 1e-5) -> Callable[..., Any]:
+    """Check an exercise: compare the student's ``attempt`` with the library's ``reference``.
+
+    Each trial draws fresh inputs ``make_inputs(trial)`` and compares the two results (tensors or
+    numbers, to ``atol``). An attempt that still raises ``NotImplementedError`` (the untouched
+    stub) is reported as "not attempted yet" and the reference is returned, so that a notebook
+    run top to bottom (and nbval) still works; a wrong attempt raises ``AssertionError`` saying
+    where it differs.
+
+    Returns:
+        the function later cells should use: the attempt once it passes, else the reference.
+    """
+    for trial in range(trials):
+        inputs = make_inputs(trial)
+        try:
+            got = attempt(*inputs)
+        except NotImplementedError:
+            print(f"{name}: not attempted yet -- using the reference ({getattr(reference, '__name__', 'library')})")
+            return reference
+        want = reference(*inputs)
+        got_t, want_t = torch.as_tensor(got, dtype=torch.float64), torch.as_tensor(want, dtype=torch.float64)
+        if got_t.shape != want_t.shape or not torch.allclose(got_t, want_t, atol=atol, rtol=1e-4):
+            raise AssertionError(f"{name}: trial {trial} gives {got_t.flatten()[:4].tolist()} (shape "
+                                 f"{tuple(got_t.shape)}), the reference {want_t.flatten()[:4].tolist()} "
+                                 f"(shape {tuple(want_t.shape)})")
+    print(f"{name}: correct on {trials} fresh inputs")
+    return attempt

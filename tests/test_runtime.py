@@ -87,3 +87,24 @@ def test_display_path_hides_the_machine_inside_the_checkout(tmp_path):
         pytest.skip("not a source checkout")
     assert display_path(root / "data_samples" / "x.pt") == "data_samples/x.pt"
     assert display_path(tmp_path / "y.pt") == str(tmp_path / "y.pt")  # outside: shown as given
+
+
+def test_self_check_passes_a_right_attempt_falls_back_on_a_stub_and_names_a_wrong_one(capsys):
+    import pytest
+    import torch
+
+    from kdtrack_lite.notebook import self_check
+
+    def reference(x):
+        return x * 2
+
+    def stub(x):
+        raise NotImplementedError
+
+    inputs = lambda trial: (torch.randn(3, generator=torch.Generator().manual_seed(trial)),)
+    assert self_check("ex", lambda x: x + x, reference, inputs) is not reference
+    assert "correct on 3 fresh inputs" in capsys.readouterr().out
+    assert self_check("ex", stub, reference, inputs) is reference
+    assert "not attempted yet" in capsys.readouterr().out
+    with pytest.raises(AssertionError, match="ex: trial 0"):
+        self_check("ex", lambda x: x * 3, reference, inputs)

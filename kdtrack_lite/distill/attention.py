@@ -28,6 +28,7 @@ from torch.nn import functional as F
 from ..config import Config
 from ._shapes import check_4d, check_finite, match_spatial, zero_loss
 from .base import DistillContext, LossTerm
+from .regions import check_region, region_weights, weighted_mean
 
 
 def attention_map(feat: torch.Tensor, p: float = 2) -> torch.Tensor:
@@ -45,7 +46,8 @@ def attention_map(feat: torch.Tensor, p: float = 2) -> torch.Tensor:
     return F.normalize(q, p=2, dim=1)
 
 
-def at_loss(feat_s: torch.Tensor, feat_t: torch.Tensor, p: float = 2) -> torch.Tensor:
+def at_loss(feat_s: torch.Tensor, feat_t: torch.Tensor, p: float = 2,
+            weights: torch.Tensor | None = None) -> torch.Tensor:
     """Attention-transfer loss for one tap pair: ``mean((Q_S - Q_T)^2)`` (Zagoruyko & Komodakis 2017).
 
     Args:
@@ -54,9 +56,14 @@ def at_loss(feat_s: torch.Tensor, feat_t: torch.Tensor, p: float = 2) -> torch.T
             Channel counts may differ; spatial sizes may differ (both are pooled to
             ``(min H, min W)``).
         p: attention power.
+        weights: optional per-position weights ``(B, 1, h, w)`` of mean 1 at the compared size
+            ``(min H, min W)`` (where to imitate, :func:`~kdtrack_lite.distill.regions.region_weights`):
+            both maps are restricted to the positions of non-zero weight and L2-normalised there,
+            so the student matches how the teacher's attention is spread *over the objects*, and
+            background positions get no gradient. ``None`` is the paper's whole-map loss.
 
     Returns:
-        Scalar tensor, mean over batch and positions (without the ``beta / 2`` factor); 0 that
+        Scalar tensor, (weighted) mean over batch and positions (without the ``beta / 2`` factor); 0 that
         keeps the graph for an empty batch.
 
     Raises:
@@ -70,7 +77,15 @@ def at_loss(feat_s: torch.Tensor, feat_t: torch.Tensor, p: float = 2) -> torch.T
     if feat_s.numel() == 0 or feat_t.numel() == 0:
         return zero_loss(feat_s)
     feat_s, feat_t = match_spatial(feat_s, feat_t.detach())
-    return (attention_map(feat_s, p) - attention_map(feat_t, p)).pow(2).mean()
+    if weights is None:
+        return (attention_map(feat_s, p) - attention_map(feat_t, p)).pow(2).mean()
+    size = (feat_s.shape[0], 1, *feat_s.shape[-2:])
+    if weights.shape != size:
+        raise ValueError(f"at_loss: weights must be (B, 1, h, w) = {size}, got {tuple(weights.shape)}")
+    inside = (weights > 0).flatten(1)  # (B, h*w)
+    q_s = F.normalize(feat_s.abs().pow(p).mean(dim=1).flatten(1) * inside, p=2, dim=1)
+    q_t = F.normalize(feat_t.abs().pow(p).mean(dim=1).flatten(1) * inside, p=2, dim=1)
+    return weighted_mean((q_s - q_t).pow(2).view(size), weights)
 
 
 @dataclass
@@ -82,12 +97,15 @@ class AttentionConfig(Config):
         beta: loss weight; the term adds ``beta / 2 * sum_taps at_loss`` (1e3 in the AT reference code).
         p: attention power (2 in the paper).
         teacher: which teacher (key of ``Distiller.teachers``) to imitate.
+        region: where to imitate: ``"all"`` (the whole map, as in the paper) or ``"objects"``
+            (only the positions of the ground-truth boxes; :mod:`.regions`).
     """
 
     taps: tuple[str, ...] = ("s4", "s8", "s16")
     beta: float = 1e3
     p: float = 2.0
     teacher: str = "teacher"
+    region: str = "all"
 
 
 class AttentionTransfer(LossTerm):
@@ -106,6 +124,7 @@ class AttentionTransfer(LossTerm):
         self.cfg = cfg.replace(**overrides) if overrides else cfg
         if not self.cfg.taps:
             raise ValueError("AttentionTransfer: AttentionConfig.taps is empty")
+        check_region("AttentionTransfer", self.cfg.region)
 
     def forward(self, ctx: DistillContext) -> dict[str, torch.Tensor]:
         feats_t = ctx.teacher_feats.get(self.cfg.teacher)
@@ -117,5 +136,8 @@ class AttentionTransfer(LossTerm):
             if tap not in ctx.student_feats or tap not in feats_t:
                 raise KeyError(f"AttentionTransfer: tap {tap!r} missing (student taps {sorted(ctx.student_feats)}, "
                                f"teacher taps {sorted(feats_t)})")
-            total = total + at_loss(ctx.student_feats[tap], feats_t[tap], self.cfg.p)
+            feat_s, feat_t = ctx.student_feats[tap], feats_t[tap]
+            size = (min(feat_s.shape[-2], feat_t.shape[-2]), min(feat_s.shape[-1], feat_t.shape[-1]))
+            weights = region_weights(ctx.batch, self.cfg.region, size)
+            total = total + at_loss(feat_s, feat_t, self.cfg.p, weights)
         return {"loss_at": self.cfg.beta / 2 * total}

@@ -34,17 +34,21 @@ from ..config import Config
 from ._shapes import check_4d, check_finite, check_same_shape, zero_loss
 from .base import DistillContext, LossTerm
 from .hooks import FeatureTaps
+from .regions import check_region, region_weights, weighted_mean
 
 Size = tuple[int, int]
 REGRESSOR_KINDS = ("conv1x1", "conv3x3")
 
 
-def hint_loss(feat_s_adapted: torch.Tensor, feat_t: torch.Tensor) -> torch.Tensor:
+def hint_loss(feat_s_adapted: torch.Tensor, feat_t: torch.Tensor,
+              weights: torch.Tensor | None = None) -> torch.Tensor:
     """FitNets hint loss ``mean((u_T - r(v_S))^2)`` (Romero et al. 2015).
 
     Args:
         feat_s_adapted: regressed student feature ``r(v_S(x))``, ``(B, C_t, H, W)``.
         feat_t: teacher hint ``u_T(x)``, ``(B, C_t, H, W)``; treated as a constant target.
+        weights: optional per-location weights ``(B, 1, H, W)`` of mean 1 (where to imitate,
+            :func:`~kdtrack_lite.distill.regions.region_weights`); ``None`` is the plain mean.
 
     Returns:
         Scalar tensor: the mean squared error over every element; 0 that keeps the graph for an
@@ -57,7 +61,12 @@ def hint_loss(feat_s_adapted: torch.Tensor, feat_t: torch.Tensor) -> torch.Tenso
     check_finite("hint_loss", feat_s_adapted=feat_s_adapted, feat_t=feat_t)
     if feat_s_adapted.numel() == 0:
         return zero_loss(feat_s_adapted)
-    return F.mse_loss(feat_s_adapted, feat_t.detach())
+    if weights is None:
+        return F.mse_loss(feat_s_adapted, feat_t.detach())
+    if weights.shape != (feat_t.shape[0], 1, *feat_t.shape[-2:]):
+        raise ValueError(f"hint_loss: weights must be (B, 1, H, W) = {(feat_t.shape[0], 1, *feat_t.shape[-2:])}, "
+                         f"got {tuple(weights.shape)}")
+    return weighted_mean((feat_s_adapted - feat_t.detach()).pow(2), weights)
 
 
 def _factor(big: int, small: int) -> int | None:
@@ -114,11 +123,14 @@ class HintConfig(Config):
         teacher: which teacher (key of ``Distiller.teachers``) gives the hints.
         weight: multiplier of the summed per-tap hint losses in ``loss_hint``.
         kind: regressor kernel, ``"conv1x1"`` (FitNets-style cheap adapter) or ``"conv3x3"``.
+        region: where to imitate: ``"all"`` (the whole map, FitNets) or ``"objects"`` (only the
+            cells of the ground-truth boxes, after fine-grained imitation; :mod:`.regions`).
     """
 
     teacher: str = "teacher"
     weight: float = 1.0
     kind: str = "conv1x1"
+    region: str = "all"
 
 
 class HintLoss(LossTerm):
@@ -141,6 +153,7 @@ class HintLoss(LossTerm):
         super().__init__()
         cfg = cfg or HintConfig()
         self.cfg = cfg.replace(**overrides) if overrides else cfg
+        check_region("HintLoss", self.cfg.region)
         if not taps:
             raise ValueError("HintLoss: taps is empty; give {tap: (c_s, c_t)}")
         sizes = dict(sizes or {})
@@ -206,5 +219,6 @@ class HintLoss(LossTerm):
             if adapted.shape != feat_t.shape:
                 raise ValueError(f"HintLoss: regressor for tap {tap!r} gives {tuple(adapted.shape)} but the "
                                  f"teacher feature is {tuple(feat_t.shape)}; pass sizes= or use from_models()")
-            total = total + hint_loss(adapted, feat_t)
+            weights = region_weights(ctx.batch, self.cfg.region, tuple(feat_t.shape[-2:]))
+            total = total + hint_loss(adapted, feat_t, weights)
         return {"loss_hint": self.cfg.weight * total}

@@ -53,9 +53,11 @@ class MOTDistillConfig(Config):
         hint_weight: multiplier of ``loss_hint``; 0.1 brings the summed hint loss of the shipped
             pair (about 7.5 at the start, three taps) to the scale of the task loss (about 2).
         hint_kind: regressor kernel, ``"conv1x1"`` or ``"conv3x3"``.
+        hint_region: where hints imitate: ``"all"`` or ``"objects"`` (:mod:`~kdtrack_lite.distill.regions`).
         at_taps: taps whose attention maps are matched.
         at_beta: AT weight ``beta`` (the term is ``beta / 2 * sum_taps L_AT``; 1e3 in the AT code).
         at_p: attention power ``p`` (2 in the AT paper).
+        at_region: where attention maps are compared: ``"all"`` or ``"objects"``.
         kd_temperature: heatmap KD temperature ``T``.
         kd_weight: multiplier of the heatmap KD term.
         kd_reg_weight: multiplier of the regression-head KD term (``wh``, ``reg``, ``tracking``
@@ -66,9 +68,11 @@ class MOTDistillConfig(Config):
     hint_taps: tuple[str, ...] = ("s8", "s16", "neck")
     hint_weight: float = 0.1
     hint_kind: str = "conv1x1"
+    hint_region: str = "all"
     at_taps: tuple[str, ...] = ("s8", "s16", "neck")
     at_beta: float = 1e3
     at_p: float = 2.0
+    at_region: str = "all"
     kd_temperature: float = 2.0
     kd_weight: float = 1.0
     kd_reg_weight: float = 0.1
@@ -121,9 +125,10 @@ def build_mot_losses(names: str | Sequence[str], student: nn.Module, teacher: nn
             terms.append(HintLoss.from_models(student, teacher, list(cfg.hint_taps), _probe_batch(student),
                                               forward=detector_forward,
                                               cfg=HintConfig(teacher=cfg.teacher, weight=cfg.hint_weight,
-                                                             kind=cfg.hint_kind)))
+                                                             kind=cfg.hint_kind, region=cfg.hint_region)))
         elif name == "at":
-            terms.append(AttentionTransfer(taps=tuple(cfg.at_taps), beta=cfg.at_beta, p=cfg.at_p, teacher=cfg.teacher))
+            terms.append(AttentionTransfer(taps=tuple(cfg.at_taps), beta=cfg.at_beta, p=cfg.at_p, teacher=cfg.teacher,
+                                           region=cfg.at_region))
         else:
             terms.append(ResponseKD(teacher=cfg.teacher, temperature=cfg.kd_temperature, hm_weight=cfg.kd_weight,
                                     reg_weight=cfg.kd_reg_weight))

@@ -96,6 +96,7 @@ def train_mot_detector(
     num_workers: int = 0,
     tracker_cfg: TrackerConfig | None = None,
     checkpoint_extra: dict[str, Any] | None = None,
+    student_bn: str = "train",
 ) -> tuple[nn.Module, History]:
     """Train a CenterTrack detector (``role`` = ``"teacher"`` or ``"student"`` preset).
 
@@ -104,6 +105,7 @@ def train_mot_detector(
     weights (same architecture): continued training, or fine-tuning a shipped baseline.
     ``tracker_cfg`` is the tracker that validation runs (default ``TrackerConfig()``).
     ``checkpoint_extra`` adds entries to the checkpoint's description (e.g. the distillation settings).
+    ``student_bn`` is the Distiller's BatchNorm mode of the trained model (``"train"`` or ``"frozen"``).
     """
     data_cfg = data_cfg or MOTDataConfig.make()
     train_cfg = train_cfg or TrainConfig.make()
@@ -115,7 +117,8 @@ def train_mot_detector(
     val_seqs = val_sequences if val_sequences is not None else make_mot_split("val", data_cfg)
     loader = mot_loader(train_seqs, data_cfg.batch_size, seed=train_cfg.seed, num_workers=num_workers)
     task = CenterTrackLoss(loss_cfg, embedding_dim=model.cfg.embedding_dim, seed=train_cfg.seed)
-    distiller = Distiller(model, task, teachers=teachers, losses=distiller_losses, forward=detector_forward)
+    distiller = Distiller(model, task, teachers=teachers, losses=distiller_losses, forward=detector_forward,
+                          student_bn=student_bn)
 
     def validate(student: nn.Module) -> float:
         return float(evaluate_detector(student, val_seqs, tracker_cfg).combined["HOTA"])
