@@ -1,4 +1,4 @@
-"""Box formats and IoU: the one module that converts between them (STYLE 5).
+"""Box formats and IoU: the one module that converts between them.
 
 Formats (names carry them everywhere else in the library):
 

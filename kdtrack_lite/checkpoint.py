@@ -1,4 +1,4 @@
-"""Self-describing checkpoints (STYLE 11).
+"""Self-describing checkpoints.
 
 A checkpoint is one ``torch.save`` file holding everything needed to rebuild and judge a model:
 

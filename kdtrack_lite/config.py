@@ -1,6 +1,6 @@
 """Typed configs with FAST and FULL profiles.
 
-Every component keeps its hyper-parameters in a dataclass next to its code (STYLE 8). A config
+Every component keeps its hyper-parameters in a dataclass next to its code. A config
 class may declare ``FAST`` overrides: the values that make a notebook or a test run in about a
 minute on a 2-core CPU. ``Config.make()`` picks the profile from the ``KDTRACK_FAST``
 environment variable (``1`` = FAST, anything else or unset = FULL), so one flag switches every

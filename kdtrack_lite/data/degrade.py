@@ -13,7 +13,7 @@ Each op maps a level in ``[0, 1]`` (0 = untouched) to a physical parameter:
     jpeg           JPEG quality 95 - 90 l                        compression artefacts
 
 Ops run in the fixed order of ``OPS`` (optics, scene, sensor, compression). OUR DESIGN CHOICE:
-the parameter ranges; the families follow the low-quality-video literature DESIGN.md cites
+the parameter ranges; the families follow the low-quality-video literature
 (VSD-MOT/DSWR: blur, noise, low light, compression).
 
 A schedule spec is ``"op:kind:args,..."``; kinds: ``const:l``, ``ramp:l0:l1``,

@@ -1,6 +1,6 @@
 """Headline targets in machine-readable form: ``benchmarks/targets.json``.
 
-A list, one entry per target (DESIGN.md §0)::
+A list, one entry per target::
 
     {"id": "world.R1", "target": "in words", "value": 16.4, "threshold": 10, "op": ">=",
      "met": true, "n_seeds": 1, "command": "kdtrack room"}

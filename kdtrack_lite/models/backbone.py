@@ -1,6 +1,6 @@
 """Backbone family: one configurable CNN with teacher and student presets at shared strides.
 
-OUR DESIGN CHOICE (DESIGN.md §1.1, §1.2): distillation needs teacher and student features at the
+OUR DESIGN CHOICE: distillation needs teacher and student features at the
 same spatial strides, so both come from one family. A stem halves the resolution (stride 2), then
 each stage halves it again: with three stages the features are at strides 4, 8 and 16 and are
 named ``"s4"``, ``"s8"``, ``"s16"`` (two stages: ``"s4"``, ``"s8"``, the SiamFC stride).
@@ -145,7 +145,7 @@ class Backbone(nn.Module):
 
     ``forward(x (B, C_in, H, W), stem_extra=None) -> {"s4": (B, w0, H/4, W/4), "s8": ..., ...}``.
     ``stem_extra (B, stem_channels, H/2, W/2)`` is *added* to the stem output before the stages:
-    that is where CenterTrack's previous-frame and prior-heatmap stems join (DESIGN.md §1.1).
+    that is where CenterTrack's previous-frame and prior-heatmap stems join.
     """
 
     def __init__(self, cfg: BackboneConfig | None = None):

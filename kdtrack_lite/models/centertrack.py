@@ -1,6 +1,6 @@
 """CenterTrack-style MOT detector: objects as points, tracked by an offset to the previous frame.
 
-PAPER FACTS (CenterNet, Zhou et al. 2019; CenterTrack, Zhou et al. 2020; DESIGN.md §1.1):
+PAPER FACTS (CenterNet, Zhou et al. 2019; CenterTrack, Zhou et al. 2020):
 each object is a peak in a class heatmap at its box centre; per-pixel heads regress the box size
 and the sub-pixel centre offset; CenterTrack adds the previous frame and a *prior heatmap* of the
 previous frame's objects as inputs, each through its own conv stem whose output is **added** to

@@ -1,6 +1,6 @@
 """The VSD-MOT student: a small Transformer encoder over a frame token and the tracker's query vectors.
 
-PAPER FACT (VSD-MOT, DESIGN.md 1.3): the student that replaces the frozen CLIP image encoder at
+PAPER FACT (VSD-MOT abstract): the student that replaces the frozen CLIP image encoder at
 inference "employs a Transformer Encoder architecture to process the query vectors of the
 multi-object tracking algorithm"; its semantic output is fused with the query vectors (DSWR).
 

@@ -1,12 +1,11 @@
 """SiamFC: fully-convolutional Siamese tracker head, its labels and its balanced logistic loss.
 
-PAPER FACTS (SiamFC, Bertinetto et al. 2016; DESIGN.md §1.2): one embedding network ``phi`` is
+PAPER FACTS (SiamFC, Bertinetto et al. 2016): one embedding network ``phi`` is
 applied to the exemplar (template) ``z`` and the search image ``x``; the response map is their
 cross-correlation ``f(z, x) = s * (phi(z) ⋆ phi(x)) + b``, computed as a grouped ``conv2d`` with
 the template features as the kernel, ``s = 0.001``; the network stride is 8. Training labels are
-positive where the distance to the target centre is ``<= r_pos / stride`` (L1 distance, as in
-DESIGN.md) and negative elsewhere; the logistic loss is balanced so that positives and
-negatives weigh the same.
+positive where the distance to the target centre is ``<= r_pos / stride`` (L1 distance) and
+negative elsewhere; the logistic loss is balanced so that positives and negatives weigh the same.
 
 OUR DESIGN CHOICES: the backbone family of :mod:`kdtrack_lite.models.backbone` with two stages
 (strides 4, 8) plus a linear 1x1 ``adjust`` conv + BN (SiamFC's last layer has no ReLU); lite crops

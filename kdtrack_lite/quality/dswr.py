@@ -1,6 +1,6 @@
 """DSWR: Dynamic Semantic Weight Regulation -- frame quality decides how much semantics to fuse.
 
-PAPER FACT (VSD-MOT, DESIGN.md 1.3): DSWR evaluates each frame's quality through clarity, noise
+PAPER FACT (VSD-MOT abstract): DSWR evaluates each frame's quality through clarity, noise
 level and contrast and generates adaptive fusion weights for combining the semantic features
 with the query vectors. The predecessor VSE-MOT fuses with a gate ``w * f_clip + (1 - w) * f_query``.
 

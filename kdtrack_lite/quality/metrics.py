@@ -1,6 +1,6 @@
 """Frame-quality metrics: clarity, noise level and contrast, each a documented standard.
 
-PAPER FACT (VSD-MOT, DESIGN.md 1.3): DSWR evaluates each frame's quality through *clarity*,
+PAPER FACT (VSD-MOT abstract): DSWR evaluates each frame's quality through *clarity*,
 *noise level* and *contrast*. The paper's exact formulas are not available to us; OUR DESIGN
 CHOICE is one standard estimator for each, computed on the grey image ``Y`` (ITU-R BT.601 luma,
 OpenCV's ``RGB2GRAY``) in 0..255 levels:

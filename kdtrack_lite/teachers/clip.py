@@ -1,6 +1,6 @@
 """The frozen CLIP image encoder that VSD-MOT distils from, loaded with ``open_clip``.
 
-PAPER FACT (VSD-MOT, DESIGN.md 1.3): a frozen CLIP image encoder extracts global visual semantics
+PAPER FACT (VSD-MOT abstract): a frozen CLIP image encoder extracts global visual semantics
 and is the teacher of a faster student; the predecessor VSE-MOT uses CLIP RN50's visual encoder.
 
 OUR DESIGN CHOICES:
