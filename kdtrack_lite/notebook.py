@@ -69,7 +69,7 @@ class NotebookEnv:
         }
 
 
-FIGURE_DPI = 100  # readable on a laptop screen (COURSE: PNG at >= 100 dpi)
+FIGURE_DPI = 100  # PNG at 100 dpi: labels stay readable on a laptop screen
 
 
 def _configure_matplotlib() -> None:

@@ -1,6 +1,6 @@
 """AttTrack component (1), cross-model feature learning: distil the MOT teacher into the student.
 
-PAPER FACT (AttTrack, DESIGN §1.1): a lightweight student learns from a complex teacher by
+PAPER FACT (AttTrack): a lightweight student learns from a complex teacher by
 aligning their *intermediate* representations. The paper's building blocks we use are FitNets
 hints (Romero et al. 2015) and attention transfer (Zagoruyko & Komodakis 2017).
 
@@ -31,7 +31,7 @@ import torch
 from torch import nn
 
 from ..checkpoint import load_checkpoint
-from ..config import Config
+from ..config import Config, current_profile
 from ..distill.attention import AttentionTransfer
 from ..distill.base import LossTerm
 from ..distill.hint import HintConfig, HintLoss
@@ -77,6 +77,19 @@ class MOTDistillConfig(Config):
     kd_weight: float = 1.0
     kd_reg_weight: float = 0.1
     teacher: str = "teacher"
+
+
+# The fine-tune every compared MOT student gets (FULL): from the shipped student, a low learning
+# rate with a cosine decay, so that fine-tuning alone does not lower the student it starts from.
+MOT_FINETUNE_FULL = {"epochs": 4, "steps_per_epoch": 100, "lr": 2e-4, "warmup_steps": 20, "patience": 0}
+MOT_FINETUNE_FAST = {"epochs": 2, "steps_per_epoch": 15, "lr": 2e-4, "warmup_steps": 5, "patience": 0}
+
+
+def mot_finetune_config(profile: str | None = None, **overrides) -> TrainConfig:
+    """The fine-tune budget of the compared MOT students (:data:`MOT_FINETUNE_FULL`; FAST: a few steps)."""
+    profile = profile or current_profile()
+    budget = MOT_FINETUNE_FULL if profile == "full" else MOT_FINETUNE_FAST
+    return TrainConfig.make(profile, **{**budget, **overrides})
 
 
 def parse_losses(spec: str | Sequence[str] | None) -> tuple[str, ...]:
@@ -144,6 +157,30 @@ def shipped_detector(name: str, root: str | Path | None = None) -> nn.Module:
 def shipped_mot_pair(root: str | Path | None = None) -> tuple[nn.Module, nn.Module]:
     """``(teacher, student)`` built from ``data_samples/checkpoints/mot_{teacher,student}.pt``, in eval mode."""
     return shipped_detector("mot_teacher", root), shipped_detector("mot_student", root)
+
+
+def distilled_name(losses: str | Sequence[str] | None, seed: int) -> str:
+    """Checkpoint name of a shipped fine-tune: ``("kd",), 0`` -> ``"mot_student_kd_s0"``; none -> ``..._alone_s0``."""
+    names = parse_losses(losses)
+    return f"mot_student_{'_'.join(names) if names else 'alone'}_s{seed}"
+
+
+def load_or_distill(losses: str | Sequence[str] | None, seed: int, teacher: nn.Module, student: nn.Module,
+                    cfg: MOTDistillConfig | None = None, root: str | Path | None = None) -> nn.Module:
+    """The shipped fine-tune of ``student`` with ``losses`` and ``seed`` if it ships, else one trained now.
+
+    Shipped: ``data_samples/checkpoints/{distilled_name(losses, seed)}.pt`` (FULL budget,
+    :data:`MOT_FINETUNE_FULL`; commands in ``MANIFEST.json``). Missing: a FAST fine-tune with the
+    same recipe, and a printed line saying so, so that a notebook still runs end to end.
+    """
+    folder = Path(root) if root is not None else samples_dir() / "checkpoints"
+    path = folder / f"{distilled_name(losses, seed)}.pt"
+    if path.is_file():
+        return load_checkpoint(path).build().eval()
+    print(f"{path.name} does not ship: fine-tuning it now (FAST profile)")
+    model, _ = distill_mot_student(losses, teacher, student, MOTDataConfig.make("fast", world="mixed"),
+                                   mot_finetune_config("fast", seed=seed), cfg)
+    return model.eval()
 
 
 def distill_mot_student(
