@@ -37,12 +37,6 @@ MODULES = sorted((ROOT / "kdtrack_lite").rglob("*.py"))
 # to fail until its rewrite lands. Delete a name from this set once its test passes.
 AWAITING_CLEANUP = {
     "03_attention_transfer.ipynb",  # "session 10/11/12" in markdown, "issue 5/6" in code comments
-    # "DESIGN §1.x" / "DESIGN.md" / "STYLE 4" / "seed 002" in module docstrings:
-    "distill/attention.py", "distill/base.py", "distill/dcsd.py", "distill/hint.py", "distill/hooks.py",
-    "distill/multi_teacher.py", "distill/response.py", "eval/room.py", "track/interleaved.py",
-    "track/mot_tracker.py", "track/pipeline.py", "track/schedules.py", "track/semantic_fusion.py",
-    "track/sot_tracker.py", "train/distill_mot.py", "train/prior_transfer.py", "train/sdst.py",
-    "train/semantic.py",
 }
 
 

@@ -1,6 +1,6 @@
 """Attention transfer: match where student and teacher "look" (Zagoruyko & Komodakis 2017).
 
-PAPER FACTS ("Paying More Attention to Attention", ICLR 2017; DESIGN §1.1): the activation-based
+PAPER FACTS ("Paying More Attention to Attention", ICLR 2017): the activation-based
 spatial attention map of ``A (B, C, H, W)`` is ``Q = F(A) = mean_c |A_c|^p`` with ``p = 2``,
 flattened per sample to ``(B, H*W)`` and L2-normalised; the loss over tap pairs ``j`` is
 

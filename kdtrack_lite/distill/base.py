@@ -1,4 +1,4 @@
-"""The Distiller: one student, frozen teachers, and a list of loss terms (STYLE 4).
+"""The Distiller: one student, frozen teachers, and a list of loss terms.
 
 ``Distiller(student, teachers, losses)`` is the only training object in kdtrack_lite. A student
 trained alone is a Distiller with no teachers (the *baseline*), so every comparison in the

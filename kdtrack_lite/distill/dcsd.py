@@ -1,6 +1,6 @@
 """DCSD: Dual-Constraint Semantic Distillation from a frozen CLIP image encoder (VSD-MOT).
 
-PAPER FACT (VSD-MOT, DESIGN.md 1.3): the student learns from the CLIP image encoder through two
+PAPER FACT (VSD-MOT): the student learns from the CLIP image encoder through two
 complementary losses that balance *local feature matching* and *global semantic consistency*.
 The paper's formulas are not available to us; OUR DESIGN CHOICES, each a standard KD building block:
 

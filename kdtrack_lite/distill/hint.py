@@ -9,7 +9,7 @@ output ``u_T(x)`` and trained with
 the regressor being trained together with the student (a convolutional regressor when the
 hint is a feature map).
 
-OUR DESIGN CHOICES (DESIGN §1.1):
+OUR DESIGN CHOICES:
 
 * the squared norm is taken as a *mean* over all elements (``F.mse_loss``), so the weight does
   not depend on batch or map size;

@@ -1,6 +1,6 @@
 """Feature taps through forward hooks: read a model's intermediate features without rewriting it.
 
-Our design choice (STYLE 4, DESIGN §2): distillation never edits a model's ``forward``. A
+Our design choice: distillation never edits a model's ``forward``. A
 :class:`FeatureTaps` attaches a forward hook to each named sub-module and keeps its latest
 output, so the same student can be trained alone, with hints, or with attention transfer.
 """

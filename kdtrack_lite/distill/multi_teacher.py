@@ -1,6 +1,6 @@
-"""Multi-teacher distillation with specialised teachers (SDST, Li et al. 2024, DESIGN §1.2).
+"""Multi-teacher distillation with specialised teachers (SDST, Li et al. 2024).
 
-PAPER FACTS (SDST abstract, seed 002): a *general teacher* imparts basic knowledge to the student;
+PAPER FACTS (SDST abstract): a *general teacher* imparts basic knowledge to the student;
 *specialised teachers* transfer knowledge for challenging attributes (occlusion and fast motion are
 named); training has two processes, general-teacher -> student and specialised-teachers -> student.
 

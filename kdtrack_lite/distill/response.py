@@ -9,7 +9,7 @@ the ``T^2`` keeping gradient magnitudes comparable across temperatures. :func:`k
 loss with the softmax over everything but the batch dimension, so it serves class logits
 ``(B, K)`` and SiamFC response maps ``(B, 1, H, W)`` alike (a distribution over positions).
 
-OUR DESIGN CHOICES for the CenterNet-style detector heads (DESIGN §1.1), in :class:`ResponseKD`:
+OUR DESIGN CHOICES for the CenterNet-style detector heads, in :class:`ResponseKD`:
 
 * the heatmap is a per-pixel *sigmoid*, not a softmax, so each pixel is a Bernoulli variable:
   ``binary_kd_loss = T^2 * KL(Bern(sigmoid(z_T/T)) || Bern(sigmoid(z_S/T)))``, averaged over

@@ -1,7 +1,7 @@
 """Room checks: is the phenomenon a distillation method exists for present in this world?
 
 A distillation can only pass on what the teacher knows better than the student, in a place the
-student's own training misses (DESIGN.md §0). Each check measures one such phenomenon from the
+student's own training misses. Each check measures one such phenomenon from the
 shipped models on held-out data, before any method is tuned against it:
 
 ====  ====================================================================  =============================
@@ -244,7 +244,7 @@ def shipped_pair(teacher: str | None = None, student: str | None = None) -> tupl
 
 @add_command
 def _room(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("room", help="room checks: does the world hold each method's phenomenon? (DESIGN §0)")
+    p = sub.add_parser("room", help="room checks: does the world hold each method's phenomenon?")
     p.add_argument("--fast", action="store_true", help="FAST profile: a smoke run on a few short scenes")
     p.add_argument("--only", default=",".join(CHECKS), help=f"comma list of checks (default: {','.join(CHECKS)})")
     p.add_argument("--teacher", help="MOT teacher checkpoint (default: the shipped one)")

@@ -1,6 +1,6 @@
 """Interleaved teacher/student inference with the teacher's predictions as the student's prior.
 
-PAPER FACTS (AttTrack, DESIGN.md §1.1): teacher (complex) and student (lightweight) are run
+PAPER FACTS (AttTrack): teacher (complex) and student (lightweight) are run
 *interleaved* at inference time, and the teacher's updated predictions are given to the student as
 *prior knowledge*.
 

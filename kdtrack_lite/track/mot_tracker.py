@@ -18,7 +18,7 @@ owned by the tracker instance, starting at 1 (no global state; :meth:`MOTTracker
 The output box of a track is its Kalman-corrected state. Every threshold is a field of
 :class:`TrackerConfig`.
 
-Input/output (DESIGN.md §2): ``update(detections (N, 6) [x1, y1, x2, y2, score, class])``
+Input/output: ``update(detections (N, 6) [x1, y1, x2, y2, score, class])``
 returns ``(M, 6)`` ``[x1, y1, x2, y2, track_id, score]``; :meth:`MOTTracker.results_rows` gives
 MOTChallenge rows ``frame, id, left, top, w, h, conf, -1, -1, -1``.
 """
@@ -63,7 +63,7 @@ class TrackerConfig(Config):
         use_tracking_offset: use the detector's tracking offsets when :meth:`MOTTracker.update`
             gets them.
         prior_min_score: tracks rendered into the CenterTrack prior heatmap need this score
-            (0.5: CenterTrack's inference rule, DESIGN.md §1.1).
+            (0.5: CenterTrack's inference rule).
         kalman: motion-model noise.
     """
 

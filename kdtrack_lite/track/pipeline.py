@@ -1,6 +1,6 @@
 """Online CenterTrack-style MOT: detector -> decode -> two-stage tracker, frame by frame.
 
-PAPER FACTS (CenterTrack, DESIGN.md §1.1): the detector sees the current frame, the previous
+PAPER FACTS (CenterTrack): the detector sees the current frame, the previous
 frame and a prior heatmap rendered from the previous frame's tracks with score >= 0.5.
 OUR CHOICES: association by :class:`kdtrack_lite.track.mot_tracker.MOTTracker` (Kalman, IoU,
 appearance embeddings and the detector's tracking offsets); on the first frame the previous frame

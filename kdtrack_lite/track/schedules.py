@@ -1,6 +1,6 @@
 """Which model runs on which frame: fixed and adaptive teacher/student schedules (AttTrack).
 
-PAPER FACT (AttTrack, DESIGN.md §1.1): at inference time the execution of the complex teacher and
+PAPER FACT (AttTrack): at inference time the execution of the complex teacher and
 the lightweight student is *interleaved*. The papers' abstracts give no schedule; the two below are
 OUR DESIGN CHOICES:
 

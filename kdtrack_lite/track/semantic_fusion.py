@@ -1,6 +1,6 @@
 """VSD-MOT at inference: query vectors -> student semantics -> DSWR-weighted fusion -> association.
 
-PAPER FACT (VSD-MOT, DESIGN.md 1.3): the student's semantic features are fused with the query
+PAPER FACT (VSD-MOT): the student's semantic features are fused with the query
 vectors by weights that DSWR derives from each frame's quality; the fused vectors go to the tracker.
 
 OUR DESIGN CHOICES:

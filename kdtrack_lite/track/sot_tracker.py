@@ -1,14 +1,14 @@
 """SiamFC single-object tracker with the got10k interface ``init(frame, box_xywh)`` / ``update(frame)``.
 
-PAPER FACTS (SiamFC, Bertinetto et al. 2016; DESIGN.md §1.2): the exemplar is cropped once at
+PAPER FACTS (SiamFC, Bertinetto et al. 2016): the exemplar is cropped once at
 ``init`` with context around the target and its features are cached; each new frame is searched
 around the previous position at several scales; the response is upsampled, non-central scales
 are penalised, a Hann (cosine) window penalises large displacements, and the size is updated
 with a scale learning rate.
 
 The numeric defaults of ``scale_penalty`` and ``response_upsample`` are the values of the SiamFC
-reference implementation (as given in the project brief, not in DESIGN.md); so were
-``scale_step = 1.0375``, ``scale_lr = 0.59`` and ``window_influence = 0.176``. OUR CHOICE:
+reference implementation; so were ``scale_step = 1.0375``, ``scale_lr = 0.59`` and
+``window_influence = 0.176``. OUR CHOICE:
 ``scale_step = 1.06`` and ``scale_lr = 1.0``, because the synthetic zoom ramps change the target's
 size by about 5 % a frame while the reference values let the box follow at most
 1.0375 ** 0.59 - 1 = 2.2 % a frame, so the box lags and the template stops matching.

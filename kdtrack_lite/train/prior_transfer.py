@@ -1,6 +1,6 @@
 """Training a student to use the teacher's predictions as its prior (AttTrack, component 3).
 
-PAPER FACT (AttTrack, DESIGN.md §1.1): the teacher's updated predictions are used as prior
+PAPER FACT (AttTrack): the teacher's updated predictions are used as prior
 knowledge for the student.
 
 OUR DESIGN CHOICES:
@@ -13,7 +13,7 @@ OUR DESIGN CHOICES:
   the track's last frame-to-frame displacement (constant velocity, like the Kalman prediction),
   so the student sees stale, propagated, imperfect teacher priors. CenterTrack's training
   disturbances (jitter, dropped peaks, false peaks; :class:`~kdtrack_lite.data.datasets.PairConfig`)
-  are applied on top, as DESIGN.md asks.
+  are applied on top.
 * The control is the same fine-tuning, same budget, with CenterTrack's noisy ground-truth priors
   (``prior="gt"``), and both start from the same shipped student.
 * Validation (early stopping, best weights) scores the interleaved pipeline at ``FixedSchedule(k)``

@@ -1,6 +1,6 @@
 """SDST recipes: specialised teachers fine-tuned per attribute, and the multi-teacher student.
 
-PAPER FACTS (SDST, seed 002; DESIGN §1.2): a general teacher plus teachers specialised on
+PAPER FACTS (SDST): a general teacher plus teachers specialised on
 challenging attributes (occlusion and fast motion named) distil one small Siamese student.
 
 OUR DESIGN CHOICES:

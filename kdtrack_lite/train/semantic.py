@@ -1,6 +1,6 @@
 """Training recipe for VSD-MOT on the lite tracker: semantic student (DCSD) and DSWR regulator.
 
-OUR DESIGN (DESIGN.md 1.3):
+OUR DESIGN:
 
 1. *Data*: synthetic MOT scenes (train split of :mod:`kdtrack_lite.train.mot`), each degraded by
    one spec of ``train_specs`` (clean, constant, ramps and bursts), so frame quality varies. A
