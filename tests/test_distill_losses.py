@@ -18,6 +18,7 @@ from kdtrack_lite.distill import (
     confidence_weight,
     hint_loss,
     kd_loss,
+    kd_per_sample,
     make_regressor,
     weighted_l1_loss,
 )
@@ -176,6 +177,19 @@ def test_kd_loss_equals_torch_kldiv(shape):
                    reduction="batchmean") * T * T
     assert kd_loss(zs, zt, T).item() == pytest.approx(ref.item(), rel=1e-6)
     assert kd_loss(zt, zt, T).item() == pytest.approx(0.0, abs=1e-7)
+
+
+@pytest.mark.parametrize("shape", [(4, 10), (3, 1, 5, 6)])
+def test_kd_per_sample_equals_torch_kldiv_per_sample(shape):
+    zs, zt, T = torch.randn(*shape, generator=_gen(5)), torch.randn(*shape, generator=_gen(6)), 2.5
+    ref = F.kl_div(F.log_softmax(zs.flatten(1) / T, 1), F.softmax(zt.flatten(1) / T, 1),
+                   reduction="none").sum(1) * T * T  # (B,)
+    got = kd_per_sample(zs, zt, T)
+    assert got.shape == (shape[0],) and torch.allclose(got, ref, atol=1e-6)
+    assert got.mean().item() == pytest.approx(kd_loss(zs, zt, T).item(), rel=1e-6)
+    assert kd_per_sample(zs[:0], zt[:0], T).shape == (0,)
+    with pytest.raises(ValueError, match="kd_loss: temperature T must be > 0"):
+        kd_loss(zs, zt, 0.0)
 
 
 def test_weighted_l1_and_confidence_weight_hand_values():

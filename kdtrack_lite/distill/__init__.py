@@ -15,6 +15,7 @@ from .response import (
     binary_kd_loss,
     confidence_weight,
     kd_loss,
+    kd_per_sample,
     weighted_l1_loss,
 )
 
@@ -22,7 +23,7 @@ __all__ = ["Distiller", "DistillContext", "LossTerm", "total_loss", "FeatureTaps
            "TrainConfig", "fit",
            "hint_loss", "make_regressor", "HintConfig", "HintLoss",
            "attention_map", "at_loss", "AttentionConfig", "AttentionTransfer",
-           "binary_kd_loss", "confidence_weight", "kd_loss", "weighted_l1_loss",
+           "binary_kd_loss", "confidence_weight", "kd_loss", "kd_per_sample", "weighted_l1_loss",
            "ResponseKDConfig", "ResponseKD", "SoftmaxKDConfig", "SoftmaxKD",
            "linear_cka", "feature_rows", "feature_cka", "cka_matrix",
            "DCSDConfig", "DCSDLoss", "dcsd_local_loss", "dcsd_frame_loss", "dcsd_global_loss", "relation_loss"]

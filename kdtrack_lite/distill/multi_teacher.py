@@ -36,13 +36,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-from torch.nn import functional as F
 
 from ..config import Config
 from ..data.sot_synth import ATTRIBUTES
 from ._shapes import check_finite, check_same_shape, zero_loss
 from .base import DistillContext, LossTerm
-from .response import bernoulli_kl
+from .response import bernoulli_kl, kd_per_sample
 
 SCHEMES = ("fixed", "confidence", "loss")
 KD_FORMS = ("softmax", "bernoulli")
@@ -55,7 +54,8 @@ def per_sample_kd(logits_s: torch.Tensor, logits_t: torch.Tensor, T: float = 4.0
     """Response KD per sample -> ``(B,)``, in one of two forms (:data:`KD_FORMS`):
 
     * ``"softmax"``: Hinton KD ``T^2 * KL(softmax(z_T/T) || softmax(z_S/T))``, the map's positions
-      as one distribution; its batch mean equals :func:`~kdtrack_lite.distill.response.kd_loss`;
+      as one distribution (:func:`~kdtrack_lite.distill.response.kd_per_sample`); its batch mean
+      equals :func:`~kdtrack_lite.distill.response.kd_loss`;
     * ``"bernoulli"``: ``T^2 * mean over positions of KL(Bern(sigmoid(z_T/T)) || Bern(sigmoid(z_S/T)))``
       (:func:`~kdtrack_lite.distill.response.bernoulli_kl`), each position its own probability, as
       SiamFC's logistic loss trains it and its tracker reads it.
@@ -71,17 +71,14 @@ def per_sample_kd(logits_s: torch.Tensor, logits_t: torch.Tensor, T: float = 4.0
 
 
 def _per_sample_kd(logits_s: torch.Tensor, logits_t: torch.Tensor, T: float, form: str) -> torch.Tensor:
-    """:func:`per_sample_kd` without the finiteness check (the caller has made it)."""
+    """:func:`per_sample_kd` after its caller's finiteness check -> ``(B,)``; the softmax form is
+    :func:`~kdtrack_lite.distill.response.kd_per_sample`."""
     check_same_shape("per_sample_kd", "logits_s", logits_s, "logits_t", logits_t)
     if form not in KD_FORMS:
         raise ValueError(f"per_sample_kd: form must be one of {KD_FORMS}, got {form!r}")
     if form == "bernoulli":
         return T * T * bernoulli_kl(logits_s, logits_t, T, "per_sample_kd").flatten(1).mean(dim=1)
-    if T <= 0:
-        raise ValueError(f"per_sample_kd: temperature T must be > 0, got {T}")
-    log_p_s = F.log_softmax(logits_s.flatten(1) / T, dim=1)  # (B, N)
-    log_p_t = F.log_softmax(logits_t.detach().flatten(1) / T, dim=1)  # (B, N)
-    return T * T * (log_p_t.exp() * (log_p_t - log_p_s)).sum(dim=1)
+    return kd_per_sample(logits_s, logits_t, T, where="per_sample_kd")
 
 
 def attribute_gate(attributes: torch.Tensor, specialist_attributes: Sequence[Sequence[str]],

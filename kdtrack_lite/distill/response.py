@@ -97,8 +97,40 @@ def confidence_weight(logits_s: torch.Tensor, logits_t: torch.Tensor) -> torch.T
     return torch.maximum(torch.sigmoid(logits_t), torch.sigmoid(logits_s)).detach()
 
 
+def kd_per_sample(logits_s: torch.Tensor, logits_t: torch.Tensor, T: float = 4.0,
+                  where: str = "kd_per_sample") -> torch.Tensor:
+    """Hinton KD per sample ``T^2 * KL(softmax(z_T/T) || softmax(z_S/T))`` -> ``(B,)``.
+
+    Args:
+        logits_s: student logits ``(B, ...)``; the softmax runs over all non-batch dims
+            (``(B, K)`` classes, or a ``(B, 1, H, W)`` response map as ``H*W`` positions).
+        logits_t: teacher logits, same shape; a constant target (detached).
+        T: temperature (> 0).
+        where: names the caller in the errors.
+
+    Returns:
+        ``(B,)`` tensor, the KL summed over each sample's distribution; zeros that keep the graph
+        when there is nothing to compare.
+
+    Raises:
+        ValueError: NaN/inf in an argument (named), shapes that differ, ``T <= 0``, fewer than 2 dims.
+    """
+    check_same_shape(where, "logits_s", logits_s, "logits_t", logits_t)
+    if T <= 0:
+        raise ValueError(f"{where}: temperature T must be > 0, got {T}")
+    if logits_s.dim() < 2:
+        raise ValueError(f"{where}: logits must be (B, ...) with at least 2 dims, got {tuple(logits_s.shape)}")
+    check_finite(where, logits_s=logits_s, logits_t=logits_t)
+    if logits_s.numel() == 0:
+        return logits_s.flatten(1).sum(dim=1) * 0.0  # (B,), an empty batch or empty maps
+    log_p_s = F.log_softmax(logits_s.flatten(1) / T, dim=1)  # (B, N)
+    log_p_t = F.log_softmax(logits_t.detach().flatten(1) / T, dim=1)  # (B, N)
+    return T * T * (log_p_t.exp() * (log_p_t - log_p_s)).sum(dim=1)  # (B,)
+
+
 def kd_loss(logits_s: torch.Tensor, logits_t: torch.Tensor, T: float = 4.0) -> torch.Tensor:
-    """Hinton KD ``T^2 * KL(softmax(z_T/T) || softmax(z_S/T))``, averaged over the batch.
+    """Hinton KD ``T^2 * KL(softmax(z_T/T) || softmax(z_S/T))``, averaged over the batch: the mean
+    of :func:`kd_per_sample`.
 
     Args:
         logits_s: student logits ``(B, ...)``; the softmax runs over all non-batch dims
@@ -113,18 +145,10 @@ def kd_loss(logits_s: torch.Tensor, logits_t: torch.Tensor, T: float = 4.0) -> t
     Raises:
         ValueError: NaN/inf in an argument (named), shapes that differ, ``T <= 0``.
     """
-    check_same_shape("kd_loss", "logits_s", logits_s, "logits_t", logits_t)
-    if T <= 0:
-        raise ValueError(f"kd_loss: temperature T must be > 0, got {T}")
-    if logits_s.dim() < 2:
-        raise ValueError(f"kd_loss: logits must be (B, ...) with at least 2 dims, got {tuple(logits_s.shape)}")
-    check_finite("kd_loss", logits_s=logits_s, logits_t=logits_t)
+    per_sample = kd_per_sample(logits_s, logits_t, T, where="kd_loss")  # (B,)
     if logits_s.numel() == 0:
         return zero_loss(logits_s)
-    log_p_s = F.log_softmax(logits_s.flatten(1) / T, dim=1)  # (B, N)
-    log_p_t = F.log_softmax(logits_t.detach().flatten(1) / T, dim=1)  # (B, N)
-    kl = (log_p_t.exp() * (log_p_t - log_p_s)).sum(dim=1)  # (B,)
-    return T * T * kl.mean()
+    return per_sample.mean()
 
 
 def weighted_l1_loss(pred_s: torch.Tensor, pred_t: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
