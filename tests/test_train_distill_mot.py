@@ -168,3 +168,66 @@ def test_head_swap_table_rows_and_the_plain_rows_equal_their_models():
     assert table.loc["student", "HOTA"] == float(evaluate_detector(student, seqs, tracker).combined["HOTA"])
     with pytest.raises(ValueError, match="base"):
         head_swap_table(teacher, student, seqs, tracker, {"x": Swap("other")})
+
+
+def test_cli_distill_from_scratch_trains_a_fresh_student_of_the_preset(tmp_path, pair, capsys, monkeypatch):
+    teacher, _ = pair
+    from kdtrack_lite.checkpoint import save_checkpoint
+
+    save_checkpoint(tmp_path / "t.pt", teacher)
+    monkeypatch.setenv("KDTRACK_FAST", "1")
+    monkeypatch.setattr("kdtrack_lite.train.mot.MOTDataConfig.FAST", {**MOTDataConfig.FAST, "train_sequences": 1,
+                                                                    "val_sequences": 1, "num_frames": 6,
+                                                                    "batch_size": 2})
+    args = ["distill", "mot", "--losses", "at", "--teacher", str(tmp_path / "t.pt"), "--from-scratch", "student",
+            "--epochs", "1", "--steps", "1", "--threads", "1", "--at-region", "objects", "--seed", "3"]
+    assert main(args + ["--out", str(tmp_path / "a.pt")]) == 0
+    assert main(args + ["--out", str(tmp_path / "b.pt")]) == 0
+    a, b = load_checkpoint(tmp_path / "a.pt"), load_checkpoint(tmp_path / "b.pt")
+    assert a.extra["distill"]["at_region"] == "objects"
+    assert a.build().cfg == DetectorConfig.preset("student")
+    for key, value in a.state_dict.items():  # the same seed gives the same fresh student and run
+        assert torch.equal(value, b.state_dict[key]), key
+    capsys.readouterr()
+    assert main(args + ["--out", str(tmp_path / "c.pt"), "--student", str(tmp_path / "t.pt")]) == 2
+    assert "not both" in capsys.readouterr().err
+
+
+def test_load_or_distill_prefers_the_shipped_file_and_names_what_it_trains(tmp_path, pair, capsys, monkeypatch):
+    from kdtrack_lite.checkpoint import save_checkpoint
+    from kdtrack_lite.train import distill_mot
+
+    teacher, student = pair
+    assert distill_mot.distilled_name("kd", 1) == "mot_student_kd_s1"
+    assert distill_mot.distilled_name("none", 0, "student_x2") == "mot_student_x2_alone_s0"
+    save_checkpoint(tmp_path / "mot_student_x2_kd_s0.pt", student)
+    loaded = distill_mot.load_or_distill("kd", 0, teacher, None, arch="student_x2", root=tmp_path)
+    assert loaded.cfg == student.cfg and not loaded.training
+    monkeypatch.setattr(distill_mot, "MOT_FINETUNE_FAST", {**distill_mot.MOT_FINETUNE_FAST, "epochs": 1,
+                                                           "steps_per_epoch": 1})
+    monkeypatch.setattr("kdtrack_lite.train.mot.MOTDataConfig.FAST", {**MOTDataConfig.FAST, "train_sequences": 1,
+                                                                    "val_sequences": 1, "num_frames": 6,
+                                                                    "batch_size": 2})
+    trained = distill_mot.load_or_distill("none", 0, teacher, student, root=tmp_path)
+    assert "mot_student_alone_s0.pt does not ship" in capsys.readouterr().out
+    assert trained.cfg == student.cfg
+
+
+def test_students_benchmark_pairs_each_row_with_alone_by_seed():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "mot_students.py"
+    spec = importlib.util.spec_from_file_location("bench_mot_students", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    other = {"DetA": 1.0, "AssA": 1.0, "IDF1": 1.0}
+    import pandas as pd
+
+    runs = pd.DataFrame([{"row": "alone", "seed": 0, "HOTA": 10.0, **other}, {"row": "alone", "seed": 1, "HOTA": 14.0, **other},
+                         {"row": "kd", "seed": 1, "HOTA": 17.0, **other}, {"row": "kd", "seed": 0, "HOTA": 12.0, **other}])
+    table = bench.summarize(runs, {"HOTA": 32.0, **other})
+    # paired by seed: (12 - 10, 17 - 14) = (2, 3): mean 2.5, SE 0.5; gap 32 - 12 = 20 -> 0.125
+    assert table.loc["kd", "vs alone"] == "+2.50" and table.loc["kd", "SE"] == "0.50"
+    assert table.loc["kd", "gap closed"] == "0.12" and table.loc["alone", "vs alone"] == "+0.00"
+    assert list(table.index) == ["alone", "kd", "teacher"]

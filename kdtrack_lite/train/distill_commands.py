@@ -1,4 +1,5 @@
-"""``kdtrack distill``: fine-tune the shipped student with named distillation losses."""
+"""``kdtrack distill``: train a student with named distillation losses (a fine-tune of the shipped student,
+or from scratch with ``--from-scratch ARCH``)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,9 @@ def _distill(sub: argparse._SubParsersAction) -> None:
                    help="checkpoint path (.pt), written atomically (an existing file is replaced)")
     p.add_argument("--teacher", help="teacher checkpoint (default: data_samples/checkpoints/mot_teacher.pt)")
     p.add_argument("--student", help="starting student checkpoint (default: data_samples/checkpoints/mot_student.pt)")
+    p.add_argument("--from-scratch", metavar="ARCH", choices=["student", "student_x2", "student_x3", "student_m"],
+                   help="train a fresh student of this preset (initialised from --seed) instead of fine-tuning "
+                        "--student; the budget is then the full training recipe's")
     p.add_argument("--fast", action="store_true", help="FAST profile (same as KDTRACK_FAST=1)")
     p.add_argument("--seed", type=nonneg_int, default=0, help="training seed (batch order, adapter init)")
     p.add_argument("--epochs", type=positive_int, help="override the profile's number of epochs")
@@ -37,6 +41,10 @@ def _distill(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--kd-temperature", type=positive_float, help="override MOTDistillConfig.kd_temperature")
     p.add_argument("--kd-reg-weight", type=nonneg_float,
                    help="override MOTDistillConfig.kd_reg_weight (wh/reg/tracking KD)")
+    p.add_argument("--hint-region", choices=("all", "objects"),
+                   help="where hints imitate: the whole map or the ground-truth boxes (MOTDistillConfig.hint_region)")
+    p.add_argument("--at-region", choices=("all", "objects"),
+                   help="where attention maps are compared (MOTDistillConfig.at_region)")
     p.add_argument("--resume", action="store_true",
                    help="keep <out>.resume after every epoch and continue from it if it exists (a resume file "
                         "written with other options or another architecture is refused, naming what differs)")
@@ -55,8 +63,9 @@ def _distill(sub: argparse._SubParsersAction) -> None:
         from ..fileio import check_writable_file
         from ..runtime import pick_device, seed_everything
         from .commands import load_family_model, sequences_from_args
-        from .distill_mot import (MOTDistillConfig, distill_mot_student, loss_label, parse_losses,
-                                  shipped_mot_pair)
+        from ..models.centertrack import DetectorConfig, build_centertrack
+        from .distill_mot import (MOTDistillConfig, distill_mot_student, loss_label, mot_finetune_config,
+                                  parse_losses, shipped_mot_pair)
         from .mot import MOTDataConfig, mot_train_config
 
         names = parse_losses(args.losses)
@@ -69,19 +78,26 @@ def _distill(sub: argparse._SubParsersAction) -> None:
         seed_everything(args.seed)
         teacher = None if args.teacher is None else load_family_model(args.teacher, "mot", "--teacher").eval()
         student = None if args.student is None else load_family_model(args.student, "mot", "--student").eval()
+        if args.from_scratch and args.student:
+            raise ValueError("kdtrack distill: give --student (a fine-tune) or --from-scratch ARCH, not both")
         if teacher is None or student is None:
             shipped = shipped_mot_pair()
             teacher = shipped[0] if teacher is None else teacher
             student = shipped[1] if student is None else student
+        if args.from_scratch:
+            torch.manual_seed(args.seed)
+            student = build_centertrack(DetectorConfig.preset(args.from_scratch)).eval()
         overrides = {k: v for k, v in (("epochs", args.epochs), ("steps_per_epoch", args.steps), ("lr", args.lr))
                      if v is not None}
         cfg = MOTDistillConfig.make(**{k: v for k, v in (
             ("at_beta", args.at_beta), ("hint_weight", args.hint_weight), ("kd_weight", args.kd_weight),
-            ("kd_temperature", args.kd_temperature), ("kd_reg_weight", args.kd_reg_weight)) if v is not None})
+            ("kd_temperature", args.kd_temperature), ("kd_reg_weight", args.kd_reg_weight),
+            ("hint_region", args.hint_region), ("at_region", args.at_region)) if v is not None})
+        budget = mot_train_config if args.from_scratch else mot_finetune_config
         sizes = {k: v for k, v in (("train_sequences", args.train_sequences),
                                    ("val_sequences", args.val_sequences), ("world", args.world)) if v is not None}
         _, history = distill_mot_student(names, teacher, student, MOTDataConfig.make(**sizes),
-                                         mot_train_config(seed=args.seed, **overrides), cfg, checkpoint_path=args.out,
+                                         budget(seed=args.seed, **overrides), cfg, checkpoint_path=args.out,
                                          device=device_for_rank() or pick_device(args.device), resume=args.resume,
                                          num_workers=args.workers, **sequences_from_args(args))
         if is_main_process():

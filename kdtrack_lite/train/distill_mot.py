@@ -32,14 +32,15 @@ from torch import nn
 
 from ..checkpoint import load_checkpoint
 from ..config import Config, current_profile
+from ..data.sequence import MOTSequence
 from ..distill.attention import AttentionTransfer
 from ..distill.base import LossTerm
 from ..distill.hint import HintConfig, HintLoss
 from ..distill.loop import History, TrainConfig
 from ..distill.response import ResponseKD
-from ..data.sequence import MOTSequence
+from ..models.centertrack import DetectorConfig, build_centertrack
 from ..paths import samples_dir
-from .mot import MOTDataConfig, detector_forward, train_mot_detector
+from .mot import MOTDataConfig, detector_forward, mot_train_config, train_mot_detector
 
 LOSS_NAMES = ("hint", "at", "kd")
 
@@ -159,27 +160,37 @@ def shipped_mot_pair(root: str | Path | None = None) -> tuple[nn.Module, nn.Modu
     return shipped_detector("mot_teacher", root), shipped_detector("mot_student", root)
 
 
-def distilled_name(losses: str | Sequence[str] | None, seed: int) -> str:
-    """Checkpoint name of a shipped fine-tune: ``("kd",), 0`` -> ``"mot_student_kd_s0"``; none -> ``..._alone_s0``."""
+def distilled_name(losses: str | Sequence[str] | None, seed: int, arch: str = "student") -> str:
+    """Checkpoint name of a shipped student: ``("kd",), 0`` -> ``"mot_student_kd_s0"``; no loss -> ``..._alone_s0``;
+    ``arch="student_x2"`` -> ``"mot_student_x2_kd_s0"``."""
     names = parse_losses(losses)
-    return f"mot_student_{'_'.join(names) if names else 'alone'}_s{seed}"
+    return f"mot_{arch}_{'_'.join(names) if names else 'alone'}_s{seed}"
 
 
-def load_or_distill(losses: str | Sequence[str] | None, seed: int, teacher: nn.Module, student: nn.Module,
-                    cfg: MOTDistillConfig | None = None, root: str | Path | None = None) -> nn.Module:
-    """The shipped fine-tune of ``student`` with ``losses`` and ``seed`` if it ships, else one trained now.
+def load_or_distill(losses: str | Sequence[str] | None, seed: int, teacher: nn.Module, student: nn.Module | None,
+                    arch: str | None = None, cfg: MOTDistillConfig | None = None,
+                    root: str | Path | None = None) -> nn.Module:
+    """A shipped distilled (or alone) student if it ships, else one trained now in the FAST profile.
 
-    Shipped: ``data_samples/checkpoints/{distilled_name(losses, seed)}.pt`` (FULL budget,
-    :data:`MOT_FINETUNE_FULL`; commands in ``MANIFEST.json``). Missing: a FAST fine-tune with the
-    same recipe, and a printed line saying so, so that a notebook still runs end to end.
+    Two recipes, the same as ``kdtrack distill mot``: with ``arch=None``, a fine-tune of ``student``
+    (:func:`mot_finetune_config`); with ``arch`` (e.g. ``"student_x2"``), a fresh student of that
+    preset trained from scratch with the losses (:func:`~kdtrack_lite.train.mot.mot_train_config`).
+    Shipped: ``data_samples/checkpoints/{distilled_name(losses, seed, arch)}.pt`` (FULL budget,
+    commands in ``MANIFEST.json``). Missing: the same recipe in the FAST profile, with a printed
+    line saying so, so that a notebook still runs end to end.
     """
     folder = Path(root) if root is not None else samples_dir() / "checkpoints"
-    path = folder / f"{distilled_name(losses, seed)}.pt"
+    path = folder / f"{distilled_name(losses, seed, arch or 'student')}.pt"
     if path.is_file():
         return load_checkpoint(path).build().eval()
-    print(f"{path.name} does not ship: fine-tuning it now (FAST profile)")
-    model, _ = distill_mot_student(losses, teacher, student, MOTDataConfig.make("fast", world="mixed"),
-                                   mot_finetune_config("fast", seed=seed), cfg)
+    print(f"{path.name} does not ship: training it now (FAST profile)")
+    data = MOTDataConfig.make("fast", world="mixed")
+    if arch is None:
+        model, _ = distill_mot_student(losses, teacher, student, data, mot_finetune_config("fast", seed=seed), cfg)
+    else:
+        torch.manual_seed(seed)
+        fresh = build_centertrack(DetectorConfig.preset(arch))
+        model, _ = distill_mot_student(losses, teacher, fresh, data, mot_train_config("fast", seed=seed), cfg)
     return model.eval()
 
 
