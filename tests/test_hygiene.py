@@ -111,3 +111,9 @@ def test_docstrings_carry_no_history(path):
 def test_benchmark_files_are_named_by_what_they_hold():
     bad = [str(p.relative_to(ROOT)) for p in (ROOT / "benchmarks").rglob("*") if FILE_NAME.search(p.name)]
     assert not bad, bad
+
+
+def test_readme_and_results_stay_short_enough_to_read():
+    # a README a newcomer reads in minutes; RESULTS as the current state, not a log
+    assert (ROOT / "README.md").stat().st_size <= 15_000
+    assert (ROOT / "benchmarks" / "RESULTS.md").stat().st_size <= 40_000
