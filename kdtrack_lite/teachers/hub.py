@@ -88,7 +88,9 @@ def probe_hub(timeout: float = 1.0) -> str | None:
 
     def ask() -> None:
         cls = http.client.HTTPSConnection if scheme == "https" else http.client.HTTPConnection
-        conn = cls(host, port, timeout=timeout)
+        # the socket waits longer than the join below, so a silent hub is always reported as
+        # "no answer" (on a loaded machine the two timers would otherwise race)
+        conn = cls(host, port, timeout=timeout + 1.0)
         try:
             conn.request("HEAD", "/")
             conn.getresponse()
