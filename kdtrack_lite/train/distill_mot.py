@@ -150,7 +150,7 @@ def build_mot_losses(names: str | Sequence[str], student: nn.Module, teacher: nn
 
 
 def shipped_detector(name: str, root: str | Path | None = None) -> nn.Module:
-    """The model of ``data_samples/checkpoints/{name}.pt`` (e.g. ``"mot_student_m"``), built, in eval mode."""
+    """The model of ``data_samples/checkpoints/{name}.pt`` (e.g. ``"mot_student_x2_kd_s0"``), built, in eval mode."""
     folder = Path(root) if root is not None else samples_dir() / "checkpoints"
     return load_checkpoint(folder / f"{name}.pt").build().eval()
 
