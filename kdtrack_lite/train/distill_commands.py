@@ -63,9 +63,8 @@ def _distill(sub: argparse._SubParsersAction) -> None:
         from ..fileio import check_writable_file
         from ..runtime import pick_device, seed_everything
         from .commands import load_family_model, sequences_from_args
-        from ..models.centertrack import DetectorConfig, build_centertrack
-        from .distill_mot import (MOTDistillConfig, distill_mot_student, loss_label, mot_finetune_config,
-                                  parse_losses, shipped_mot_pair)
+        from .distill_mot import (MOTDistillConfig, distill_mot_student, fresh_student, loss_label,
+                                  mot_finetune_config, parse_losses, shipped_detector)
         from .mot import MOTDataConfig, mot_train_config
 
         names = parse_losses(args.losses)
@@ -80,13 +79,11 @@ def _distill(sub: argparse._SubParsersAction) -> None:
         student = None if args.student is None else load_family_model(args.student, "mot", "--student").eval()
         if args.from_scratch and args.student:
             raise ValueError("kdtrack distill: give --student (a fine-tune) or --from-scratch ARCH, not both")
-        if teacher is None or student is None:
-            shipped = shipped_mot_pair()
-            teacher = shipped[0] if teacher is None else teacher
-            student = shipped[1] if student is None else student
+        teacher = shipped_detector("mot_teacher") if teacher is None else teacher
         if args.from_scratch:
-            torch.manual_seed(args.seed)
-            student = build_centertrack(DetectorConfig.preset(args.from_scratch)).eval()
+            student = fresh_student(args.from_scratch, args.seed)
+        elif student is None:
+            student = shipped_detector("mot_student")
         overrides = {k: v for k, v in (("epochs", args.epochs), ("steps_per_epoch", args.steps), ("lr", args.lr))
                      if v is not None}
         cfg = MOTDistillConfig.make(**{k: v for k, v in (

@@ -167,6 +167,12 @@ def distilled_name(losses: str | Sequence[str] | None, seed: int, arch: str = "s
     return f"mot_{arch}_{'_'.join(names) if names else 'alone'}_s{seed}"
 
 
+def fresh_student(arch: str, seed: int) -> nn.Module:
+    """An untrained detector of preset ``arch`` whose initial weights depend only on ``seed``."""
+    torch.manual_seed(seed)
+    return build_centertrack(DetectorConfig.preset(arch)).eval()
+
+
 def load_or_distill(losses: str | Sequence[str] | None, seed: int, teacher: nn.Module, student: nn.Module | None,
                     arch: str | None = None, cfg: MOTDistillConfig | None = None,
                     root: str | Path | None = None) -> nn.Module:
@@ -188,9 +194,8 @@ def load_or_distill(losses: str | Sequence[str] | None, seed: int, teacher: nn.M
     if arch is None:
         model, _ = distill_mot_student(losses, teacher, student, data, mot_finetune_config("fast", seed=seed), cfg)
     else:
-        torch.manual_seed(seed)
-        fresh = build_centertrack(DetectorConfig.preset(arch))
-        model, _ = distill_mot_student(losses, teacher, fresh, data, mot_train_config("fast", seed=seed), cfg)
+        model, _ = distill_mot_student(losses, teacher, fresh_student(arch, seed), data,
+                                       mot_train_config("fast", seed=seed), cfg)
     return model.eval()
 
 
